@@ -1,0 +1,34 @@
+# Set-up, demo and tests. `make demo` and `make test` work on a fresh machine: both install first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench eval clean
+
+install: $(STAMP)
+
+# torch goes in first and pinned: it is a local CPU wheel here, and an unpinned torch pulls in CUDA.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/articlebot index
+	@echo
+	$(BIN)/articlebot ask "who was released?"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check index bot tests benchmarks
+	$(BIN)/mypy index bot
+
+eval: install
+	$(BIN)/articlebot eval --corpus ../shared/eval/all-corpus --questions ../shared/eval/squad-dev/questions.jsonl --questions ../shared/eval/squad-train/questions.jsonl
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

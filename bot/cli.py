@@ -1,0 +1,269 @@
+"""The `articlebot` command: index, ask, show, sources, eval and run (the Discord bot).
+
+Heavy libraries (torch, sentence-transformers, faiss) are imported only by the commands that
+need them, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from index.config import Config, load_config
+from index.errors import ArticlebotError
+from index.model import Answer, BuildProgress, BuildReport
+
+log = logging.getLogger("articlebot")
+
+_EPILOG = """\
+examples:
+  articlebot index                          build or update the index of corpus/
+  articlebot ask "who was released?"        answer with numbered, quoted sources
+  articlebot ask --json --questions q.txt   one JSON object per question, per line
+  articlebot run                            start the Discord bot (token in DISCORD_TOKEN)
+
+Settings come from --config FILE (see config.example.toml), then the environment
+(ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL), then flags.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="articlebot", description="Answer questions about a folder of articles, with exact quoted sources.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, for debugging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+        sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
+        return sub
+
+    index = command("index", "Build or update the index of the corpus folder (only changed articles are embedded).",
+                    "articlebot index --corpus corpus/")
+    index.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+
+    ask = command("ask", "Answer questions from the index, with numbered sources quoted exactly.",
+                  'articlebot ask "who was released?"   or   articlebot ask --json --questions q.txt')
+    ask.add_argument("question", nargs="?", help="the question (or use --questions)")
+    ask.add_argument("--questions", type=Path, metavar="FILE",
+                     help="file with one question per line, or JSON Lines with a 'question' field")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question, one per line")
+    ask.add_argument("--top-k", type=int, metavar="K", help="how many sources to cite (default from config: 3)")
+
+    show = command("show", "Print the text an article's citation offsets refer to (for HTML: the extracted text).",
+                   "articlebot show us-diplomat-visits-belarus.txt")
+    show.add_argument("source", help="the article's path relative to the corpus folder")
+
+    command("sources", "List the indexed articles.", "articlebot sources")
+
+    evaluate = command("eval", "Measure answer quality against questions with gold answers, beside two baselines.",
+                       "articlebot eval --corpus eval-corpus/ --questions questions.jsonl")
+    evaluate.add_argument("--corpus", type=Path, metavar="DIR", required=True, action="append",
+                          help="folder of the articles asked about (repeatable: all form one corpus)")
+    evaluate.add_argument("--questions", type=Path, metavar="FILE", required=True, action="append",
+                          help="questions in the shared eval format (repeatable)")
+    evaluate.add_argument("--offtopic", type=Path, metavar="FILE",
+                          help="questions the corpus cannot answer, one per line (measures declining)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N questions of each file")
+
+    run = command("run", "Start the Discord bot (the token comes from the DISCORD_TOKEN environment variable).",
+                  "DISCORD_TOKEN=... articlebot run --config config.toml")
+    run.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, overrides={"index": {
+            "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})
+        handler = {"index": _index, "ask": _ask, "show": _show, "sources": _sources,
+                   "eval": _eval, "run": _run}[args.command]
+        return handler(config, args)
+    except ArticlebotError as e:
+        print(f"articlebot: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _engine(config: Config):  # type: ignore[no-untyped-def]
+    from index.engine import Engine
+
+    return Engine.from_config(config)
+
+
+def _index(config: Config, args: argparse.Namespace) -> int:
+    engine = _engine(config)
+    progress = _ProgressBar() if sys.stderr.isatty() else None
+    try:
+        report = engine.rebuild(progress)
+    finally:
+        if progress:
+            progress.close()
+    print_report(report, sys.stdout)
+    return 0
+
+
+def print_report(report: BuildReport, out: TextIO) -> None:
+    """Say what a build did, naming every skipped file and why."""
+    for label, sources in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        for source in sources:
+            print(f"  {label}: {source}", file=out)
+    for skipped in report.skipped:
+        print(f"  skipped: {skipped.source} — {skipped.reason}", file=out)
+    state = "index updated" if report.changed_anything else "index already up to date"
+    print(f"{state}: {report.summary()}", file=out)
+
+
+class _ProgressBar:
+    """A tqdm bar per build stage, on stderr, only when it is a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._stage = ""
+
+    def __call__(self, progress: BuildProgress) -> None:
+        from tqdm import tqdm
+
+        if progress.stage != self._stage:
+            self.close()
+            self._stage = progress.stage
+            self._bar = tqdm(total=progress.total, desc=progress.stage, unit="chunk" if progress.stage == "embedding"
+                             else "file", file=sys.stderr, leave=False)
+        self._bar.n = progress.done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _ask(config: Config, args: argparse.Namespace) -> int:
+    if (args.question is None) == (args.questions is None):
+        print("articlebot ask: give a question, or --questions FILE (not both)", file=sys.stderr)
+        return 2
+    questions = [args.question] if args.question is not None else read_questions(args.questions)
+    if not questions:
+        print(f"articlebot ask: {args.questions} holds no questions", file=sys.stderr)
+        return 2
+    engine = _engine(config)
+    answers = _answer_each(engine, questions, args.top_k, args.json)
+    for i, answer in enumerate(answers):
+        if isinstance(answer, str):  # a question that could not be asked
+            if args.json:
+                print(json.dumps({"question": questions[i], "answer": None, "abstained": True,
+                                  "error": answer, "citations": []}, ensure_ascii=False))
+            else:
+                print(f"articlebot: {answer}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            if len(questions) > 1:
+                print(f"Q: {answer.question}")
+            print(render_answer(answer))
+            if i < len(answers) - 1:
+                print()
+    return 0 if all(not isinstance(a, str) for a in answers) else 1
+
+
+def _answer_each(engine: Any, questions: list[str], top_k: int | None, as_json: bool) -> list[Answer | str]:
+    """Answer all askable questions in one batch; a question that cannot be asked yields its reason."""
+    from index.errors import QuestionError
+
+    reasons: dict[int, str] = {}
+    for i, question in enumerate(questions):
+        try:
+            engine.check_question(question)
+        except QuestionError as e:
+            reasons[i] = str(e)
+    askable = [q for i, q in enumerate(questions) if i not in reasons]
+    answered = iter(engine.ask_many(askable, top_k=top_k) if askable else [])
+    return [reasons[i] if i in reasons else next(answered) for i in range(len(questions))]
+
+
+def read_questions(path: Path) -> list[str]:
+    """Questions from a file: one per line, or JSON Lines with a 'question' field."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise ArticlebotError(f"cannot read questions from {path}: {e.strerror or e}") from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+                questions.append(str(record["question"]))
+            except (ValueError, KeyError, TypeError):
+                raise ArticlebotError(f"{path}, line {number}: a JSON line needs a \"question\" field") from None
+        else:
+            questions.append(line)
+    return questions
+
+
+def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
+    """An answer for a terminal: the answer, then the numbered sources with their quotes."""
+    lines = [answer.text, ""]
+    if answer.abstained and answer.citations:
+        lines.append("Nearest passages (they do not answer it):")
+    for c in answer.citations:
+        where = f"{c.title}, ¶{c.paragraph}" + (f" — {c.url}" if c.url else f" ({c.source})")
+        lines.append(f"[{c.n}] {where}")
+        quote = c.quote if len(c.quote) <= quote_chars else c.quote[: quote_chars - 4].rsplit(" ", 1)[0] + " ..."
+        lines.extend(textwrap.wrap(f'"{quote}"', width=100, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines).rstrip()
+
+
+def _show(config: Config, args: argparse.Namespace) -> int:
+    sys.stdout.write(_engine(config).article_text(args.source))
+    return 0
+
+
+def _sources(config: Config, args: argparse.Namespace) -> int:
+    for article in _engine(config).sources():
+        extra = " · ".join(x for x in (article.date, article.url) if x)
+        print(f"{article.source}: {article.title} ({article.chunks} chunks){' · ' + extra if extra else ''}")
+    return 0
+
+
+def _eval(config: Config, args: argparse.Namespace) -> int:
+    from index.evaluate import evaluate, format_report
+
+    report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        print("articlebot run: set the DISCORD_TOKEN environment variable to your bot's token "
+              "(see README, 'Running the Discord bot')", file=sys.stderr)
+        return 2
+    from bot.app import run_bot
+
+    return run_bot(config, token)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Building the index from the corpus, incrementally.
+
+Only articles whose bytes changed are read, chunked and embedded; the chunks and vectors of the
+others are copied from the live index. When nothing changed, nothing is written and the model is
+never loaded, so checking an unchanged corpus costs little more than hashing its files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Callable
+
+import numpy as np
+
+from index.chunking import Chunk, chunk_article, embedding_prefix
+from index.config import IndexConfig
+from index.corpus import READER_VERSION, ArticleSkipped, read_article, scan_corpus
+from index.embedding import Embedder
+from index.errors import ArticlebotError, CorpusError
+from index.lexical import LexicalIndex
+from index.model import ArticleInfo, BuildProgress, BuildReport, SkippedFile
+from index.store import (
+    Manifest,
+    Snapshot,
+    build_lock,
+    load_snapshot,
+    publish,
+    remove_stale_generations,
+    write_generation,
+)
+
+log = logging.getLogger(__name__)
+Progress = Callable[[BuildProgress], None]
+# Texts are embedded in slices of this many, longest first, so progress can be reported while
+# each slice still holds texts of similar length (little padding, as in one big encode call).
+_EMBED_SLICE = 256
+
+
+def chunk_settings(config: IndexConfig) -> dict[str, Any]:
+    """The settings that change what an index holds; a mismatch forces a full rebuild."""
+    return {"max_tokens": config.max_tokens, "min_chunk_words": config.min_chunk_words,
+            "reader_version": READER_VERSION, "embedding_prefix": "title-line"}
+
+
+def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:
+    """Bring the index in `config.index_dir` up to date with `config.corpus_dir`."""
+    began = time.perf_counter()
+    notify = progress or (lambda _: None)
+    files, skipped = scan_corpus(config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000))
+    if not files and not skipped:
+        raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md or .html files)")
+    settings = chunk_settings(config)
+    with build_lock(config.index_dir):
+        previous = _compatible_previous(config, embedder.name, settings)
+        known = {a.source: a for a in previous.manifest.articles} if previous else {}
+        fresh = [f for f in files if f.source not in known or known[f.source].sha256 != f.sha256]
+        present = {f.source for f in files}
+        removed = tuple(sorted(s for s in known if s not in present))
+        if previous is not None and not fresh and not removed:
+            remove_stale_generations(config.index_dir)
+            return BuildReport(unchanged=tuple(sorted(present)), skipped=tuple(skipped),
+                               chunks_total=len(previous), seconds=time.perf_counter() - began)
+
+        articles: dict[str, tuple[ArticleInfo, list[Chunk], np.ndarray | None]] = {}
+        extracted: dict[str, str] = dict(previous.extracted) if previous else {}
+        new_chunks: list[tuple[str, Chunk, str]] = []  # (source, chunk, text to embed)
+        for done, file in enumerate(files):
+            if file.source in known and known[file.source].sha256 == file.sha256:
+                assert previous is not None
+                chunks, vectors = previous.chunks_of(file.source)
+                articles[file.source] = (known[file.source], chunks, vectors)
+                continue
+            notify(BuildProgress("reading", done, len(files)))
+            try:
+                article = read_article(file)
+            except ArticleSkipped as e:
+                skipped.append(SkippedFile(file.source, str(e)))
+                continue
+            if article.warning:
+                log.warning("%s: %s", file.source, article.warning)
+            chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
+                                   min_words=config.min_chunk_words)
+            info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
+                               article.sha256, len(chunks))
+            articles[file.source] = (info, chunks, None)
+            prefix = embedding_prefix(article.title)
+            new_chunks.extend((file.source, c, prefix + c.text) for c in chunks)
+            if file.path.suffix.lower() in (".html", ".htm"):
+                extracted[file.source] = article.text
+        if not articles:
+            reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
+            raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
+
+        vectors = _embed([t for _, _, t in new_chunks], embedder, notify)
+        fresh_vectors: dict[str, list[np.ndarray]] = {}
+        for (source, _, _), vector in zip(new_chunks, vectors):
+            fresh_vectors.setdefault(source, []).append(vector)
+
+        notify(BuildProgress("writing", 0, 1))
+        all_chunks: list[Chunk] = []
+        numbers: list[int] = []
+        blocks: list[np.ndarray] = []
+        infos: list[ArticleInfo] = []
+        for number, source in enumerate(sorted(articles)):
+            info, chunks, old = articles[source]
+            infos.append(info)
+            all_chunks.extend(chunks)
+            numbers.extend([number] * len(chunks))
+            if old is not None:
+                blocks.append(old)
+            elif chunks:
+                blocks.append(np.stack(fresh_vectors[source]))
+        dimension = vectors.shape[1] if len(vectors) else previous.manifest.dimension if previous else embedder.dimension
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=np.float32)
+        title_of = {i.source: i.title for i in infos}
+        lexical = LexicalIndex.build([f"{title_of[c.source]}\n{c.text}" for c in all_chunks])
+        extracted = {s: t for s, t in extracted.items() if s in articles}
+        manifest = Manifest(
+            model=embedder.name, dimension=int(dimension), settings=settings,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
+            articles=tuple(infos), skipped=tuple(skipped), chunks=len(all_chunks),
+        )
+        folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted)
+        publish(config.index_dir, folder)
+        notify(BuildProgress("writing", 1, 1))
+
+    fresh_sources = {f.source for f in fresh} & set(articles)
+    return BuildReport(
+        added=tuple(sorted(s for s in fresh_sources if s not in known)),
+        changed=tuple(sorted(s for s in fresh_sources if s in known)),
+        removed=removed,
+        unchanged=tuple(sorted(set(articles) - fresh_sources)),
+        skipped=tuple(skipped),
+        chunks_embedded=len(new_chunks), chunks_total=len(all_chunks),
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _compatible_previous(config: IndexConfig, model: str, settings: dict[str, Any]) -> Snapshot | None:
+    """The live index if its vectors can be reused; None when missing, damaged or built otherwise."""
+    try:
+        previous = load_snapshot(config.index_dir)
+    except ArticlebotError as e:
+        log.info("building from scratch: %s", e)
+        return None
+    if previous.manifest.model != model or previous.manifest.settings != settings:
+        log.info("building from scratch: the index was built with other settings or another model")
+        return None
+    return previous
+
+
+def _embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray:
+    """Embed texts longest first, in slices, and return the vectors in the original order."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: np.ndarray | None = None
+    for first in range(0, len(order), _EMBED_SLICE):
+        notify(BuildProgress("embedding", first, len(texts)))
+        ids = order[first:first + _EMBED_SLICE]
+        vectors = embedder.encode([texts[i] for i in ids])
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[ids] = vectors
+    notify(BuildProgress("embedding", len(texts), len(texts)))
+    assert out is not None
+    return out
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("articlebot", "sentence-transformers", "faiss-cpu", "bm25s", "numpy", "torch"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found

@@ -1,0 +1,213 @@
+"""One typed, frozen configuration, loaded once from TOML plus environment variables.
+
+Every value is validated at load time, and a bad value is reported with the key that holds it.
+The Discord token is deliberately *not* part of this object: it comes from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from index.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where the articles are, where the index lives, and how it is built."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("data/index")
+    model: str = DEFAULT_MODEL
+    # Word pieces per chunk, title prefix included. all-MiniLM-L6-v2 reads 256 (254 + 2 specials).
+    max_tokens: int = 254
+    # Paragraphs shorter than this many words are merged with their neighbour into one chunk.
+    min_chunk_words: int = 40
+    batch_size: int = 32
+    # Files larger than this are skipped (and reported), not indexed.
+    max_file_mb: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
+        _check(16 <= self.max_tokens <= 8192, "index.max_tokens", "must be between 16 and 8192")
+        _check(0 <= self.min_chunk_words <= 1000, "index.min_chunk_words", "must be between 0 and 1000")
+        _check(1 <= self.batch_size <= 4096, "index.batch_size", "must be between 1 and 4096")
+        _check(bool(self.model.strip()), "index.model", "must name a sentence-transformers model or path")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How many sources to cite and when to decline."""
+
+    top_k: int = 3
+    # Below this relevance (0..1, see index/answer.py) a question is declined instead of answered.
+    min_relevance: float = 0.35
+    max_question_chars: int = 500
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.top_k <= 20, "answer.top_k", "must be between 1 and 20")
+        _check(0.0 <= self.min_relevance <= 1.0, "answer.min_relevance", "must be between 0 and 1")
+        _check(1 <= self.max_question_chars <= 4000, "answer.max_question_chars", "must be between 1 and 4000")
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    """The Discord side: where to sync commands, who is an admin, how often people may ask."""
+
+    guild_ids: tuple[int, ...] = ()
+    admin_role_ids: tuple[int, ...] = ()
+    admin_user_ids: tuple[int, ...] = ()
+    cooldown_questions: int = 3
+    cooldown_seconds: float = 30.0
+    max_concurrent_per_guild: int = 4
+    api_base_url: str = DEFAULT_API_BASE_URL
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    guild_ready_timeout: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check(self.cooldown_questions >= 1, "discord.cooldown_questions", "must be at least 1")
+        _check(self.cooldown_seconds >= 0, "discord.cooldown_seconds", "must be 0 or more")
+        _check(self.max_concurrent_per_guild >= 1, "discord.max_concurrent_per_guild", "must be at least 1")
+        _check(self.api_base_url.startswith(("http://", "https://")), "discord.api_base_url",
+               "must start with http:// or https://")
+        _check(self.gateway_url.startswith(("ws://", "wss://")), "discord.gateway_url",
+               "must start with ws:// or wss://")
+        _check(self.guild_ready_timeout >= 0, "discord.guild_ready_timeout", "must be 0 or more")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; build it with `load_config`."""
+
+    index: IndexConfig = field(default_factory=IndexConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+
+
+# Environment variables that override one key each: name -> (table, key).
+ENVIRONMENT = {
+    "ARTICLEBOT_CORPUS": ("index", "corpus_dir"),
+    "ARTICLEBOT_INDEX_DIR": ("index", "index_dir"),
+    "ARTICLEBOT_MODEL": ("index", "model"),
+}
+
+_TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig}
+_FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Load the configuration: defaults, then the TOML file, then the environment, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("ARTICLEBOT_CONFIG"):
+        path = Path(environ["ARTICLEBOT_CONFIG"])
+    raw: dict[str, dict[str, Any]] = {}
+    base = Path.cwd()
+    if path is not None:
+        raw = _read_toml(path)
+        base = path.resolve().parent
+    for name, (table, key) in ENVIRONMENT.items():
+        if environ.get(name):
+            raw.setdefault(table, {})[key] = environ[name]
+    for table, values in (overrides or {}).items():
+        raw.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
+    return _build(raw, base)
+
+
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist (copy config.example.toml to start one)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    for table, values in data.items():
+        if table not in _TABLES:
+            raise ConfigError(f"config file {path}: unknown table [{table}] (known: {', '.join(_TABLES)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: '{table}' must be a table, like [{table}]")
+        for key in values:
+            if key.lower() in _FORBIDDEN_KEYS:
+                raise ConfigError(
+                    f"config file {path}: [{table}] {key} — the bot token must not be stored in a file; "
+                    "set the DISCORD_TOKEN environment variable instead"
+                )
+    return data
+
+
+def _build(raw: Mapping[str, Mapping[str, Any]], base: Path) -> Config:
+    tables = {}
+    for table, cls in _TABLES.items():
+        values = dict(raw.get(table, {}))
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ConfigError(f"[{table}] has unknown key(s): {', '.join(sorted(unknown))} "
+                              f"(known: {', '.join(known)})")
+        defaults = cls()
+        converted = {}
+        for key, value in values.items():
+            converted[key] = _convert(f"{table}.{key}", value, getattr(defaults, key))
+        try:
+            tables[table] = replace(defaults, **converted)
+        except TypeError as e:
+            raise ConfigError(f"[{table}]: {e}") from None
+    index_config: IndexConfig = tables["index"]
+    index_config = replace(
+        index_config,
+        corpus_dir=_resolve(index_config.corpus_dir, base),
+        index_dir=_resolve(index_config.index_dir, base),
+    )
+    return Config(index=index_config, answer=tables["answer"], discord=tables["discord"])
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def _convert(key: str, value: Any, default: Any) -> Any:
+    """Coerce `value` to the type of `default`, or say which key is wrong."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+        if isinstance(default, Path):
+            return Path(str(value))
+        if isinstance(default, tuple):
+            if isinstance(value, (int, str)):
+                value = [value]
+            return tuple(int(v) for v in value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise ConfigError(f"{key} = {value!r} is not a valid {type(default).__name__}")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {message}")

@@ -1,0 +1,208 @@
+"""The corpus: finding article files in a folder and reading each into an `Article`.
+
+Reading is split in two so that an unchanged corpus costs almost nothing to check:
+`scan_corpus` lists the files and hashes their bytes; `read_article` parses one file, and is
+only called for files whose hash the index does not already know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from index.errors import CorpusError
+from index.model import SkippedFile
+from index.text import Span, is_markup, paragraphs, words
+
+SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+            ".html": "html", ".htm": "html"}
+# Bumped whenever reading changes what an article's text or paragraphs are, so that old
+# index entries are re-read rather than trusted.
+READER_VERSION = 1
+
+
+class ArticleSkipped(Exception):
+    """Raised by `read_article` for a file that cannot be indexed; the message says why."""
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One candidate article file, with the hash of its bytes."""
+
+    source: str  # path relative to the corpus folder, with forward slashes
+    path: Path
+    sha256: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of prose: its span in the article text and its number as readers count them."""
+
+    span: Span
+    number: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article as indexed: its text (what quotes refer to), metadata and prose paragraphs."""
+
+    source: str
+    sha256: str
+    text: str
+    title: str
+    url: str | None
+    date: str | None
+    author: str | None
+    paragraphs: tuple[Paragraph, ...]
+    warning: str | None = None
+
+
+def scan_corpus(root: Path, *, max_bytes: int) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """List the article files below `root` (recursively, never following links out of it)."""
+    if not root.exists():
+        raise CorpusError(f"corpus folder {root} does not exist; create it and put articles (.txt, .md, .html) in it")
+    if not root.is_dir():
+        raise CorpusError(f"corpus path {root} is not a folder")
+    root = root.resolve()
+    files: list[CorpusFile] = []
+    skipped: list[SkippedFile] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
+        for name in sorted(filenames):
+            path = here / name
+            source = PurePosixPath(path.relative_to(root).as_posix()).as_posix()
+            if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
+                continue
+            if path.is_symlink():
+                skipped.append(SkippedFile(source, "symbolic link (links are never followed)"))
+                continue
+            try:
+                with open(path, "rb", opener=_no_follow_opener) as f:
+                    data = f.read(max_bytes + 1)
+            except OSError as e:
+                skipped.append(SkippedFile(source, f"cannot be read: {e.strerror or e}"))
+                continue
+            if len(data) > max_bytes:
+                skipped.append(SkippedFile(source, f"larger than the {max_bytes // 1_000_000} MB limit (index.max_file_mb)"))
+                continue
+            files.append(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
+    return files, skipped
+
+
+def _no_follow_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+def read_article(file: CorpusFile) -> Article:
+    """Parse one file into an Article, or raise ArticleSkipped saying why it cannot be indexed."""
+    kind = SUFFIXES[file.path.suffix.lower()]
+    if not file.data.strip():
+        raise ArticleSkipped("empty file")
+    if b"\x00" in file.data[:8192]:
+        raise ArticleSkipped("binary file (it contains NUL bytes), not text")
+    text, warning = decode(file.data)
+    meta: dict[str, str] = {}
+    body = Span(0, len(text))
+    if kind == "html":
+        text, meta = _extract_html(text)
+        body = Span(0, len(text))
+    elif kind == "markdown":
+        meta, body = _front_matter(text)
+    spans = [s for s in paragraphs(text[: body.end]) if s.start >= body.start]
+    kept = _prose_paragraphs(text, spans)
+    if not kept:
+        raise ArticleSkipped("no readable text in it")
+    title = meta.get("title") or _markdown_title(text, kept) if kind == "markdown" else meta.get("title")
+    title = title or detect_title(text, kept) or _title_from_name(file.source)
+    return Article(
+        source=file.source, sha256=file.sha256, text=text, title=title.strip(),
+        url=meta.get("url") or None, date=meta.get("date") or None, author=meta.get("author") or None,
+        paragraphs=tuple(kept), warning=warning,
+    )
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Decode file bytes: UTF-8 (with or without BOM), else Windows-1252 with a warning."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "not valid UTF-8; read as Windows-1252"
+
+
+def _prose_paragraphs(text: str, spans: list[Span]) -> list[Paragraph]:
+    """Drop markup-only paragraphs and verbatim repeats; number what is left."""
+    seen: set[str] = set()
+    kept: list[Paragraph] = []
+    for span in spans:
+        chunk = text[span.start:span.end]
+        if is_markup(chunk) or not words(chunk):
+            continue
+        key = " ".join(words(chunk))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(Paragraph(span, len(kept) + 1))
+    return kept
+
+
+def detect_title(text: str, paras: list[Paragraph]) -> str | None:
+    """Guess a plain-text article's title: a short heading-like line near the top, preferring a repeated one."""
+    candidates = []
+    for p in paras[:6]:
+        line = text[p.span.start:p.span.end].lstrip("#").strip()
+        if "\n" in line or len(line) > 150 or len(words(line)) > 20 or line.endswith((".", "?", "!", ",", ";")):
+            continue
+        candidates.append(line)
+    if not candidates:
+        return None
+    body = text.lower()
+    repeated = [c for c in candidates if body.count(c.lower()) > 1]
+    return (repeated or candidates)[0]
+
+
+def _markdown_title(text: str, paras: list[Paragraph]) -> str | None:
+    for p in paras[:6]:
+        line = text[p.span.start:p.span.end]
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None
+
+
+def _title_from_name(source: str) -> str:
+    stem = PurePosixPath(source).stem
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or source
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], Span]:
+    """Read simple `key: value` front matter; the body starts after it."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, Span(0, len(text))
+    meta = {}
+    for line in match.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            meta[key.strip().lower()] = value.strip().strip("\"'")
+    if "link" in meta and "url" not in meta:
+        meta["url"] = meta["link"]
+    return meta, Span(match.end(), len(text))
+
+
+def _extract_html(html: str) -> tuple[str, dict[str, str]]:
+    """The main text of a page (no scripts, styles, navigation) and its title, canonical URL, date and author."""
+    import trafilatura  # imported here: only HTML articles pay for it
+
+    document = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True)
+    if document is None or not (document.text or "").strip():
+        raise ArticleSkipped("no article text found in the HTML page")
+    meta = {k: str(v) for k, v in {"title": document.title, "url": document.url, "date": document.date,
+                                   "author": document.author}.items() if v}
+    return document.text, meta

@@ -1,0 +1,145 @@
+"""The engine's one entry point: ask questions, rebuild the index, describe it.
+
+`Engine` is synchronous and thread-safe. Questions are answered from an immutable `Snapshot`;
+a rebuild prepares a new one on disk while questions keep using the old, then swaps the
+reference, so nobody ever sees half an index. Callers that must not block (the Discord bot)
+run these methods in their own executor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from index.answer import compose
+from index.build import build_index, chunk_settings
+from index.config import Config
+from index.corpus import decode
+from index.embedding import Embedder, SentenceEmbedder
+from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
+from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
+from index.retrieval import search
+from index.store import Snapshot, load_snapshot
+
+# Passages fetched per question; more than are cited, so duplicates can be dropped.
+_FETCH = 10
+
+
+class Engine:
+    """Answers questions about the corpus from the index on disk."""
+
+    def __init__(self, config: Config, embedder: Embedder) -> None:
+        self.config = config
+        self.embedder = embedder
+        self._snapshot: Snapshot | None = None
+        self._open_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config, embedder: Embedder | None = None) -> Engine:
+        """An engine for this configuration; the model is loaded on first use, not here."""
+        return cls(config, embedder or SentenceEmbedder(config.index.model, batch_size=config.index.batch_size))
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the index lives."""
+        return self.config.index.index_dir
+
+    def snapshot(self) -> Snapshot:
+        """The index being served, opened on first use; raises if it is missing or does not fit."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            with self._open_lock:
+                if self._snapshot is None:
+                    self._snapshot = self._open()
+                snapshot = self._snapshot
+        return snapshot
+
+    def _open(self) -> Snapshot:
+        snapshot = load_snapshot(self.index_dir)
+        manifest = snapshot.manifest
+        if manifest.model != self.embedder.name:
+            raise IndexMismatchError(
+                f"the index in {self.index_dir} was built with model {manifest.model!r} but the configuration "
+                f"names {self.embedder.name!r}; run `articlebot index` to rebuild it")
+        if manifest.settings != chunk_settings(self.config.index):
+            raise IndexMismatchError(
+                f"the index in {self.index_dir} was built with other chunking settings "
+                f"({manifest.settings}); run `articlebot index` to rebuild it")
+        return snapshot
+
+    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
+        """Answer one question."""
+        return self.ask_many([question], top_k=top_k)[0]
+
+    def ask_many(self, questions: Sequence[str], *, top_k: int | None = None) -> list[Answer]:
+        """Answer several questions, embedding them in one batch."""
+        for question in questions:
+            self.check_question(question)
+        snapshot = self.snapshot()
+        k = top_k or self.config.answer.top_k
+        began = time.perf_counter()
+        queries = self.embedder.encode([q.strip() for q in questions])
+        embedding_ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
+        answers = []
+        for question, query in zip(questions, queries):
+            started = time.perf_counter()
+            hits = search(snapshot, question.strip(), query, max(_FETCH, 3 * k))
+            answer = compose(snapshot, self.embedder, question.strip(), query, hits,
+                             top_k=k, min_relevance=self.config.answer.min_relevance)
+            elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
+            answers.append(replace(answer, elapsed_ms=elapsed_ms))
+        return answers
+
+    def check_question(self, question: str) -> None:
+        """Raise QuestionError, in plain words, for a question that cannot be asked."""
+        text = question.strip()
+        limit = self.config.answer.max_question_chars
+        if not text:
+            raise QuestionError("the question is empty; ask something about the articles")
+        if len(text) > limit:
+            raise QuestionError(f"the question is {len(text)} characters long; please keep it under {limit}")
+        if not any(ch.isalnum() for ch in text):
+            raise QuestionError("the question has no words in it; ask something about the articles")
+
+    def rebuild(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
+        """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile."""
+        if not self._build_lock.acquire(blocking=False):
+            raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
+        try:
+            report = build_index(self.config.index, self.embedder, progress)
+            if report.changed_anything or self._snapshot is None:
+                fresh = self._open()
+                with self._open_lock:
+                    self._snapshot = fresh
+            return report
+        finally:
+            self._build_lock.release()
+
+    def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
+        """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it."""
+        return self.rebuild(progress)
+
+    def status(self) -> IndexStatus:
+        """Counts and provenance of the index being served."""
+        snapshot = self.snapshot()
+        manifest = snapshot.manifest
+        return IndexStatus(articles=len(manifest.articles), chunks=manifest.chunks, model=manifest.model,
+                           dimension=manifest.dimension, built_at=manifest.built_at,
+                           index_dir=str(self.index_dir), skipped=manifest.skipped)
+
+    def sources(self) -> list[ArticleInfo]:
+        """The indexed articles, in corpus order."""
+        return list(self.snapshot().manifest.articles)
+
+    def article_text(self, source: str) -> str:
+        """The text an article's citation offsets refer to: the file's text, or for HTML the extracted text."""
+        snapshot = self.snapshot()
+        if source in snapshot.extracted:
+            return snapshot.extracted[source]
+        if not any(a.source == source for a in snapshot.manifest.articles):
+            raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
+        return decode((self.config.index.corpus_dir / source).read_bytes())[0]

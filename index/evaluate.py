@@ -1,0 +1,237 @@
+"""Measuring answer quality on questions with gold answers, beside two baselines, in one run.
+
+Questions use the shared eval format: {"id", "question", "article", "answers": [{"text", "start",
+"end"}], "impossible"}, offsets into the article file. The baselines are what a user would build
+otherwise: BM25 over whole paragraphs, and the tutorial pipeline (the same embedding model, a flat
+FAISS index over whole paragraphs, answer = the top paragraph). Off-topic questions (nothing in
+the corpus relates) measure declining.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import string
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from index.config import Config
+from index.text import paragraphs
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question and its gold answer spans."""
+
+    question: str
+    article: str
+    answers: tuple[tuple[str, int, int], ...]
+    impossible: bool
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What one system said: its answer text, cited spans (article, start, end), whether it declined."""
+
+    answer: str
+    citations: tuple[tuple[str, int, int], ...]
+    declined: bool
+    seconds: float
+
+
+System = Callable[[Sequence[str]], list[Prediction]]
+
+
+def load_questions(paths: Sequence[Path], limit: int | None = None) -> list[Question]:
+    """Read questions files in the shared eval format."""
+    out = []
+    for path in paths:
+        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        for row in rows[:limit] if limit else rows:
+            answers = tuple((a["text"], int(a["start"]), int(a["end"])) for a in row.get("answers", []))
+            out.append(Question(row["question"], row["article"], answers, bool(row.get("impossible"))))
+    return out
+
+
+def evaluate(
+    config: Config,
+    corpora: Sequence[Path] | Path,
+    question_files: Sequence[Path],
+    *,
+    offtopic: Path | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Index the corpus folders as one corpus, ask every question, and score articlebot and the baselines."""
+    from index.engine import Engine
+
+    questions = load_questions(question_files, limit)
+    offtopic_questions = _lines(offtopic) if offtopic else []
+    with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        _merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
+        index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index")
+        engine = Engine.from_config(replace(config, index=index_config))
+        engine.rebuild()
+        texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
+        systems: dict[str, System] = {
+            "articlebot": lambda qs: _articlebot(engine, qs),
+            "bm25 paragraphs": _bm25_baseline(texts),
+            "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
+        }
+        report: dict[str, Any] = {"questions": len(questions), "offtopic_questions": len(offtopic_questions),
+                                  "chunks": engine.status().chunks, "systems": {}}
+        for name, system in systems.items():
+            predictions = system([q.question for q in questions])
+            declined_offtopic = [p.declined for p in system(offtopic_questions)] if offtopic_questions else []
+            report["systems"][name] = score(questions, predictions, texts, declined_offtopic)
+    return report
+
+
+def score(questions: Sequence[Question], predictions: Sequence[Prediction], texts: dict[str, str],
+          declined_offtopic: Sequence[bool]) -> dict[str, float]:
+    """The metrics of one system over all questions."""
+    answerable = [(q, p) for q, p in zip(questions, predictions) if not q.impossible and q.answers]
+    impossible = [p for q, p in zip(questions, predictions) if q.impossible]
+
+    def cited(q: Question, p: Prediction, n: int) -> bool:
+        return any(source == q.article and start <= a_start and a_end <= end
+                   for source, start, end in p.citations[:n] for _, a_start, a_end in q.answers)
+
+    def has_gold(q: Question, p: Prediction) -> bool:
+        answer = _normalise(p.answer)
+        return any(_normalise(text) in answer for text, _, _ in q.answers)
+
+    def share(flags: Sequence[bool]) -> float:
+        return round(sum(flags) / len(flags), 4) if flags else float("nan")
+
+    given = [(q, p) for q, p in answerable if not p.declined]
+    latencies = [p.seconds * 1000 for p in predictions]
+    return {
+        "cite@1": share([cited(q, p, 1) and not p.declined for q, p in answerable]),
+        "cite@3": share([cited(q, p, 3) and not p.declined for q, p in answerable]),
+        "answer_has_gold": share([has_gold(q, p) and not p.declined for q, p in answerable]),
+        "answer_f1": round(statistics.fmean(
+            [max(_f1(p.answer, t) for t, _, _ in q.answers) if not p.declined else 0.0 for q, p in answerable]
+        ), 4) if answerable else float("nan"),
+        "median_answer_chars": statistics.median([len(p.answer) for _, p in given]) if given else 0,
+        "median_citation_chars": statistics.median(
+            [end - start for _, p in given for _, start, end in p.citations[:1]]) if given else 0,
+        "declined_answerable": share([p.declined for _, p in answerable]),
+        "declined_impossible": share([p.declined for p in impossible]),
+        "declined_offtopic": share(list(declined_offtopic)),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else 0.0,
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else 0.0,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a Markdown table, one row per system."""
+    columns = ["cite@1", "cite@3", "answer_has_gold", "answer_f1", "median_answer_chars", "median_citation_chars",
+               "declined_answerable", "declined_offtopic", "latency_p50_ms", "latency_p95_ms"]
+    lines = [f"{report['questions']} questions, {report['offtopic_questions']} off-topic questions, "
+             f"{report['chunks']} chunks", "",
+             "| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, metrics in report["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: float) -> str:
+    if isinstance(value, float) and value != value:
+        return "n/a"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
+    out = []
+    for question in questions:
+        began = time.perf_counter()
+        answer = engine.ask(question)
+        seconds = time.perf_counter() - began
+        text = " ".join(s.text for s in answer.sentences)
+        out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
+                              answer.abstained, seconds))
+    return out
+
+
+def _paragraph_table(texts: dict[str, str]) -> list[tuple[str, int, int, str]]:
+    return [(source, s.start, s.end, text[s.start:s.end])
+            for source, text in sorted(texts.items()) for s in paragraphs(text)]
+
+
+def _bm25_baseline(texts: dict[str, str]) -> System:
+    import bm25s
+    import Stemmer
+
+    table = _paragraph_table(texts)
+    stemmer = Stemmer.Stemmer("english")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([t for *_, t in table], stopwords="en", stemmer=stemmer, show_progress=False),
+                    show_progress=False)
+
+    def run(questions: Sequence[str]) -> list[Prediction]:
+        out = []
+        for question in questions:
+            began = time.perf_counter()
+            tokens = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False)
+            ids, _ = retriever.retrieve(tokens, k=min(3, len(table)), show_progress=False, n_threads=1)
+            hits = [table[int(i)] for i in ids[0]]
+            out.append(Prediction(hits[0][3], tuple(h[:3] for h in hits), False, time.perf_counter() - began))
+        return out
+
+    return run
+
+
+def _dense_baseline(texts: dict[str, str], embedder: Any) -> System:
+    import faiss
+
+    table = _paragraph_table(texts)
+    index = faiss.IndexFlatIP(embedder.dimension)
+    index.add(embedder.encode([t for *_, t in table]))
+
+    def run(questions: Sequence[str]) -> list[Prediction]:
+        out = []
+        for question in questions:
+            began = time.perf_counter()
+            _, ids = index.search(embedder.encode([question]), min(3, len(table)))
+            hits = [table[int(i)] for i in ids[0]]
+            out.append(Prediction(hits[0][3], tuple(h[:3] for h in hits), False, time.perf_counter() - began))
+        return out
+
+    return run
+
+
+def _merge_corpora(folders: Sequence[Path], target: Path) -> None:
+    target.mkdir(parents=True)
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                shutil.copyfile(path, target / path.name)
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def _f1(prediction: str, gold: str) -> float:
+    predicted, expected = _normalise(prediction).split(), _normalise(gold).split()
+    common = sum((Counter(predicted) & Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
