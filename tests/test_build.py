@@ -1,0 +1,163 @@
+"""Building the index: incremental, atomic, and safe when things go wrong."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from index.config import Config
+from index.embedding import HashEmbedder
+from index.engine import Engine
+from index.errors import CorpusError, IndexMismatchError, IndexMissingError, ReindexInProgressError
+from index.store import current_generation
+from tests.conftest import make_config
+
+
+class CountingEmbedder(HashEmbedder):
+    """Counts what it is asked to embed, and can be told to fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+        self.fail = False
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.fail and len(texts) and "harbour" in texts[0]:
+            raise RuntimeError("the model crashed")
+        self.embedded.extend(texts)
+        return super().encode(texts)
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, "utf-8")
+
+
+def test_rebuild_embeds_only_what_changed(config: Config, corpus_dir: Path) -> None:
+    embedder = CountingEmbedder()
+    engine = Engine.from_config(config, embedder)
+    first = engine.rebuild()
+    assert first.added == ("us-diplomat-visits-belarus.txt",) and first.chunks_embedded == first.chunks_total > 0
+
+    embedder.embedded.clear()
+    again = engine.rebuild()
+    assert not again.changed_anything and embedder.embedded == [] and again.chunks_embedded == 0
+
+    _write(corpus_dir, "budget.txt", "City budget agreed\nThe council agreed the city budget on Tuesday.")
+    added = engine.rebuild()
+    assert added.added == ("budget.txt",) and added.unchanged == ("us-diplomat-visits-belarus.txt",)
+    assert all("budget" in t for t in embedder.embedded)
+
+    embedder.embedded.clear()
+    _write(corpus_dir, "budget.txt", "City budget agreed\nThe council rejected the city budget on Wednesday.")
+    changed = engine.rebuild()
+    assert changed.changed == ("budget.txt",) and len(embedder.embedded) == 1
+    assert "rejected" in engine.ask("what did the council do with the budget?").citations[0].quote
+
+    (corpus_dir / "budget.txt").unlink()
+    removed = engine.rebuild()
+    assert removed.removed == ("budget.txt",)
+    assert all(c.source != "budget.txt" for c in engine.ask("budget council").citations)
+
+
+def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config) -> None:
+    from index.embedding import SentenceEmbedder
+
+    Engine.from_config(config, CountingEmbedder()).rebuild()
+    # Same index, opened by an engine whose model is the real one: the names differ, so we build
+    # with a counting embedder named like it and check that nothing gets encoded.
+    embedder = SentenceEmbedder("hash-64")
+    report = Engine.from_config(config, embedder).rebuild()
+    assert not report.changed_anything and not embedder.loaded()
+
+
+def test_skipped_files_are_reported_and_the_rest_indexed(config: Config, corpus_dir: Path) -> None:
+    (corpus_dir / "empty.md").write_text("", "utf-8")
+    (corpus_dir / "junk.txt").write_bytes(b"\x00\xff" * 50)
+    report = Engine.from_config(config, CountingEmbedder()).rebuild()
+    assert {s.source for s in report.skipped} == {"empty.md", "junk.txt"}
+    assert report.added == ("us-diplomat-visits-belarus.txt",)
+
+
+def test_missing_or_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for corpus, message in ((tmp_path / "missing", "does not exist"), (tmp_path / "empty", "holds no articles")):
+        engine = Engine.from_config(make_config(corpus, tmp_path / "index"), CountingEmbedder())
+        with pytest.raises(CorpusError, match=message):
+            engine.rebuild()
+
+
+def test_a_failed_rebuild_leaves_the_previous_index_serving(config: Config, corpus_dir: Path) -> None:
+    embedder = CountingEmbedder()
+    engine = Engine.from_config(config, embedder)
+    engine.rebuild()
+    live = current_generation(config.index.index_dir)
+    _write(corpus_dir, "new.txt", "Fresh news\nA brand new article about harbour cranes.")
+    embedder.fail = True
+    with pytest.raises(RuntimeError):
+        engine.rebuild()
+    assert current_generation(config.index.index_dir) == live
+    assert "three political prisoners" in engine.ask("who was released?").citations[0].quote
+    reopened = Engine.from_config(config, CountingEmbedder())
+    assert {a.source for a in reopened.sources()} == {"us-diplomat-visits-belarus.txt"}
+    embedder.fail = False
+    assert engine.rebuild().added == ("new.txt",)
+    assert len([p for p in config.index.index_dir.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_a_killed_build_leaves_an_orphan_that_the_next_build_removes(config: Config) -> None:
+    engine = Engine.from_config(config, CountingEmbedder())
+    engine.rebuild()
+    orphan = config.index.index_dir / "gen-19990101T000000-deadbeef"
+    orphan.mkdir()
+    (orphan / "vectors.npy").write_bytes(b"half")
+    engine.rebuild()
+    assert not orphan.exists()
+
+
+def test_opening_an_index_of_another_model_or_a_damaged_one_says_to_reindex(config: Config) -> None:
+    Engine.from_config(config, CountingEmbedder()).rebuild()
+    with pytest.raises(IndexMismatchError, match="articlebot index"):
+        Engine.from_config(config, HashEmbedder(dimension=32)).status()
+    folder = current_generation(config.index.index_dir)
+    assert folder is not None
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["chunks"] += 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="damaged.*articlebot index"):
+        Engine.from_config(config, CountingEmbedder()).status()
+    shutil.rmtree(folder)
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        Engine.from_config(config, CountingEmbedder()).status()
+
+
+def test_no_index_yet_says_how_to_build_it(config: Config) -> None:
+    with pytest.raises(IndexMissingError, match="articlebot index"):
+        Engine.from_config(config, CountingEmbedder()).ask("anything?")
+
+
+def test_a_second_rebuild_at_the_same_time_is_refused(config: Config) -> None:
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    class SlowEmbedder(CountingEmbedder):
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
+            started.set()
+            release.wait(10)
+            return super().encode(texts)
+
+    engine = Engine.from_config(config, SlowEmbedder())
+    worker = threading.Thread(target=engine.rebuild)
+    worker.start()
+    assert started.wait(10)
+    with pytest.raises(ReindexInProgressError):
+        engine.rebuild()
+    with pytest.raises(ReindexInProgressError):  # another process (engine) on the same folder
+        Engine.from_config(config, SlowEmbedder()).rebuild()
+    release.set()
+    worker.join()

@@ -1,0 +1,93 @@
+"""The real `articlebot` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SEED
+
+ARTICLEBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([*ARTICLEBOT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    corpus, index = root / "corpus", root / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    (corpus / "broken.txt").write_bytes(b"\x00\x00\x00")
+    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert result.returncode == 0, result.stderr
+    assert "skipped: broken.txt" in result.stdout and "1 added" in result.stdout
+    return corpus, index
+
+
+def test_reindexing_an_unchanged_corpus_embeds_nothing(built: tuple[Path, Path]) -> None:
+    corpus, index = built
+    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert result.returncode == 0 and "already up to date" in result.stdout and "0 chunks embedded" in result.stdout
+
+
+def test_ask_prints_the_answer_and_numbered_quoted_sources(built: tuple[Path, Path]) -> None:
+    result = run("ask", "--index-dir", str(built[1]), "who was released?")
+    assert result.returncode == 0, result.stderr
+    answer, _, sources = result.stdout.partition("\n\n")
+    assert "three political prisoners" in answer and answer.rstrip().endswith("[1]")
+    assert sources.startswith("[1] Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership, ¶6")
+
+
+def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "who was released?"}\n\n{"question": "What is the capital of Australia?"}\n'
+                         '{"question": "   "}\n')
+    result = run("ask", "--index-dir", str(built[1]), "--json", "--questions", str(questions))
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stderr
+    released, australia, empty = (json.loads(line) for line in lines)
+    assert not released["abstained"] and australia["abstained"] and empty["error"]
+    text = SEED.read_text("utf-8")
+    for citation in released["citations"]:
+        assert text[citation["start"]:citation["end"]] == citation["quote"]
+        assert citation["source"] == SEED.name and citation["url"] is None
+    assert result.returncode == 1  # one question could not be asked
+
+
+def test_show_prints_the_text_offsets_refer_to(built: tuple[Path, Path]) -> None:
+    result = run("show", "--index-dir", str(built[1]), SEED.name)
+    assert result.returncode == 0 and result.stdout == SEED.read_text("utf-8")
+
+
+def test_missing_corpus_missing_index_and_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
+    missing = run("index", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i"))
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run("index", "--corpus", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i"))
+    assert empty.returncode != 0 and "holds no articles" in empty.stderr
+    no_index = run("ask", "--index-dir", str(tmp_path / "i"), "who?")
+    assert no_index.returncode != 0 and "articlebot index" in no_index.stderr
+    neither = run("ask", "--index-dir", str(tmp_path / "i"))
+    assert neither.returncode == 2 and "give a question" in neither.stderr
+    assert "Traceback" not in missing.stderr + empty.stderr + no_index.stderr + neither.stderr
+
+
+@pytest.mark.parametrize("command", ["index", "ask", "show", "sources", "eval", "run"])
+def test_every_command_explains_itself_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0 and "example" in result.stdout
+
+
+def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
+    result = run("run", "--index-dir", str(tmp_path / "i"))
+    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr

@@ -1,0 +1,95 @@
+"""Reading articles: titles, markup, repeats, metadata, and files that cannot be read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from index.corpus import ArticleSkipped, read_article, scan_corpus
+from index.errors import CorpusError
+from tests.conftest import SEED
+
+MB = 1_000_000
+
+
+def _read(folder: Path, name: str):  # type: ignore[no-untyped-def]
+    files, skipped = scan_corpus(folder, max_bytes=10 * MB)
+    (file,) = [f for f in files if f.source == name]
+    return read_article(file)
+
+
+def test_seed_article_title_markup_and_repeats(corpus_dir: Path) -> None:
+    article = _read(corpus_dir, SEED.name)
+    assert article.title == "Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership"
+    texts = [article.text[p.span.start:p.span.end] for p in article.paragraphs]
+    assert not any("image" in t for t in texts), "the markup line must not be indexed"
+    assert len(texts) == len(set(texts)), "repeated paragraphs are kept once"
+    assert len(texts) == 7  # lead, title, subtitle and four body paragraphs (the three repeats dropped)
+    released = next(p for p in article.paragraphs if "three political prisoners" in article.text[p.span.start:p.span.end])
+    assert released.number == 6
+    assert article.text == SEED.read_text("utf-8")
+
+
+def test_markdown_front_matter(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: \"Budget agreed\"\nurl: https://example.com/budget\ndate: 2025-03-01\nauthor: Jane Roe\n---\n"
+        "# Ignored heading\n\nThe council agreed the budget on Tuesday.\n", "utf-8")
+    article = _read(tmp_path, "a.md")
+    assert (article.title, article.url, article.date, article.author) == (
+        "Budget agreed", "https://example.com/budget", "2025-03-01", "Jane Roe")
+    assert all(p.span.start > article.text.index("---\n#") for p in article.paragraphs)
+
+
+def test_html_main_text_without_scripts_styles_or_navigation(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Site | Story</title><link rel='canonical' href='https://news.example/story'>"
+        "<style>.x{color:red}</style><script>var secret = 'do not index';</script></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/about'>About us</a></nav><article><h1>Mayor signs budget</h1>"
+        "<p>The mayor signed the city budget on Tuesday after a long debate in the council chamber.</p>"
+        "<p>The budget raises spending on schools and parks by ten percent over last year.</p></article>"
+        "<footer>Contact us</footer></body></html>", "utf-8")
+    article = _read(tmp_path, "page.html")
+    assert "The mayor signed the city budget on Tuesday" in article.text
+    for junk in ("secret", "color:red", "About us", "Contact us"):
+        assert junk not in article.text
+    assert article.url == "https://news.example/story"
+    assert article.title
+
+
+def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("", "utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG" * 100)
+    (tmp_path / "big.txt").write_text("word " * 300_000, "utf-8")
+    (tmp_path / "latin.txt").write_bytes("Caf\xe9 owners met the mayor.".encode("cp1252"))
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    outside = tmp_path.parent / "outside-secret.txt"
+    outside.write_text("This secret lives outside the corpus.", "utf-8")
+    os.symlink(outside, tmp_path / "link.txt")
+    files, skipped = scan_corpus(tmp_path, max_bytes=MB)
+    reasons = {s.source: s.reason for s in skipped}
+    assert "larger than" in reasons["big.txt"] and "symbolic link" in reasons["link.txt"]
+    by_name = {f.source: f for f in files}
+    assert "notes.pdf" not in by_name
+    with pytest.raises(ArticleSkipped, match="empty"):
+        read_article(by_name["empty.txt"])
+    with pytest.raises(ArticleSkipped, match="binary"):
+        read_article(by_name["binary.txt"])
+    latin = read_article(by_name["latin.txt"])
+    assert latin.text.startswith("Café") and latin.warning and "UTF-8" in latin.warning
+
+
+def test_missing_corpus_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        scan_corpus(tmp_path / "nope", max_bytes=MB)
+
+
+def test_nested_folders_and_sources_relative_to_the_corpus(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    (deep / "story.txt").write_text("A story from deep in the tree.", "utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.txt").write_text("hidden", "utf-8")
+    files, _ = scan_corpus(tmp_path, max_bytes=MB)
+    assert [f.source for f in files] == ["a/b/c/story.txt"]

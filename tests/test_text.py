@@ -1,0 +1,56 @@
+"""Paragraph and sentence spans: exact offsets, whatever the text."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.text import is_markup, paragraphs, sentences
+
+
+def _texts(text: str, spans: list) -> list[str]:
+    return [text[s.start:s.end] for s in spans]
+
+
+def test_one_paragraph_per_line_when_the_text_has_no_blank_lines() -> None:
+    text = "Title Line\nFirst paragraph here.\n<image>x</image>\nSecond one."
+    assert _texts(text, paragraphs(text)) == ["Title Line", "First paragraph here.", "<image>x</image>", "Second one."]
+
+
+def test_blank_line_paragraphs_join_hard_wrapped_lines() -> None:
+    text = "# Heading\n\nThis sentence is wrapped\nacross two lines.\nAnd this follows.\n\nLast paragraph."
+    assert _texts(text, paragraphs(text)) == [
+        "# Heading", "This sentence is wrapped\nacross two lines.", "And this follows.", "Last paragraph."]
+
+
+def test_markup_only_paragraphs_are_recognised() -> None:
+    assert is_markup('<image>' + 'data:image/png;base64,AAAA' + '</image>')
+    assert is_markup('<img src="a.png" alt="x"/>')
+    assert is_markup("![a chart](chart.png)")
+    assert not is_markup("The <b>bold</b> claim was made in Minsk.")
+
+
+def test_sentences_respect_initials_and_abbreviations() -> None:
+    text = ("On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, arrived in Minsk. "
+            "The U.S. Embassy said Mr. Smith left. \"Peace,\" he said! Is it over? Yes.")
+    assert _texts(text, sentences(text)) == [
+        "On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, arrived in Minsk.",
+        "The U.S. Embassy said Mr. Smith left.", "\"Peace,\" he said!", "Is it over?", "Yes."]
+
+
+_ALPHABET = st.sampled_from(list("abc XYZ.!?\n\n\t'\"”1<>/é—") + ["Mr.", "U.S.", " W. ", "\r\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=200).map("".join))
+def test_spans_are_ordered_trimmed_slices_of_the_text(text: str) -> None:
+    for spans in (paragraphs(text), sentences(text)):
+        previous_end = 0
+        for span in spans:
+            piece = text[span.start:span.end]
+            assert 0 <= previous_end <= span.start < span.end <= len(text)
+            assert piece == piece.strip() and piece
+            previous_end = span.end
+    for paragraph in paragraphs(text):
+        for sentence in sentences(text, paragraph):
+            assert paragraph.start <= sentence.start < sentence.end <= paragraph.end
