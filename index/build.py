@@ -18,6 +18,7 @@ import numpy as np
 from index.chunking import Chunk, chunk_article, embedding_prefix
 from index.config import IndexConfig
 from index.corpus import READER_VERSION, ArticleSkipped, read_article, scan_corpus
+from index.dense import DenseIndex
 from index.embedding import Embedder
 from index.errors import ArticlebotError, CorpusError
 from index.lexical import LexicalIndex
@@ -123,7 +124,9 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
             built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
             articles=tuple(infos), skipped=tuple(skipped), chunks=len(all_chunks),
         )
-        folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted)
+        dense = DenseIndex.build(matrix, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
+        folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted,
+                                  dense)
         publish(config.index_dir, folder)
         notify(BuildProgress("writing", 1, 1))
 

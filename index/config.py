@@ -33,6 +33,11 @@ class IndexConfig:
     batch_size: int = 32
     # Files larger than this are skipped (and reported), not indexed.
     max_file_mb: float = 10.0
+    # Above this many chunks the dense index is an HNSW graph instead of exact search: exact costs
+    # about 7 ms per 100k chunks per question, HNSW about 1 ms at a million (recall@10 >= 0.95).
+    approximate_above: int = 50_000
+    # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
+    hnsw_ef_search: int = 64
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
@@ -40,6 +45,8 @@ class IndexConfig:
         _check(0 <= self.min_chunk_words <= 1000, "index.min_chunk_words", "must be between 0 and 1000")
         _check(1 <= self.batch_size <= 4096, "index.batch_size", "must be between 1 and 4096")
         _check(bool(self.model.strip()), "index.model", "must name a sentence-transformers model or path")
+        _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
+        _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class AnswerConfig:
 
     top_k: int = 3
     # Below this relevance (0..1, see index/answer.py) a question is declined instead of answered.
-    min_relevance: float = 0.35
+    min_relevance: float = 0.28
     max_question_chars: int = 500
 
     def __post_init__(self) -> None:

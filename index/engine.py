@@ -59,7 +59,7 @@ class Engine:
         return snapshot
 
     def _open(self) -> Snapshot:
-        snapshot = load_snapshot(self.index_dir)
+        snapshot = load_snapshot(self.index_dir, ef_search=self.config.index.hnsw_ef_search, warm=True)
         manifest = snapshot.manifest
         if manifest.model != self.embedder.name:
             raise IndexMismatchError(

@@ -7,7 +7,8 @@ Layout of the index directory:
         manifest.json     model, dimension, chunking settings, per-article hashes, versions, counts
         chunks.npz        per chunk: article number, start, end, paragraph, text offsets
         chunks.txt        the chunk texts, UTF-8, back to back
-        vectors.npy       unit vectors, float32, one row per chunk
+        vectors.npy       unit vectors, float32, one row per chunk (memory-mapped when read)
+        dense.faiss       the HNSW graph, only for indexes above `index.approximate_above` chunks
         lexical/          the BM25 index
         extracted.json    extracted text of HTML articles (what their offsets refer to)
     .lock                 held while a build writes
@@ -23,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -83,9 +85,12 @@ class Manifest:
 class Snapshot:
     """One loaded, immutable index: what questions are answered from."""
 
-    def __init__(self, folder: Path, manifest: Manifest) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, *, ef_search: int | None = None) -> None:
         self.folder = folder
         self.manifest = manifest
+        self._ef_search = ef_search
+        self._dense: DenseIndex | None = None
+        self._dense_lock = threading.Lock()
         with np.load(folder / "chunks.npz") as columns:
             self._article = columns["article"]
             self._start = columns["start"]
@@ -100,7 +105,17 @@ class Snapshot:
                 and self.vectors.shape == (n, manifest.dimension) and int(self._offsets[-1]) == len(self._texts)):
             raise ValueError("its files disagree on the number of chunks")
         self.lexical = LexicalIndex.load(folder / "lexical")
-        self.dense = DenseIndex(np.asarray(self.vectors))
+
+    @property
+    def dense(self) -> DenseIndex:
+        """The vector index, read on first use (a build that only compares hashes never needs it)."""
+        dense = self._dense
+        if dense is None:
+            with self._dense_lock:
+                if self._dense is None:
+                    self._dense = DenseIndex.load(self.folder, self.vectors, ef_search=self._ef_search)
+                dense = self._dense
+        return dense
 
     def __len__(self) -> int:
         return self.manifest.chunks
@@ -148,14 +163,21 @@ def read_manifest(index_dir: Path) -> Manifest:
         ) from None
 
 
-def load_snapshot(index_dir: Path) -> Snapshot:
-    """Open the live index; raises IndexMissingError, or IndexMismatchError when it is damaged."""
+def load_snapshot(index_dir: Path, *, ef_search: int | None = None, warm: bool = False) -> Snapshot:
+    """Open the live index; raises IndexMissingError, or IndexMismatchError when it is damaged.
+
+    `ef_search` overrides the HNSW search width saved with an approximate index; `warm` reads the
+    vector index now (to serve questions) instead of on first use (a build comparing hashes never needs it).
+    """
     manifest = read_manifest(index_dir)
     folder = current_generation(index_dir)
     assert folder is not None
     try:
-        return Snapshot(folder, manifest)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        snapshot = Snapshot(folder, manifest, ef_search=ef_search)
+        if warm:
+            snapshot.dense  # noqa: B018
+        return snapshot
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:  # FAISS raises RuntimeError
         raise IndexMismatchError(
             f"the index in {index_dir} is damaged ({type(e).__name__}: {e}); rebuild it with `articlebot index`"
         ) from None
@@ -169,6 +191,7 @@ def write_generation(
     vectors: np.ndarray,
     lexical: LexicalIndex,
     extracted: dict[str, str],
+    dense: DenseIndex | None = None,
 ) -> Path:
     """Write a complete new generation folder (not yet live) and return it."""
     folder = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -187,6 +210,8 @@ def write_generation(
         )
     (folder / "chunks.txt").write_bytes(b"".join(encoded))
     np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+    if dense is not None:
+        dense.save(folder)
     lexical.save(folder / "lexical")
     (folder / "extracted.json").write_text(json.dumps(extracted, ensure_ascii=False), "utf-8")
     # The manifest goes last: a folder without one was never finished.
