@@ -75,6 +75,7 @@ class SentenceEmbedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -94,14 +95,22 @@ class SentenceEmbedder:
         return int(self._load().max_seq_length) - 2
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in length-sorted batches, as unit vectors."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        """Embed texts in length-sorted batches, as unit vectors.
+
+        The model is called one batch at a time under a lock: the fast tokenizer is not safe to
+        share between threads, and per-batch locking lets a question slip in between the batches
+        of a long rebuild instead of waiting for all of it.
+        """
+        model = self._load()
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for first in range(0, len(order), self._batch_size):
+            ids = order[first:first + self._batch_size]
+            with self._encode_lock:
+                vectors = model.encode([texts[i] for i in ids], batch_size=self._batch_size,
+                                       normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            out[ids] = vectors
+        return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, counted by the model's own tokenizer (loads only the tokenizer)."""

@@ -45,6 +45,8 @@ class Prediction:
     citations: tuple[tuple[str, int, int], ...]
     declined: bool
     seconds: float
+    # The phrase marked inside the answer as the one that answers; None when nothing was marked.
+    highlight: str | None = None
 
 
 System = Callable[[Sequence[str]], list[Prediction]]
@@ -121,6 +123,10 @@ def score(questions: Sequence[Question], predictions: Sequence[Prediction], text
         "answer_f1": round(statistics.fmean(
             [max(_f1(p.answer, t) for t, _, _ in q.answers) if not p.declined else 0.0 for q, p in answerable]
         ), 4) if answerable else float("nan"),
+        "highlight_f1": round(statistics.fmean(
+            [max(_f1(p.highlight or p.answer, t) for t, _, _ in q.answers) if not p.declined else 0.0
+             for q, p in answerable]
+        ), 4) if answerable else float("nan"),
         "median_answer_chars": statistics.median([len(p.answer) for _, p in given]) if given else 0,
         "median_citation_chars": statistics.median(
             [end - start for _, p in given for _, start, end in p.citations[:1]]) if given else 0,
@@ -134,8 +140,8 @@ def score(questions: Sequence[Question], predictions: Sequence[Prediction], text
 
 def format_report(report: dict[str, Any]) -> str:
     """The report as a Markdown table, one row per system."""
-    columns = ["cite@1", "cite@3", "answer_has_gold", "answer_f1", "median_answer_chars", "median_citation_chars",
-               "declined_answerable", "declined_offtopic", "latency_p50_ms", "latency_p95_ms"]
+    columns = ["cite@1", "cite@3", "answer_has_gold", "answer_f1", "highlight_f1", "median_answer_chars",
+               "median_citation_chars", "declined_answerable", "declined_offtopic", "latency_p50_ms", "latency_p95_ms"]
     lines = [f"{report['questions']} questions, {report['offtopic_questions']} off-topic questions, "
              f"{report['chunks']} chunks", "",
              "| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
@@ -157,8 +163,9 @@ def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
         answer = engine.ask(question)
         seconds = time.perf_counter() - began
         text = " ".join(s.text for s in answer.sentences)
+        marked = " ".join(s.text[s.highlight[0]:s.highlight[1]] if s.highlight else s.text for s in answer.sentences)
         out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
-                              answer.abstained, seconds))
+                              answer.abstained, seconds, marked))
     return out
 
 

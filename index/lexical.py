@@ -75,3 +75,11 @@ class LexicalIndex:
         ids, scores = np.asarray(ids[0]), np.asarray(scores[0], dtype=np.float32)
         keep = scores > 0
         return ids[keep].astype(np.int64), scores[keep]
+
+    def unknown_words(self, text: str) -> int:
+        """How many informative words of a text the index never saw (a question about other things has many)."""
+        tokens = [w for w in self._tokenizer.splitter(text.lower()) if w not in self._tokenizer.stopwords]
+        if not tokens:
+            return 0
+        ids = self._tokenizer.tokenize(tokens, return_as="ids", update_vocab=False, show_progress=False)
+        return sum(1 for row in ids if not any(t != 0 for t in row))

@@ -3,8 +3,9 @@
 Both searches propose candidates; every candidate then gets its exact cosine (one dot product
 against vectors already in memory) and its BM25 score, normalised by the best BM25 score of the
 query, and the two are mixed with a fixed weight. Normalised-score fusion keeps how *much* better
-one passage is than the next, which reciprocal-rank fusion throws away; the weight was chosen on
-the shared SQuAD sets (see README, "Answer quality").
+one passage is than the next, which reciprocal-rank fusion throws away: on the shared SQuAD sets it
+ranked the right passage first for 84 % of one article's questions against 81 % for RRF. The weight
+was chosen on that article and checked on the other (see README, "Answer quality").
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from index.store import Snapshot
 # Candidates taken from each search before fusion.
 CANDIDATES = 50
 # Weight of the dense cosine in the fused score; the rest is normalised BM25.
-DENSE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
