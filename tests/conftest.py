@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
 SHARED_EVAL = REPO.parent / "shared" / "eval"
 
+pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test (tests/discord_fixtures.py)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:

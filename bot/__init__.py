@@ -1,0 +1,1 @@
+"""The Discord layer of articlebot: turns Discord events into engine calls and renders the results."""

@@ -1,0 +1,221 @@
+"""The bot itself: a discord.py client that syncs the slash commands and answers @mentions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import discord
+from discord import app_commands
+
+from bot import commands, render
+from bot.errors import QuestionRefused, Refusal, ShuttingDown
+from bot.guards import Cooldowns, GuildSlots
+from bot.worker import Worker
+from index.config import Config
+from index.errors import ArticlebotError, QuestionError
+
+log = logging.getLogger(__name__)
+
+
+class ArticleTree(app_commands.CommandTree["ArticleBot"]):
+    """The command tree, with the one error handler every slash command's failure goes through."""
+
+    async def on_error(self, interaction: discord.Interaction[ArticleBot], error: app_commands.AppCommandError) -> None:
+        """Tell the user in plain words: refusals and engine errors as they are, anything else as an apology."""
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, Refusal | ArticlebotError):
+            message = render.fit(str(original), render.CONTENT_LIMIT)
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("/%s failed (user %s, guild %s)", command, interaction.user.id, interaction.guild_id,
+                      exc_info=original)
+            message = render.APOLOGY
+        try:
+            if interaction.response.is_done():
+                # The thinking message (or the progress message) is replaced by the explanation.
+                await interaction.edit_original_response(content=message, embeds=[], view=None,
+                                                         allowed_mentions=render.NO_MENTIONS)
+            else:
+                await interaction.response.send_message(message, ephemeral=True, allowed_mentions=render.NO_MENTIONS)
+        except discord.HTTPException:
+            log.exception("could not tell the user about an error in an interaction")
+
+
+class ArticleBot(discord.Client):
+    """Answers questions about the articles through slash commands and @mentions.
+
+    It only translates: each event becomes one call on the `Worker`, whose result `render` turns
+    into a message. It is given everything it uses; it opens nothing itself.
+    """
+
+    def __init__(self, *, config: Config, worker: Worker) -> None:
+        super().__init__(
+            # Default intents: no privileged intent is needed, since Discord delivers the content
+            # of messages that mention the bot anyway.
+            intents=discord.Intents.default(),
+            allowed_mentions=render.NO_MENTIONS,
+            guild_ready_timeout=config.discord.guild_ready_timeout,
+        )
+        self.config = config
+        self.worker = worker
+        self.tree = ArticleTree(self)
+        self.cooldowns = Cooldowns(config.discord.cooldown_questions, config.discord.cooldown_seconds)
+        self.guild_slots = GuildSlots(config.discord.max_concurrent_per_guild)
+        self.started_at = discord.utils.utcnow()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+
+    def __repr__(self) -> str:
+        return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
+
+    async def setup_hook(self) -> None:
+        """Register the slash commands and sync them: to the configured guilds (instant), else globally."""
+        commands.register(self.tree)
+        guild_ids = self.config.discord.guild_ids
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except discord.Forbidden:
+                    # One wrong guild id should not keep the bot from serving the others.
+                    log.error("Discord refused the slash commands for guild %s: is the bot in that server, invited "
+                              "with the applications.commands scope? (see discord.guild_ids)", guild_id)
+                    continue
+                log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (they can take up to an hour to appear)", len(synced))
+
+    async def on_ready(self) -> None:
+        """Log who we are once the gateway session is ready."""
+        log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user and self.user.id, len(self.guilds))
+
+    @property
+    def uptime(self) -> dt.timedelta:
+        """How long ago this client was created."""
+        return discord.utils.utcnow() - self.started_at
+
+    # --- questions: the path shared by /ask and @mentions -----------------------------------
+
+    @asynccontextmanager
+    async def question_turn(self, question: str, user_id: int, guild_id: int | None) -> AsyncIterator[None]:
+        """Admit a question, or raise a Refusal saying why not: stopping, malformed, busy server, cooldown.
+
+        The checks run with no await between them, so two questions cannot both take the last slot.
+        """
+        if self._stopping:
+            raise ShuttingDown()
+        try:
+            self.worker.check_question(question)
+        except QuestionError as e:
+            raise QuestionRefused(_sentence(str(e))) from None
+        key = self.guild_slots.key(guild_id, user_id)
+        self.guild_slots.check(key)
+        self.cooldowns.hit(user_id)
+        with self.guild_slots.hold(key):
+            async with self.in_flight():
+                yield
+
+    # --- @mentions ------------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer a message that mentions the bot (or any DM to it), as a reply; ignore bots, webhooks and ourselves."""
+        me = self.user
+        if me is None or message.author.bot or message.author.id == me.id or message.webhook_id is not None:
+            return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        if message.guild is not None and not self._mentions_me(message):
+            return
+        question = self._strip_mentions(message)
+        if not question:
+            await self._reply(message, render.help_text(me.display_name))
+            return
+        guild_id = message.guild.id if message.guild else None
+        try:
+            async with self.question_turn(question, message.author.id, guild_id):
+                async with message.channel.typing():
+                    answer = await self.worker.ask(question)
+                # Sent inside the turn, so that shutting down waits for the reply too.
+                await self._send_reply(message, render.answer_reply(answer))
+        except (Refusal, ArticlebotError) as e:
+            await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
+        except Exception:
+            log.exception("answering a mention failed (user %s, guild %s)", message.author.id, guild_id)
+            await self._reply(message, render.APOLOGY)
+
+    def _mentions_me(self, message: discord.Message) -> bool:
+        """A direct mention of the bot, or of its own role (which Discord's client sometimes inserts instead)."""
+        me = self.user
+        if me is None:
+            return False
+        if any(user.id == me.id for user in message.mentions):
+            return True
+        own_role = message.guild.self_role if message.guild else None
+        return own_role is not None and own_role in message.role_mentions
+
+    def _strip_mentions(self, message: discord.Message) -> str:
+        """The message's text without the mentions of the bot."""
+        assert self.user is not None
+        ids = [str(self.user.id)]
+        if message.guild and message.guild.self_role:
+            ids.append(str(message.guild.self_role.id))
+        pattern = r"<@[!&]?(?:" + "|".join(ids) + r")>"
+        return " ".join(re.sub(pattern, " ", message.content).split())
+
+    async def _reply(self, message: discord.Message, text: str) -> None:
+        await self._send_reply(message, render.Reply(text))
+
+    async def _send_reply(self, message: discord.Message, reply: render.Reply) -> None:
+        try:
+            await message.reply(reply.content, embeds=list(reply.embeds), mention_author=False,
+                                allowed_mentions=render.NO_MENTIONS)
+        except discord.HTTPException:
+            log.exception("could not reply to message %s in channel %s", message.id, message.channel.id)
+
+    # --- shutting down ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Mark work that shutting down must wait for; refuse new work once stopping."""
+        if self._stopping:
+            raise ShuttingDown()
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def shutdown(self, grace: float) -> None:
+        """Take no new work, let work in flight finish (up to `grace` seconds), then close the gateway."""
+        self._stopping = True
+        if self.ws is not None and not self.is_ready():
+            # discord.py dispatches on_ready from a task that breaks if the client closes under it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait_until_ready(), self.config.discord.guild_ready_timeout + 1)
+        if self._in_flight:
+            log.info("waiting for %d answer(s) in progress before stopping", self._in_flight)
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout=grace)
+            except TimeoutError:
+                log.warning("stopping with %d answer(s) still in progress after %.0f s", self._in_flight, grace)
+        await self.close()
+
+
+def _sentence(text: str) -> str:
+    """An engine message ('the question is empty; ...') as a sentence for a chat reply."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:]) if text else text

@@ -1,0 +1,105 @@
+"""The slash commands. Each one parses its options, makes one call through the bot's worker, and renders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot import render
+from bot.errors import ReindexRunning
+from bot.guards import admin_only
+from bot.views import SourcesPages
+from index.errors import ArticlebotError, ReindexInProgressError
+from index.model import BuildProgress
+
+if TYPE_CHECKING:
+    from bot.client import ArticleBot
+
+# Seconds between edits of the /reindex progress message (Discord rate-limits edits).
+PROGRESS_EVERY = 1.0
+
+
+def register(tree: app_commands.CommandTree[ArticleBot]) -> None:
+    """Add every command to the tree."""
+    commands: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, status, reindex)
+    for command in commands:
+        tree.add_command(command)
+
+
+@app_commands.command(description="Ask a question about the articles; the answer quotes its sources.")
+@app_commands.describe(question="What you want to know", private="Show the answer only to you (default: no)")
+async def ask(interaction: discord.Interaction[ArticleBot], question: str, private: bool = False) -> None:
+    """Answer a question, publicly or only to the asker."""
+    bot = interaction.client
+    async with bot.question_turn(question, interaction.user.id, interaction.guild_id):
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        answer = await bot.worker.ask(question)
+        reply = render.answer_reply(answer)
+        await interaction.followup.send(reply.content, embeds=list(reply.embeds), ephemeral=private,
+                                        allowed_mentions=render.NO_MENTIONS)
+
+
+@app_commands.command(description="List the articles I have read.")
+async def sources(interaction: discord.Interaction[ArticleBot]) -> None:
+    """The indexed articles, a page at a time."""
+    bot = interaction.client
+    async with bot.in_flight():
+        await interaction.response.defer(thinking=True)
+        articles = await bot.worker.sources()
+        pages = SourcesPages(articles)
+        embed = render.sources_page(articles, 0)
+        if pages.count > 1:
+            pages.message = await interaction.followup.send(embed=embed, view=pages, wait=True,
+                                                            allowed_mentions=render.NO_MENTIONS)
+        else:
+            await interaction.followup.send(embed=embed, allowed_mentions=render.NO_MENTIONS)
+
+
+@app_commands.command(description="How many articles are indexed, with which model, and since when.")
+async def status(interaction: discord.Interaction[ArticleBot]) -> None:
+    """The index being served, and the bot's uptime."""
+    bot = interaction.client
+    async with bot.in_flight():
+        await interaction.response.defer(thinking=True)
+        index_status = await bot.worker.status()
+        await interaction.followup.send(embed=render.status_embed(index_status, bot.uptime),
+                                        allowed_mentions=render.NO_MENTIONS)
+
+
+@app_commands.command(description="Rebuild the index from the corpus folder (administrators only).")
+@app_commands.default_permissions(manage_guild=True)
+@admin_only()
+async def reindex(interaction: discord.Interaction[ArticleBot]) -> None:
+    """Rebuild the index while answering from the current one; progress and result edit one message."""
+    bot = interaction.client
+    latest: deque[BuildProgress] = deque(maxlen=1)
+    async with bot.in_flight():
+        try:
+            # Started before the first await, so a second /reindex arriving meanwhile is refused.
+            job = bot.worker.start_rebuild(latest.append)
+        except ReindexInProgressError:
+            raise ReindexRunning() from None
+        await interaction.response.defer(thinking=True)
+        await interaction.edit_original_response(content=render.progress_text(None),
+                                                 allowed_mentions=render.NO_MENTIONS)
+        shown: BuildProgress | None = None
+        while not job.done():
+            await asyncio.wait({job}, timeout=PROGRESS_EVERY)
+            current = latest[-1] if latest else None
+            if not job.done() and current != shown:
+                await interaction.edit_original_response(content=render.progress_text(current),
+                                                         allowed_mentions=render.NO_MENTIONS)
+                shown = current
+        try:
+            report = job.result()
+        except ArticlebotError as e:
+            reason = str(e).rstrip(".")
+            text = render.failure_text("Reindex failed",
+                                       f"{reason}. Questions are still answered from the previous index.")
+        else:
+            text = render.report_text(report)
+        await interaction.edit_original_response(content=text, allowed_mentions=render.NO_MENTIONS)

@@ -1,0 +1,294 @@
+"""Pure functions from engine results to Discord messages that always fit Discord's limits.
+
+Everything taken from articles or users is escaped twice: markdown, so a quote renders as the
+article's text, and mentions, so nothing in it can ever ping (allowed_mentions is none as well).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Sequence
+from urllib.parse import quote as percent_encode
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
+
+# Discord's limits, https://discord.com/developers/docs/resources/message#create-message
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELDS_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+
+ELLIPSIS = "…"
+SOURCES_PER_PAGE = 10
+# A text-fragment link longer than this is left out rather than crowding out the quote.
+LINK_LIMIT = 400
+# Words of a long quote used to find its start and its end in the browser.
+FRAGMENT_WORDS = 5
+
+APOLOGY = "Sorry, something went wrong on my side while doing that. It has been logged; please try again later."
+NO_MENTIONS = discord.AllowedMentions.none()
+ANSWER_COLOUR = discord.Colour.blurple()
+DECLINED_COLOUR = discord.Colour.light_grey()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One Discord message, already within every limit (send it with allowed_mentions=NO_MENTIONS)."""
+
+    content: str
+    embeds: tuple[discord.Embed, ...] = field(default_factory=tuple)
+
+
+def escape(text: str) -> str:
+    """Text as Discord should show it literally: markdown escaped and mentions defused."""
+    return escape_mentions(escape_markdown(text))
+
+
+def fit(text: str, limit: int) -> str:
+    """Escape `text` and, if needed, trim it at a word boundary (ending in …) to at most `limit` characters."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    # Escaping only ever lengthens text, so the raw prefix that fits is found by bisection.
+    low, high = 0, min(len(text), limit)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(escape(text[:mid])) + len(ELLIPSIS) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    cut = text[:low]
+    space = cut.rfind(" ")
+    if space > low * 2 // 3:
+        cut = cut[:space]
+    return escape(cut.rstrip()) + ELLIPSIS
+
+
+def fragment_link(url: str, quote: str) -> str:
+    """The article URL with a text fragment (`#:~:text=`) that makes browsers scroll to and highlight the quote."""
+    lines = [line.split() for line in quote.splitlines() if line.split()]
+    if not lines:
+        return url
+    first, last = lines[0], lines[-1]
+    if len(lines) == 1 and len(first) <= 2 * FRAGMENT_WORDS:
+        directive = _fragment_term(" ".join(first))
+    else:
+        # A long quote is matched by its first and last words ("start,end"); a single start term
+        # may not cross a paragraph, so the start comes from the first line and the end from the last.
+        start = " ".join(first[:FRAGMENT_WORDS])
+        end = " ".join(last[-FRAGMENT_WORDS:])
+        directive = f"{_fragment_term(start)},{_fragment_term(end)}"
+    return f"{url}{':~:' if '#' in url else '#:~:'}text={directive}"
+
+
+def linkable(url: str | None) -> bool:
+    """Whether a URL can go into a markdown link safely: http(s), short, no spaces, brackets or mentions."""
+    if not url or len(url) > LINK_LIMIT or not url.startswith(("http://", "https://")):
+        return False
+    return not any(c.isspace() or c in "<>" for c in url) and escape_mentions(url) == url
+
+
+def _fragment_term(text: str) -> str:
+    # '-', ',' and '&' separate the parts of a text directive, so each must be percent-encoded.
+    return percent_encode(text, safe="").replace("-", "%2D")
+
+
+def answer_reply(answer: Answer) -> Reply:
+    """The message for an answer: the answer text with [n] markers, then its sources (or nearest passages)."""
+    content = fit(answer.text or "(no answer)", CONTENT_LIMIT)
+    if not answer.citations:
+        return Reply(content)
+    return Reply(content, (citations_embed(answer.citations, declined=answer.abstained),))
+
+
+def citations_embed(citations: Sequence[Citation], *, declined: bool) -> discord.Embed:
+    """One embed listing the citations: title and paragraph, the quote trimmed to fit, a link to it."""
+    if declined:
+        title = "Nearest passages (these do not answer the question)"
+        footer = "The articles do not seem to answer this; these passages came closest."
+    else:
+        title = "Sources"
+        footer = "Quotes are the articles' exact words."
+    embed = discord.Embed(title=title, colour=DECLINED_COLOUR if declined else ANSWER_COLOUR)
+    embed.set_footer(text=footer)
+    shown = list(citations)[:FIELDS_LIMIT]
+    budget = EMBED_TOTAL_LIMIT - len(title) - len(footer)
+    for i, citation in enumerate(shown):
+        # Share what is left equally among the fields still to come; a third at most for the name.
+        share = budget // (len(shown) - i)
+        label = f"Passage {i + 1}:" if declined else f"[{citation.n}]"
+        name = fit(f"{label} {citation.title} (paragraph {citation.paragraph})",
+                   min(FIELD_NAME_LIMIT, max(len(label) + 4, share // 3)))
+        value = _citation_value(citation, min(FIELD_VALUE_LIMIT, share - len(name)))
+        embed.add_field(name=name, value=value, inline=False)
+        budget -= len(name) + len(value)
+    while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:  # safety net; the shares above should hold
+        embed.remove_field(-1)
+    return embed
+
+
+def _citation_value(citation: Citation, limit: int) -> str:
+    """A blockquote of the citation, then a link to it in the article when there is room."""
+    link = ""
+    if citation.url and linkable(citation.url):
+        target = fragment_link(citation.url, citation.quote)
+        if linkable(target) and len(target) + 40 <= limit // 2:
+            link = f"\n[Open the article at this quote](<{target}>)"
+    quote = _blockquote(citation.quote, limit - len(link))
+    return (quote + link) if quote.strip("> ") else (link.strip() or ELLIPSIS)
+
+
+def _blockquote(text: str, limit: int) -> str:
+    """`text` as a markdown blockquote ("> " before each line), escaped and trimmed to `limit` characters."""
+    out: list[str] = []
+    used = 0
+    for line in text.strip().splitlines():
+        room = limit - used - len("> ") - (1 if out else 0)
+        if room < 2:
+            # No room for this line: mark the quote as cut, keeping within the limit.
+            if out and not out[-1].endswith(ELLIPSIS):
+                out[-1] = out[-1][:-1] + ELLIPSIS
+            break
+        piece = fit(line, room)
+        out.append("> " + piece)
+        used += len(out[-1]) + (1 if len(out) > 1 else 0)
+        if piece != escape(line):
+            break
+    return "\n".join(out)
+
+
+def sources_page(articles: Sequence[ArticleInfo], page: int) -> discord.Embed:
+    """One page (0-based, clamped) of the indexed articles: title (linked when it has a URL) and date."""
+    pages = page_count(len(articles))
+    page = min(max(page, 0), pages - 1)
+    shown = articles[page * SOURCES_PER_PAGE:(page + 1) * SOURCES_PER_PAGE]
+    lines = [_article_line(a) for a in shown] or ["No articles are indexed yet."]
+    per_line = DESCRIPTION_LIMIT // SOURCES_PER_PAGE - 1
+    embed = discord.Embed(title=f"Indexed articles ({len(articles)})", colour=ANSWER_COLOUR,
+                          description="\n".join(line[:per_line] for line in lines))
+    embed.set_footer(text=f"Page {page + 1} of {pages}")
+    return embed
+
+
+def page_count(items: int) -> int:
+    """How many pages of sources there are (at least one)."""
+    return max(1, -(-items // SOURCES_PER_PAGE))
+
+
+def _article_line(article: ArticleInfo) -> str:
+    limit = DESCRIPTION_LIMIT // SOURCES_PER_PAGE - 1
+    details = " · ".join(fit(x, 60) for x in (article.date, article.author) if x)
+    tail = f" — {details}" if details else ""
+    title = fit(article.title, 150)
+    if article.url and linkable(article.url):
+        linked = f"• [{title}](<{article.url}>){tail}"
+        if len(linked) <= limit:
+            return linked
+    return f"• {title}{tail} ({fit(article.source, 100)})"
+
+
+def status_embed(status: IndexStatus, uptime: dt.timedelta) -> discord.Embed:
+    """The index being served and how long the bot has been up."""
+    embed = discord.Embed(title="Index status", colour=ANSWER_COLOUR)
+    embed.add_field(name="Articles", value=str(status.articles))
+    embed.add_field(name="Chunks", value=str(status.chunks))
+    embed.add_field(name="Model", value=fit(f"{status.model} ({status.dimension} dimensions)", FIELD_VALUE_LIMIT))
+    embed.add_field(name="Index built", value=_when(status.built_at))
+    embed.add_field(name="Uptime", value=duration(uptime))
+    if status.skipped:
+        names = ", ".join(f"{s.source} ({s.reason})" for s in status.skipped)
+        embed.add_field(name=f"Skipped files ({len(status.skipped)})", value=fit(names, FIELD_VALUE_LIMIT),
+                        inline=False)
+    return embed
+
+
+def _when(built_at: str) -> str:
+    """A Discord timestamp (shown in the reader's time zone) when `built_at` is ISO 8601, else the text."""
+    try:
+        moment = dt.datetime.fromisoformat(built_at)
+    except ValueError:
+        return fit(built_at, FIELD_VALUE_LIMIT) or "unknown"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
+
+
+def duration(span: dt.timedelta) -> str:
+    """A short human duration: '3 d 4 h', '2 h 5 min', '40 s'."""
+    seconds = int(span.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
+
+
+def progress_text(progress: BuildProgress | None) -> str:
+    """The reindex message while it runs."""
+    if progress is None or progress.total <= 0:
+        return "Reindexing the articles… (questions are still answered from the current index)"
+    what = {"reading": "reading articles", "embedding": "embedding passages", "writing": "writing the index"}
+    stage = what.get(progress.stage, progress.stage)
+    return (f"Reindexing the articles… {stage}: {progress.done}/{progress.total} "
+            "(questions are still answered from the current index)")
+
+
+def report_text(report: BuildReport) -> str:
+    """The reindex message when it is done: counts of added, changed, removed and skipped, then the names."""
+    lines = [
+        f"Reindex finished in {report.seconds:.1f} s: {len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {len(report.skipped)} skipped "
+        f"({len(report.unchanged)} unchanged, {report.chunks_total} passages in the index).",
+    ]
+    if not report.changed_anything:
+        lines.append("Nothing changed; the index was already up to date.")
+    for label, names in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        if names:
+            lines.append(f"{label}: " + ", ".join(names))
+    if report.skipped:
+        lines.append("Skipped: " + "; ".join(f"{s.source} ({s.reason})" for s in report.skipped))
+    return fit_lines(lines, CONTENT_LIMIT)
+
+
+def fit_lines(lines: Sequence[str], limit: int) -> str:
+    """Escape and join lines, each trimmed to an equal share of what the lines before it left."""
+    out: list[str] = []
+    budget = limit
+    for i, line in enumerate(lines):
+        room = budget // (len(lines) - i)
+        piece = fit(line, max(0, room - (1 if out else 0)))
+        if piece:
+            out.append(piece)
+            budget -= len(piece) + (1 if len(out) > 1 else 0)
+    return "\n".join(out)
+
+
+def failure_text(action: str, message: str) -> str:
+    """A plain message for an engine error the user should see."""
+    return fit(f"{action}: {message}", CONTENT_LIMIT)
+
+
+def help_text(name: str) -> str:
+    """What a bare mention gets back."""
+    return fit(
+        f"Hi! Ask me about the articles I have read and I'll answer with exact quotes.\n"
+        f"• Mention me with a question, like: @{name} who was released?\n"
+        "• Or use /ask (add private:true to see the answer alone), /sources for the articles, /status for the index.",
+        CONTENT_LIMIT,
+    )

@@ -1,0 +1,102 @@
+"""The one place that owns the bot's threads: every blocking engine call runs here, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import TYPE_CHECKING, Callable
+
+from index.errors import ReindexInProgressError
+from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+
+# Questions answered at once; more wait their turn in the queue, never on the event loop.
+QUESTION_THREADS = 4
+
+
+class Worker:
+    """Runs the engine's blocking calls in threads, so the gateway heartbeat never waits on them.
+
+    Questions share a small pool; a rebuild gets a thread of its own, so questions keep being
+    answered from the old index while it runs. Use it as an async context manager: leaving it
+    waits for running work to finish and stops the threads.
+    """
+
+    def __init__(self, engine: Engine, *, threads: int = QUESTION_THREADS) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        self.engine = engine
+        self._questions = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="articlebot-ask")
+        self._rebuilds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-rebuild")
+        self._rebuild: asyncio.Future[BuildReport] | None = None
+
+    async def __aenter__(self) -> Worker:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Let running work finish, then stop the threads (without blocking the event loop)."""
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._questions.shutdown(wait=True, cancel_futures=True)
+        self._rebuilds.shutdown(wait=True, cancel_futures=True)
+
+    def check_question(self, question: str) -> None:
+        """Raise QuestionError if the engine would refuse this question; cheap, safe on the event loop."""
+        self.engine.check_question(question)
+
+    async def ask(self, question: str) -> Answer:
+        """Answer a question in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._questions, self.engine.ask, question)
+
+    async def status(self) -> IndexStatus:
+        """The served index's description, read in a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._questions, self.engine.status)
+
+    async def sources(self) -> list[ArticleInfo]:
+        """The indexed articles, read in a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._questions, self.engine.sources)
+
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a rebuild started here is still running."""
+        return self._rebuild is not None and not self._rebuild.done()
+
+    def start_rebuild(self, progress: Callable[[BuildProgress], None]) -> asyncio.Future[BuildReport]:
+        """Start rebuilding the index and return its future; `progress` is called on the event loop.
+
+        Raises ReindexInProgressError at once, before anything starts, if a rebuild is running.
+        It is a plain function, not a coroutine, so that checking and starting cannot be interleaved.
+        """
+        if self.rebuilding:
+            raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
+        loop = asyncio.get_running_loop()
+        self._rebuild = loop.run_in_executor(self._rebuilds, self.engine.rebuild, _on_loop(loop, progress))
+        return self._rebuild
+
+    async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
+        """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+
+
+def _on_loop(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[BuildProgress], None]
+) -> Callable[[BuildProgress], None]:
+    """Wrap a callback so that calling it from a worker thread runs it on the event loop's thread."""
+
+    def call(update: BuildProgress) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening any more
+            loop.call_soon_threadsafe(callback, update)
+
+    return call

@@ -1,0 +1,493 @@
+"""The fake Discord itself: REST routes and the gateway WebSocket on an ephemeral loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+from fakediscord.objects import FakeUser, Sent, channel_payload, guild_payload, snowflake
+from fakediscord.rules import EPHEMERAL, EVERYDAY, LOADING, limit_problems
+
+T = TypeVar("T")
+API_PREFIX = "/api/v10"
+
+
+@dataclass
+class FakeInteraction:
+    """An interaction the fake dispatched, with what the bot answered to it."""
+
+    fake: FakeDiscord
+    id: int
+    token: str
+
+    @property
+    def sent(self) -> list[Sent]:
+        """Everything the bot sent for this interaction, in order."""
+        return [s for s in self.fake.sent if s.token == self.token]
+
+    async def callback(self, timeout: float = 10) -> Sent:
+        """The interaction response (defer, message, update)."""
+        return await self.fake.wait_for(lambda: next((s for s in self.sent if s.kind == "callback"), None),
+                                        timeout, f"the response to interaction {self.id}")
+
+    async def followup(self, timeout: float = 30) -> Sent:
+        """The first follow-up message."""
+        return await self.fake.wait_for(lambda: next((s for s in self.sent if s.kind == "followup"), None),
+                                        timeout, f"a follow-up to interaction {self.id}")
+
+    async def edit(self, predicate: Callable[[Sent], bool], timeout: float = 30) -> Sent:
+        """The first edit of the original response that satisfies `predicate`."""
+        return await self.fake.wait_for(
+            lambda: next((s for s in self.sent if s.kind == "edit" and predicate(s)), None),
+            timeout, f"an edit of interaction {self.id}'s response")
+
+
+class FakeDiscord:
+    """Discord's REST API and gateway, as much of them as the bot uses, on an ephemeral loopback port."""
+
+    def __init__(self, token: str, *, heartbeat_interval: float = 41.25) -> None:
+        self.token = token
+        self.heartbeat_interval = heartbeat_interval
+        self.app_id = snowflake()
+        self.me = FakeUser(snowflake(), "articlebot", bot=True)
+        self.guild_id = snowflake()
+        self.channel_id = snowflake()
+        self.admin_role_id = snowflake()
+        self.bot_role_id = snowflake()
+        self.sent: list[Sent] = []
+        self.requests: list[str] = []
+        self.unknown: list[str] = []
+        self.problems: list[str] = []
+        self.synced: dict[int | None, list[dict[str, Any]]] = {}
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.identifies = 0
+        self.resumes: list[str] = []  # the path each RESUME came in on
+        self.heartbeats: list[float] = []
+        self.close_codes: list[int | None] = []
+        self.session_id = ""
+        # Knobs for tests: a slow network for interaction responses, and follow-ups Discord refuses.
+        self.callback_delay = 0.0
+        self.refuse_followups = 0
+        self._seq = 0
+        self._ws: web.WebSocketResponse | None = None
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on an ephemeral port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/resume-gateway", self._gateway)
+        api = API_PREFIX
+        routes = [
+            ("GET", "/gateway", self._get_gateway), ("GET", "/gateway/bot", self._get_gateway),
+            ("GET", "/users/@me", self._users_me), ("GET", "/oauth2/applications/@me", self._application),
+            ("PUT", "/applications/{app}/commands", self._sync),
+            ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync),
+            ("POST", "/interactions/{id}/{token}/callback", self._callback),
+            ("POST", "/webhooks/{app}/{token}", self._followup),
+            ("PATCH", "/webhooks/{app}/{token}/messages/{message}", self._edit_webhook_message),
+            ("GET", "/webhooks/{app}/{token}/messages/{message}", self._get_webhook_message),
+            ("POST", "/channels/{channel}/messages", self._channel_message),
+            ("POST", "/channels/{channel}/typing", self._typing),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, api + path, handler)
+        app.router.add_route("*", "/{tail:.*}", self._unknown_route)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        """Close the gateway and stop listening."""
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """What `discord.api_base_url` should be."""
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        """What `discord.gateway_url` should be."""
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # --- waiting and failing --------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake whoever waits for something to happen (call on the event loop)."""
+        self._changed.set()
+
+    def fail(self, problem: str) -> None:
+        """Record a problem that fails the test at its next wait (call on the event loop)."""
+        self.problems.append(problem)
+        self.notify()
+
+    def check(self) -> None:
+        """Raise if anything went wrong so far."""
+        if self.problems:
+            raise AssertionError("fake Discord saw problems:\n" + "\n---\n".join(self.problems))
+
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float = 15, what: str = "it") -> T:
+        """Wait until `predicate()` returns something truthy and return it; fail at once on a problem."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self.check()
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                recent = "\n".join(f"  {s.kind} {s.path}: {s.text[:200]!r}" for s in self.sent[-8:])
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; last sent:\n{recent}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def ready(self, timeout: float = 15) -> None:
+        """Wait until the bot has synced its commands and identified on the gateway."""
+        await self.wait_for(lambda: self.synced and self.identifies and self._ws is not None, timeout,
+                            "the bot to sync commands and connect")
+
+    # --- what tests do to the bot ---------------------------------------------------------------
+
+    def user(self, name: str, *, permissions: int = EVERYDAY, roles: tuple[int, ...] = ()) -> FakeUser:
+        """A new human user of the guild."""
+        return FakeUser(snowflake(), name, permissions=permissions, roles=roles)
+
+    def command(self, name: str, guild_id: int | None) -> dict[str, Any]:
+        """The synced command a user would pick: the guild's if synced there, else the global one."""
+        for scope in (guild_id, None):
+            for command in self.synced.get(scope, []):
+                if command["name"] == name:
+                    return command
+        raise AssertionError(f"/{name} was not synced (synced: {self.synced})")
+
+    async def slash(self, name: str, user: FakeUser, *, dm: bool = False, **options: Any) -> FakeInteraction:
+        """A user runs a slash command; options are checked against the synced command."""
+        guild_id = None if dm else self.guild_id
+        command = self.command(name, guild_id)
+        known = {o["name"]: o for o in command.get("options", [])}
+        for key in options:
+            assert key in known, f"/{name} has no option {key!r} (it has {list(known)})"
+        data = {"id": command["id"], "name": name, "type": 1,
+                "options": [{"name": k, "type": known[k]["type"], "value": v} for k, v in options.items()]}
+        if command.get("guild_id"):
+            data["guild_id"] = command["guild_id"]
+        return await self._interact(2, data, user, dm=dm)
+
+    async def click(self, message_id: int, custom_id: str, user: FakeUser) -> FakeInteraction:
+        """A user clicks a button of a message the bot sent."""
+        return await self._interact(3, {"custom_id": custom_id, "component_type": 2}, user,
+                                    message=self.messages[message_id])
+
+    async def _interact(self, kind: int, data: dict[str, Any], user: FakeUser, *, dm: bool = False,
+                        message: dict[str, Any] | None = None) -> FakeInteraction:
+        interaction_id, token = snowflake(), f"interaction-token-{snowflake()}"
+        payload: dict[str, Any] = {
+            "id": str(interaction_id), "application_id": str(self.app_id), "type": kind, "token": token,
+            "version": 1, "data": data, "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 << 20,
+            "app_permissions": str(EVERYDAY),
+        }
+        if dm:
+            dm_channel = snowflake()
+            payload.update(user=user.payload(), context=1, authorizing_integration_owners={"0": str(self.guild_id)},
+                           channel={"id": str(dm_channel), "type": 1, "recipients": [user.payload()]},
+                           channel_id=str(dm_channel))
+        else:
+            payload.update(guild_id=str(self.guild_id), guild_locale="en-US", member=user.member(), context=0,
+                           authorizing_integration_owners={"0": str(self.guild_id)},
+                           channel=channel_payload(self.guild_id, self.channel_id), channel_id=str(self.channel_id))
+        if message is not None:
+            payload["message"] = message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return FakeInteraction(self, interaction_id, token)
+
+    async def post(self, content: str, author: FakeUser, *, mentions: tuple[FakeUser, ...] = (),
+                   role_mentions: tuple[int, ...] = (), dm: bool = False) -> int:
+        """A user posts in the guild channel, or in a DM with the bot; returns the message id."""
+        message_id = snowflake()
+        channel_id = snowflake() if dm else self.channel_id
+        message = self._message(message_id, content, author=author, mentions=mentions, role_mentions=role_mentions,
+                                channel_id=channel_id)
+        if not dm:
+            message["member"] = author.member(with_user=False)
+            message["guild_id"] = str(self.guild_id)
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message_id
+
+    async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 10) -> None:
+        """Send a gateway event to the bot (waiting for it to be connected)."""
+        ws = await self.wait_for(lambda: self._ws if self._ws is not None and not self._ws.closed else None,
+                                 timeout, "the bot's gateway connection")
+        await self._send(ws, 0, data, event)
+
+    async def reconnect(self) -> None:
+        """Ask the bot to reconnect (op 7), as Discord does before moving a session."""
+        assert self._ws is not None
+        await self._ws.send_str(json.dumps({"op": 7, "d": None, "s": None, "t": None}))
+
+    def replies(self) -> list[Sent]:
+        """Messages the bot posted in channels."""
+        return [s for s in self.sent if s.kind == "message"]
+
+    # --- payloads -----------------------------------------------------------------------------------
+
+    def _message(self, message_id: int, content: str, *, author: FakeUser | None = None,
+                 mentions: tuple[FakeUser, ...] = (), role_mentions: tuple[int, ...] = (),
+                 channel_id: int | None = None, **fields: Any) -> dict[str, Any]:
+        message = {
+            "id": str(message_id), "channel_id": str(channel_id or self.channel_id),
+            "author": (author or self.me).payload(), "content": content,
+            "timestamp": "2025-02-14T12:00:00+00:00", "edited_timestamp": None, "tts": False,
+            "mention_everyone": False,
+            "mentions": [dict(u.payload(), member=u.member(with_user=False)) for u in mentions],
+            "mention_roles": [str(r) for r in role_mentions], "attachments": [], "embeds": [], "pinned": False,
+            "type": 0, "flags": 0, "components": [],
+        }
+        message.update(fields)
+        self.messages[message_id] = message
+        return message
+
+    def _record(self, sent: Sent) -> Sent:
+        """Keep what the bot sent; fail the test on anything Discord would refuse, or that could ping."""
+        for problem in limit_problems(sent.data):
+            self.fail(f"{sent.kind} {sent.path}: {problem}")
+        allowed = sent.data.get("allowed_mentions")
+        if sent.kind != "typing" and "content" in sent.data and (not allowed or allowed.get("parse")
+                                                                 or allowed.get("replied_user")):
+            self.fail(f"{sent.kind} {sent.path}: allowed_mentions is {allowed}, not none")
+        self.sent.append(sent)
+        self.notify()
+        return sent
+
+    def _store(self, sent: Sent, message_id: int, **fields: Any) -> dict[str, Any]:
+        """Create or update the message the bot sent, as Discord would return it."""
+        body = {k: v for k, v in sent.data.items() if k in ("content", "embeds", "components", "flags")}
+        old = self.messages.get(message_id)
+        if old is None:
+            values: dict[str, Any] = {"embeds": body.get("embeds") or [], "components": body.get("components") or [],
+                                      "flags": int(body.get("flags") or 0), "application_id": str(self.app_id)}
+            values.update(fields)
+            return self._message(message_id, body.get("content") or "", **values)
+        old.update(body)
+        return old
+
+    # --- REST ---------------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            self.fail(f"{request.method} {request.path} without the bot token in Authorization")
+            return False
+        return True
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> web.Response:
+        # Exactly "application/json": discord.py parses nothing else (aiohttp's json_response adds a charset).
+        return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        self.requests.append(f"{request.method} {request.path}")
+        self.notify()
+        if not request.can_read_body:
+            return {}
+        if request.content_type != "application/json":
+            self.fail(f"{request.method} {request.path} sent {request.content_type}, expected JSON")
+            return {}
+        return await request.json()
+
+    async def _unknown_route(self, request: web.Request) -> web.Response:
+        self.unknown.append(f"{request.method} {request.path}")
+        self.fail(f"unknown route: {request.method} {request.path}")
+        return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    async def _get_gateway(self, request: web.Request) -> web.Response:
+        await self._body(request)
+        return self._json({"url": f"ws://127.0.0.1:{self.port}/gateway", "shards": 1,
+                           "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                                   "max_concurrency": 1}})
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        await self._body(request)
+        if not self._authorized(request):
+            return self._json({"message": "401: Unauthorized", "code": 0}, 401)
+        return self._json(self.me.payload() | {"verified": True, "mfa_enabled": False, "flags": 0})
+
+    async def _application(self, request: web.Request) -> web.Response:
+        await self._body(request)
+        self._authorized(request)
+        return self._json({"id": str(self.app_id), "name": "articlebot", "description": "", "icon": None,
+                           "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
+                           "owner": self.user("owner").payload(), "flags": 0, "team": None})
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        commands = await self._body(request)
+        self._authorized(request)
+        guild = request.match_info.get("guild")
+        scope = int(guild) if guild else None
+        synced = []
+        for command in commands:  # type: ignore[union-attr]
+            command = dict(command, id=str(snowflake()), application_id=str(self.app_id), version="1")
+            if guild:
+                command["guild_id"] = guild
+            synced.append(command)
+        self.synced[scope] = synced
+        self.notify()
+        return self._json(synced)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if self.callback_delay:
+            await asyncio.sleep(self.callback_delay)
+        if request.query.get("with_response") not in ("1", "true"):
+            self.fail("interaction callback without with_response")
+        token = request.match_info["token"]
+        kind = body.get("type")
+        original = next((s.message_id for s in self.sent if s.token == token and s.kind == "callback"), None)
+        if original is not None and kind in (4, 5):
+            self.fail(f"interaction {token} answered twice")
+        sent = Sent("callback", request.path, body, token=token, message_id=original or snowflake())
+        flags = int(sent.data.get("flags") or 0) | (LOADING if kind == 5 else 0)
+        message = self._store(sent, sent.message_id or 0, flags=flags)
+        self._record(sent)
+        return self._json({
+            "interaction": {"id": request.match_info["id"], "type": 2, "response_message_id": message["id"],
+                            "response_message_loading": kind == 5,
+                            "response_message_ephemeral": bool(flags & EPHEMERAL)},
+            "resource": {"type": kind, "message": message},
+        })
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._check_app(request)
+        if self.refuse_followups:
+            self.refuse_followups -= 1
+            return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        sent = self._record(Sent("followup", request.path, body, token=request.match_info["token"],
+                                 message_id=snowflake()))
+        message = self._store(sent, sent.message_id or 0, webhook_id=str(self.app_id))
+        if request.query.get("wait") in ("1", "true", "True"):
+            return self._json(message)
+        return web.Response(status=204)
+
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._check_app(request)
+        token = request.match_info["token"]
+        message_id = self._webhook_message_id(token, request.match_info["message"])
+        if message_id is None:
+            return self._json({"message": "Unknown Message", "code": 10008}, 404)
+        sent = self._record(Sent("edit", request.path, body, token=token, message_id=message_id))
+        return self._json(self._store(sent, message_id))
+
+    async def _get_webhook_message(self, request: web.Request) -> web.Response:
+        await self._body(request)
+        self._check_app(request)
+        message_id = self._webhook_message_id(request.match_info["token"], request.match_info["message"])
+        if message_id is None:
+            return self._json({"message": "Unknown Message", "code": 10008}, 404)
+        return self._json(self.messages[message_id])
+
+    def _check_app(self, request: web.Request) -> None:
+        if request.match_info["app"] != str(self.app_id):
+            self.fail(f"{request.method} {request.path}: webhook id is not the application id {self.app_id}")
+
+    def _webhook_message_id(self, token: str, which: str) -> int | None:
+        if which == "@original":
+            return next((s.message_id for s in self.sent if s.token == token and s.kind == "callback"), None)
+        message_id = int(which)
+        return message_id if message_id in self.messages else None
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._authorized(request)
+        channel_id = int(request.match_info["channel"])
+        sent = self._record(Sent("message", request.path, body, channel_id=channel_id, message_id=snowflake()))
+        reference = body.get("message_reference")
+        return self._json(self._store(sent, sent.message_id or 0, channel_id=channel_id,
+                                      type=19 if reference else 0, message_reference=reference))
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        await self._body(request)
+        self._authorized(request)
+        self._record(Sent("typing", request.path, {}, channel_id=int(request.match_info["channel"])))
+        return web.Response(status=204)
+
+    # --- gateway -----------------------------------------------------------------------------------
+
+    async def _send(self, ws: web.WebSocketResponse, op: int, data: Any, event: str | None = None) -> None:
+        seq = None
+        if op == 0:
+            self._seq += 1
+            seq = self._seq
+        await ws.send_str(json.dumps({"op": op, "d": data, "s": seq, "t": event}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        if request.query.get("encoding", "json") != "json":
+            self.fail(f"gateway asked for encoding {request.query.get('encoding')}")
+        await self._send(ws, 10, {"heartbeat_interval": int(self.heartbeat_interval * 1000)})
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(frame.data)
+            op, data = payload.get("op"), payload.get("d")
+            if op == 1:
+                self.heartbeats.append(time.monotonic())
+                await self._send(ws, 11, None)
+            elif op == 2:
+                await self._identify(ws, request, data)
+            elif op == 6:
+                await self._resume(ws, request, data)
+            else:
+                self.fail(f"unexpected gateway opcode {op}: {payload}")
+        self.close_codes.append(ws.close_code)
+        if self._ws is ws:
+            self._ws = None
+        self.notify()
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token:
+            self.fail("IDENTIFY with the wrong token")
+            await ws.close(code=4004)
+            return
+        self.identifies += 1
+        self.session_id = f"session-{snowflake()}"
+        self._seq = 0
+        self._ws = ws
+        await self._send(ws, 0, {
+            "v": 10, "user": self.me.payload(), "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": self.session_id, "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
+            "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [], "relationships": [],
+        }, "READY")
+        guild = guild_payload(self.guild_id, self.channel_id, self.me, self.admin_role_id, self.bot_role_id)
+        await self._send(ws, 0, guild, "GUILD_CREATE")
+        self.notify()
+
+    async def _resume(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
+        if data.get("token") != self.token or data.get("session_id") != self.session_id:
+            self.fail(f"RESUME with a wrong token or session ({data.get('session_id')} != {self.session_id})")
+            await ws.close(code=4006)
+            return
+        self._ws = ws
+        self.resumes.append(request.path)
+        await self._send(ws, 0, {}, "RESUMED")
+        self.notify()

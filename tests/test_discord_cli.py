@@ -1,0 +1,123 @@
+"""`articlebot run`, the real command in its own process, configured only by config.toml and DISCORD_TOKEN."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from discord_fixtures import SEED, TOKEN
+from fakediscord import ADMINISTRATOR, FakeDiscord
+
+
+async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[index]\ncorpus_dir = "corpus"\nindex_dir = "data/index"\n\n'
+        f"[discord]\nguild_ids = [{fake.guild_id}]\n"
+        f'api_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n',
+        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "--verbose", "run", "--config", str(config),
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            output.append(line)
+
+    reader = asyncio.create_task(read())
+    try:
+        started = asyncio.create_task(fake.ready(timeout=120))  # the first run builds the index first
+        await asyncio.wait({started, asyncio.create_task(process.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        assert process.returncode is None, b"".join(output).decode(errors="replace")
+        await started
+        assert (tmp_path / "data" / "index").is_dir(), "the index was built before going online"
+
+        it = await fake.slash("ask", fake.user("ava"), question="Who was released?")
+        assert (await it.callback()).body == {"type": 5}
+        assert "political prisoners" in (await it.followup()).content
+
+        asked = await fake.post(f"<@{fake.me.id}> who visited Minsk?", fake.user("ben"), mentions=(fake.me,))
+        reply = (await fake.wait_for(fake.replies, 30, "the reply"))[0]
+        assert reply.body["message_reference"]["message_id"] == asked and "Smith" in reply.content
+
+        refused = await (await fake.slash("reindex", fake.user("cat"))).callback()
+        assert refused.ephemeral and "administrators" in refused.content
+        done = await (await fake.slash("reindex", fake.user("dee", permissions=ADMINISTRATOR))).edit(
+            lambda s: "finished" in s.content, 60)
+        assert "0 added, 0 changed, 0 removed, 0 skipped" in done.content
+
+        # SIGTERM while an answer is on its way: the answer is still delivered, then the bot exits 0.
+        fake.callback_delay = 0.5
+        last = await fake.slash("ask", fake.user("eli"), question="Who visited Minsk?")
+        await fake.wait_for(lambda: any(r.endswith("/callback") and str(last.id) in r for r in fake.requests),
+                            10, "the last question's defer")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        assert "Smith" in (await last.followup(timeout=1)).content
+        assert fake.close_codes, "the bot closed its gateway connection"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await reader
+        await fake.stop()
+    log = b"".join(output).decode(errors="replace")
+    assert TOKEN not in log, "the token must never be logged"
+    fake.check()
+    assert not fake.unknown
+
+
+async def test_articlebot_run_without_a_token_says_how_to_set_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode != 0 and b"DISCORD_TOKEN" in err
+
+
+async def test_a_token_discord_refuses_is_reported_without_being_shown(tmp_path: Path) -> None:
+    fake = FakeDiscord("the-real-token")
+    await fake.start()
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\napi_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        await fake.stop()
+    assert process.returncode == 1
+    assert b"DISCORD_TOKEN" in out and TOKEN.encode() not in out
+    assert not (tmp_path / "data" / "index").exists(), "a wrong token fails before any indexing"
+    assert any("Authorization" in problem for problem in fake.problems)
+
+
+async def test_an_unreachable_discord_is_reported_plainly(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[discord]\napi_base_url = "http://127.0.0.1:9/api/v10"\ngateway_url = "ws://127.0.0.1:9/"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 1, out
+    assert b"could not reach Discord at http://127.0.0.1:9/api/v10" in out and b"Traceback" not in out
