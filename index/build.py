@@ -7,6 +7,7 @@ never loaded, so checking an unchanged corpus costs little more than hashing its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -114,7 +115,10 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
                 blocks.append(old)
             elif chunks:
                 blocks.append(np.stack(fresh_vectors[source]))
-        dimension = vectors.shape[1] if len(vectors) else previous.manifest.dimension if previous else embedder.dimension
+        if len(vectors):
+            dimension = vectors.shape[1]
+        else:
+            dimension = previous.manifest.dimension if previous else embedder.dimension
         matrix = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=np.float32)
         title_of = {i.source: i.title for i in infos}
         lexical = LexicalIndex.build([f"{title_of[c.source]}\n{c.text}" for c in all_chunks])
@@ -176,8 +180,6 @@ def _embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray
 def _versions() -> dict[str, str]:
     found = {}
     for package in ("articlebot", "sentence-transformers", "faiss-cpu", "bm25s", "numpy", "torch"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
     return found

@@ -8,6 +8,7 @@ with the model's own tokenizer, because the model silently ignores what lies pas
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -50,7 +51,8 @@ def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: in
             segment = text[span.start:span.end]
             size = tokens if len(spans) == 1 else count_tokens([segment])[0]
             pieces.append(_Piece(span, paragraph.number, size, len(words(segment))))
-    return [Chunk(article.source, s.start, s.end, p, text[s.start:s.end]) for s, p in _merge(text, pieces, budget, min_words)]
+    merged = _merge(text, pieces, budget, min_words)
+    return [Chunk(article.source, s.start, s.end, p, text[s.start:s.end]) for s, p in merged]
 
 
 def embedding_prefix(title: str) -> str:
@@ -105,8 +107,6 @@ def _split_long(text: str, span: Span, count_tokens: CountTokens, budget: int) -
 
 def _split_words(text: str, span: Span, count_tokens: CountTokens, budget: int) -> list[Span]:
     """Last resort for a run-on sentence: whitespace-separated windows that fit the budget."""
-    import re
-
     tokens_at = [m.span() for m in re.finditer(r"\S+", text[span.start:span.end])]
     sizes = count_tokens([text[span.start + a:span.start + b] for a, b in tokens_at])
     out: list[Span] = []

@@ -88,7 +88,8 @@ def scan_corpus(root: Path, *, max_bytes: int) -> tuple[list[CorpusFile], list[S
                 skipped.append(SkippedFile(source, f"cannot be read: {e.strerror or e}"))
                 continue
             if len(data) > max_bytes:
-                skipped.append(SkippedFile(source, f"larger than the {max_bytes // 1_000_000} MB limit (index.max_file_mb)"))
+                limit = f"{max_bytes / 1_000_000:g} MB"
+                skipped.append(SkippedFile(source, f"larger than the {limit} limit (index.max_file_mb)"))
                 continue
             files.append(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
     return files, skipped
@@ -201,8 +202,12 @@ def _extract_html(html: str) -> tuple[str, dict[str, str]]:
     import trafilatura  # imported here: only HTML articles pay for it
 
     document = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True)
-    if document is None or not (document.text or "").strip():
+    def field(name: str) -> str:
+        value = document.get(name) if isinstance(document, dict) else getattr(document, name, None)
+        return str(value) if value else ""
+
+    text = field("text")
+    if not text.strip():
         raise ArticleSkipped("no article text found in the HTML page")
-    meta = {k: str(v) for k, v in {"title": document.title, "url": document.url, "date": document.date,
-                                   "author": document.author}.items() if v}
-    return document.text, meta
+    meta = {name: field(name) for name in ("title", "url", "date", "author") if field(name)}
+    return text, meta

@@ -152,7 +152,8 @@ class SentenceEmbedder:
                 try:
                     self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 except (OSError, ValueError) as e:
-                    raise ConfigError(f"index.model = {self._model_name!r}: no tokenizer in local files ({e})") from None
+                    raise ConfigError(
+                        f"index.model = {self._model_name!r}: no tokenizer in local files ({e})") from None
             return self._tokenizer
 
 

@@ -96,7 +96,13 @@ def _trim(text: str, span: Span) -> Span:
 
 
 # Words after which a period does not end a sentence.
-_ABBREVIATIONS = frozenset(["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "col", "lt", "sgt", "capt", "cmdr", "adm", "gov", "sen", "rep", "rev", "hon", "pres", "vs", "etc", "al", "approx", "dept", "est", "fig", "inc", "ltd", "co", "corp", "no", "nos", "vol", "ed", "eds", "op", "pp", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "mt", "ft", "ave", "blvd", "rd", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "u.n"])
+_ABBREVIATIONS = frozenset(
+    (
+        "mr mrs ms dr prof sr jr st gen col lt sgt capt cmdr adm gov sen rep rev hon pres vs etc al approx "
+        "dept est fig inc ltd co corp no nos vol ed eds op pp jan feb mar apr jun jul aug sep sept oct nov "
+        "dec mon tue wed thu fri sat sun mt ft ave blvd rd e.g i.e a.m p.m u.s u.k u.n"
+    ).split()
+)
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
 _NEXT_STARTS_SENTENCE = re.compile(r"""\s+["'“‘(\[]*[A-Z0-9À-ÖØ-Þ]""")

@@ -46,3 +46,17 @@ def test_environment_overrides_the_file_and_paths_resolve_beside_it(tmp_path: Pa
     config = load_config(path, environ={"ARTICLEBOT_INDEX_DIR": "/srv/index"})
     assert config.index.corpus_dir == tmp_path / "articles"
     assert config.index.index_dir == Path("/srv/index")
+
+
+def test_the_example_config_documents_every_key_with_its_default() -> None:
+    import tomllib
+    from dataclasses import fields
+
+    from index.config import AnswerConfig, IndexConfig
+
+    with open(REPO / "config.example.toml", "rb") as f:
+        documented = tomllib.load(f)
+    for table, cls in (("index", IndexConfig), ("answer", AnswerConfig)):
+        assert set(documented[table]) == {f.name for f in fields(cls)}, table
+    config = load_config(REPO / "config.example.toml", environ={})
+    assert config.answer == AnswerConfig()

@@ -27,7 +27,8 @@ def test_seed_article_title_markup_and_repeats(corpus_dir: Path) -> None:
     assert not any("image" in t for t in texts), "the markup line must not be indexed"
     assert len(texts) == len(set(texts)), "repeated paragraphs are kept once"
     assert len(texts) == 7  # lead, title, subtitle and four body paragraphs (the three repeats dropped)
-    released = next(p for p in article.paragraphs if "three political prisoners" in article.text[p.span.start:p.span.end])
+    released = next(p for p in article.paragraphs
+                    if "three political prisoners" in article.text[p.span.start:p.span.end])
     assert released.number == 6
     assert article.text == SEED.read_text("utf-8")
 
