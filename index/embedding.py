@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -187,7 +186,3 @@ class HashEmbedder:
         """Roughly the word-piece count of English: 1.3 per word."""
         return [int(len(words(t)) * 1.3) + 1 for t in texts]
 
-
-def model_files_exist(model: str) -> bool:
-    """Whether a model name resolves to a folder on this machine (used for clearer errors)."""
-    return Path(resolve_model_path(model)).is_dir()

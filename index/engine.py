@@ -81,7 +81,7 @@ class Engine:
             self.check_question(question)
         snapshot = self.snapshot()
         k = top_k or self.config.answer.top_k
-        self.embedder.dimension  # loads the model first, so its load is not counted as answer time
+        _ = self.embedder.dimension  # loads the model first, so its load is not counted as answer time
         began = time.perf_counter()
         queries = self.embedder.encode([q.strip() for q in questions])
         embedding_ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
