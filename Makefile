@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench eval clean
+.PHONY: install demo test lint eval clean
 
 install: $(STAMP)
 
@@ -28,7 +28,9 @@ lint: install
 	$(BIN)/mypy index bot
 
 eval: install
-	$(BIN)/articlebot eval --corpus ../shared/eval/all-corpus --questions ../shared/eval/squad-dev/questions.jsonl --questions ../shared/eval/squad-train/questions.jsonl
+	$(BIN)/articlebot eval --corpus ../shared/eval/squad-dev/corpus --corpus ../shared/eval/squad-train/corpus \
+		--questions ../shared/eval/squad-dev/questions.jsonl --questions ../shared/eval/squad-train/questions.jsonl \
+		--offtopic benchmarks/offtopic-questions.txt
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -29,6 +29,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -132,11 +133,16 @@ class Snapshot:
 
     def chunks_of(self, source: str) -> tuple[list[Chunk], np.ndarray]:
         """All chunks of one article and their vectors (for reuse by an incremental build)."""
-        number = next((i for i, a in enumerate(self.manifest.articles) if a.source == source), None)
+        number = self._article_numbers.get(source)
         if number is None:
             return [], np.zeros((0, self.manifest.dimension), dtype=np.float32)
-        ids = np.flatnonzero(self._article == number)
-        return [self.chunk(int(i)) for i in ids], np.asarray(self.vectors[ids])
+        # Chunks are written article by article, in article order: one binary search finds them.
+        first, stop = np.searchsorted(self._article, [number, number + 1])
+        return [self.chunk(i) for i in range(int(first), int(stop))], np.asarray(self.vectors[first:stop])
+
+    @cached_property
+    def _article_numbers(self) -> dict[str, int]:
+        return {a.source: i for i, a in enumerate(self.manifest.articles)}
 
 
 def current_generation(index_dir: Path) -> Path | None:

@@ -161,3 +161,21 @@ def test_a_second_rebuild_at_the_same_time_is_refused(config: Config) -> None:
         Engine.from_config(config, SlowEmbedder()).rebuild()
     release.set()
     worker.join()
+
+
+def test_reused_chunks_and_vectors_belong_to_their_own_article(config: Config, corpus_dir: Path) -> None:
+    from index.store import load_snapshot
+
+    _write(corpus_dir, "a.txt", "Alpha\nThe alpha council met on Monday.\nIt agreed on roads.")
+    _write(corpus_dir, "m.txt", "Middle\nThe middle paragraph is about harbours.")
+    engine = Engine.from_config(config, CountingEmbedder())
+    engine.rebuild()
+    before = load_snapshot(config.index.index_dir)
+    _write(corpus_dir, "m.txt", "Middle\nThe middle paragraph now speaks of bridges.\nAnd of tunnels.")
+    engine.rebuild()
+    after = load_snapshot(config.index.index_dir)
+    for source in ("a.txt", "us-diplomat-visits-belarus.txt"):
+        (old_chunks, old_vectors), (new_chunks, new_vectors) = before.chunks_of(source), after.chunks_of(source)
+        assert new_chunks == old_chunks and all(c.source == source for c in new_chunks)
+        assert np.array_equal(old_vectors, new_vectors)
+    assert "bridges" in after.chunks_of("m.txt")[0][0].text
