@@ -197,7 +197,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
     for size in sizes:
         index_dir = work / f"ask-index-{size}"
         config = make_config(work / "no-corpus", index_dir)
-        timings = write_index(config.index, chunk_settings(config.index), embedder.name, size, stuff)
+        timings = write_index(config.index, chunk_settings(config.index), embedder.name, embedder.backend, size, stuff)
         engine = Engine(config, embedder)
         began = time.perf_counter()
         snapshot = engine.snapshot()

@@ -92,7 +92,7 @@ def realistic_vectors(picks: np.ndarray, sentence_vectors: np.ndarray, rng: np.r
     return out
 
 
-def write_index(config: IndexConfig, settings: dict[str, object], model: str, chunks: int,
+def write_index(config: IndexConfig, settings: dict[str, object], model: str, backend: str, chunks: int,
                 stuff: Material, *, per_article: int = 10, per_chunk: int = 3, seed: int = 0) -> dict[str, float]:
     """Write and publish an index of `chunks` synthetic chunks directly (no embedding of texts).
 
@@ -139,8 +139,8 @@ def write_index(config: IndexConfig, settings: dict[str, object], model: str, ch
         ArticleInfo(f"article-{n:06d}.md", titles[n], None, None, None, hashlib.sha256(str(n).encode()).hexdigest(),
                     min(per_article, chunks - n * per_article))
         for n in range(articles))
-    manifest = Manifest(model=model, dimension=int(vectors.shape[1]), settings=dict(settings), built_at="synthetic",
-                        versions={}, articles=infos, skipped=(), chunks=chunks)
+    manifest = Manifest(model=model, backend=backend, dimension=int(vectors.shape[1]), settings=dict(settings),
+                        built_at="synthetic", versions={}, articles=infos, skipped=(), chunks=chunks)
     folder = write_generation(config.index_dir, manifest, chunk_list, article_of.tolist(), vectors, lexical, {},
                               dense)
     publish(config.index_dir, folder)

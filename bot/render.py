@@ -203,7 +203,8 @@ def status_embed(status: IndexStatus, uptime: dt.timedelta) -> discord.Embed:
     embed = discord.Embed(title="Index status", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=str(status.articles))
     embed.add_field(name="Chunks", value=str(status.chunks))
-    embed.add_field(name="Model", value=fit(f"{status.model} ({status.dimension} dimensions)", FIELD_VALUE_LIMIT))
+    model = f"{status.model} ({status.dimension} dimensions, {status.backend})"
+    embed.add_field(name="Model", value=fit(model, FIELD_VALUE_LIMIT))
     embed.add_field(name="Index built", value=_when(status.built_at))
     embed.add_field(name="Uptime", value=duration(uptime))
     if status.skipped:

@@ -56,7 +56,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md or .html files)")
     settings = chunk_settings(config)
     with build_lock(config.index_dir):
-        previous = _compatible_previous(config, embedder.name, settings)
+        previous = _compatible_previous(config, embedder, settings)
         known = {a.source: a for a in previous.manifest.articles} if previous else {}
         fresh = [f for f in files if f.source not in known or known[f.source].sha256 != f.sha256]
         present = {f.source for f in files}
@@ -124,7 +124,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         lexical = LexicalIndex.build([f"{title_of[c.source]}\n{c.text}" for c in all_chunks])
         extracted = {s: t for s, t in extracted.items() if s in articles}
         manifest = Manifest(
-            model=embedder.name, dimension=int(dimension), settings=settings,
+            model=embedder.name, backend=embedder.backend, dimension=int(dimension), settings=settings,
             built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
             articles=tuple(infos), skipped=tuple(skipped), chunks=len(all_chunks),
         )
@@ -146,15 +146,16 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     )
 
 
-def _compatible_previous(config: IndexConfig, model: str, settings: dict[str, Any]) -> Snapshot | None:
+def _compatible_previous(config: IndexConfig, embedder: Embedder, settings: dict[str, Any]) -> Snapshot | None:
     """The live index if its vectors can be reused; None when missing, damaged or built otherwise."""
     try:
         previous = load_snapshot(config.index_dir)
     except ArticlebotError as e:
         log.info("building from scratch: %s", e)
         return None
-    if previous.manifest.model != model or previous.manifest.settings != settings:
-        log.info("building from scratch: the index was built with other settings or another model")
+    manifest = previous.manifest
+    if (manifest.model, manifest.backend, manifest.settings) != (embedder.name, embedder.backend, settings):
+        log.info("building from scratch: the index was built with other settings, model or backend")
         return None
     return previous
 

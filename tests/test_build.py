@@ -65,14 +65,25 @@ def test_rebuild_embeds_only_what_changed(config: Config, corpus_dir: Path) -> N
 
 
 def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config) -> None:
-    from index.embedding import SentenceEmbedder
+    from index.embedding import make_embedder
 
-    Engine.from_config(config, CountingEmbedder()).rebuild()
-    # Same index, opened by an engine whose model is the real one: the names differ, so we build
-    # with a counting embedder named like it and check that nothing gets encoded.
-    embedder = SentenceEmbedder("hash-64")
+    Engine.from_config(config, make_embedder(config.index)).rebuild()
+    embedder = make_embedder(config.index)
     report = Engine.from_config(config, embedder).rebuild()
     assert not report.changed_anything and not embedder.loaded()
+
+
+def test_changing_the_backend_re_embeds_everything(config: Config, corpus_dir: Path) -> None:
+    from dataclasses import replace
+
+    from index.embedding import make_embedder
+
+    Engine.from_config(config, make_embedder(config.index)).rebuild()
+    other = replace(config, index=replace(config.index, backend="torch"))
+    with pytest.raises(IndexMismatchError, match="backend 'onnx'.*articlebot index"):
+        Engine.from_config(other, make_embedder(other.index)).ask("who was released?")
+    report = Engine.from_config(other, make_embedder(other.index)).rebuild()
+    assert report.added == ("us-diplomat-visits-belarus.txt",)
 
 
 def test_skipped_files_are_reported_and_the_rest_indexed(config: Config, corpus_dir: Path) -> None:

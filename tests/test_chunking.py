@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from index.chunking import chunk_article, embedding_prefix
 from index.corpus import Article, Paragraph
-from index.embedding import HashEmbedder, SentenceEmbedder
+from index.embedding import Embedder, HashEmbedder
 from index.text import paragraphs
 from tests.conftest import SEED, SHARED_EVAL
 
@@ -21,7 +21,7 @@ def _article(text: str, title: str = "A title") -> Article:
                    tuple(Paragraph(s, i + 1) for i, s in enumerate(spans)))
 
 
-def test_no_chunk_exceeds_the_model_window(real_embedder: SentenceEmbedder) -> None:
+def test_no_chunk_exceeds_the_model_window(real_embedder: Embedder) -> None:
     texts = [SEED.read_text("utf-8")] + [p.read_text("utf-8") for p in sorted(SHARED_EVAL.glob("*/corpus/*.md"))]
     long_paragraph = " ".join(f"Sentence number {i} talks about the budget of the city council." for i in range(120))
     run_on = "word " * 900

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from index.answer_types import Kind, expected_kind, highlight
-from index.embedding import SentenceEmbedder
+from index.embedding import Embedder
 from index.engine import Engine
 from index.evaluate import Prediction, _articlebot, _bm25_baseline, _lines, load_questions, score
 from tests.conftest import REPO, SEED, SHARED_EVAL, make_config
@@ -69,7 +69,7 @@ def test_highlight_skips_what_the_question_already_says() -> None:
 
 
 @pytest.fixture(scope="module")
-def squad_engine(real_embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def squad_engine(real_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """One engine over both shared SQuAD articles as one corpus."""
     if not SHARED_EVAL.is_dir():
         pytest.skip(f"the shared eval set is not at {SHARED_EVAL}")

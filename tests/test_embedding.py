@@ -1,0 +1,102 @@
+"""The embedding backends: the ONNX export gives torch's vectors, int8 stays close, torch stays out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.config import load_config
+from index.embedding import Embedder, SentenceEmbedder, make_embedder
+from index.errors import ConfigError
+from index.onnx_embedder import OnnxEmbedder
+from index.text import paragraphs
+from tests.conftest import REPO, SEED
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    """The seed article's paragraphs (up to the model's window and past it) and a few questions."""
+    text = SEED.read_text("utf-8")
+    found = [text[p.start:p.end] for p in paragraphs(text)]
+    return found + [" ".join(found), "who was released?", "When did the visit happen?", "x"]
+
+
+@pytest.fixture(scope="module")
+def torch_vectors(texts: list[str]) -> np.ndarray:
+    """The reference: sentence-transformers on torch, float32."""
+    return SentenceEmbedder().encode(texts)
+
+
+def test_onnx_gives_the_same_vectors_as_torch(real_embedder: Embedder, texts: list[str],
+                                              torch_vectors: np.ndarray) -> None:
+    assert real_embedder.backend == "onnx"
+    vectors = real_embedder.encode(texts)
+    assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert float(np.min(np.sum(vectors * torch_vectors, axis=1))) > 0.9999
+
+
+def test_one_text_embeds_as_it_does_in_a_batch(real_embedder: Embedder, texts: list[str]) -> None:
+    together = real_embedder.encode(texts)
+    for row, text in enumerate(texts[:4]):
+        assert float(real_embedder.encode([text])[0] @ together[row]) > 0.9999
+
+
+def test_int8_stays_close_to_float32(tmp_path: Path, texts: list[str], torch_vectors: np.ndarray) -> None:
+    config = load_config(environ={}).index
+    quantized = OnnxEmbedder(config.model, cache_dir=config.model_cache_dir, quantized=True)
+    assert quantized.backend == "onnx-int8"
+    cosines = np.sum(quantized.encode(texts) * torch_vectors, axis=1)
+    assert float(np.mean(cosines)) > 0.98 and float(np.min(cosines)) > 0.95
+
+
+def test_token_counts_agree_between_backends(real_embedder: Embedder, texts: list[str]) -> None:
+    assert real_embedder.count_tokens(texts) == SentenceEmbedder().count_tokens(texts)
+    assert real_embedder.count_tokens([""]) == [0]
+
+
+def test_the_export_is_made_once_and_reused(tmp_path: Path) -> None:
+    config = load_config(environ={}).index
+    first = OnnxEmbedder(config.model, cache_dir=tmp_path)
+    first.encode(["warm up"])
+    exported = sorted(tmp_path.glob("*.onnx"))
+    assert len(exported) == 1 and not list(tmp_path.glob(".*"))  # no temporary file left behind
+    stamp = exported[0].stat().st_mtime_ns
+    OnnxEmbedder(config.model, cache_dir=tmp_path).encode(["again"])
+    assert exported[0].stat().st_mtime_ns == stamp
+
+
+def test_a_model_the_onnx_path_cannot_run_is_refused_in_plain_words(tmp_path: Path) -> None:
+    (tmp_path / "not-a-model").mkdir()
+    embedder = OnnxEmbedder(str(tmp_path / "not-a-model"), cache_dir=tmp_path / "cache")
+    with pytest.raises(ConfigError, match="index.backend = 'torch'"):
+        embedder.encode(["who?"])
+
+
+def test_answering_with_onnx_never_imports_torch(tmp_path: Path) -> None:
+    config = load_config(environ={}, overrides={"index": {"corpus_dir": SEED.parent, "index_dir": tmp_path}})
+    from index.engine import Engine
+
+    Engine.from_config(config, make_embedder(config.index)).rebuild()
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from index.config import load_config\n"
+        "from index.engine import Engine\n"
+        f"config = load_config(environ={{}}, overrides={{'index': {{'corpus_dir': Path({str(SEED.parent)!r}), "
+        f"'index_dir': Path({str(tmp_path)!r})}}}})\n"
+        "engine = Engine.from_config(config)\n"
+        "engine.ensure_index()\n"
+        "answer = engine.ask('who was released?')\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'abstained': answer.abstained,\n"
+        "                  'sentence_transformers': 'sentence_transformers' in sys.modules}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"torch": False, "sentence_transformers": False, "abstained": False}
