@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from index.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("onnx", "onnx-int8", "torch")
+BACKENDS = ("onnx", "onnx-int8", "torch", "torch-bf16")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
 
@@ -33,7 +33,8 @@ class IndexConfig:
     index_dir: Path = Path("data/index")
     model: str = DEFAULT_MODEL
     # How the model runs: "onnx" (onnxruntime, float32: the same vectors as torch, faster, no torch
-    # at query time), "onnx-int8" (8-bit weights: faster still, cosine ~0.99 to float32) or "torch".
+    # at query time), "onnx-int8" (8-bit weights: faster still, cosine ~0.99 to float32), "torch"
+    # (sentence-transformers, float32) or "torch-bf16" (the same in bfloat16: ~1.9x faster builds).
     backend: str = "onnx"
     # Where the ONNX backends keep the model they export from `model` (once per machine, ~110 MB).
     model_cache_dir: Path = field(default_factory=default_model_cache)

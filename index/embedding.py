@@ -50,8 +50,8 @@ class Embedder(Protocol):
 
 def make_embedder(config: IndexConfig) -> Embedder:
     """The embedder the configuration names; nothing is loaded until it is first used."""
-    if config.backend == "torch":
-        return SentenceEmbedder(config.model, batch_size=config.batch_size)
+    if config.backend in ("torch", "torch-bf16"):
+        return SentenceEmbedder(config.model, batch_size=config.batch_size, bfloat16=config.backend == "torch-bf16")
     from index.onnx_embedder import OnnxEmbedder
 
     return OnnxEmbedder(config.model, cache_dir=config.model_cache_dir,
@@ -84,8 +84,10 @@ def resolve_model_path(model: str) -> str:
 class SentenceEmbedder:
     """A sentence-transformers model, loaded on first use and shared by all threads."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32, device: str = "cpu") -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32, device: str = "cpu",
+                 bfloat16: bool = False) -> None:
         self._model_name = model
+        self._bfloat16 = bfloat16
         self._batch_size = batch_size
         self._device = device
         self._model = None
@@ -100,8 +102,8 @@ class SentenceEmbedder:
 
     @property
     def backend(self) -> str:
-        """sentence-transformers on torch, in float32."""
-        return "torch"
+        """sentence-transformers on torch, in float32 or bfloat16."""
+        return "torch-bf16" if self._bfloat16 else "torch"
 
     @property
     def dimension(self) -> int:
@@ -129,8 +131,10 @@ class SentenceEmbedder:
             ids = order[first:first + self._batch_size]
             with self._encode_lock:
                 vectors = model.encode([texts[i] for i in ids], batch_size=self._batch_size,
-                                       normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            out[ids] = vectors
+                                       normalize_embeddings=True, convert_to_tensor=True, show_progress_bar=False)
+            vectors = vectors.float().numpy()
+            # Normalised again in float32: bfloat16's own normalisation leaves lengths off by 0.3 %.
+            out[ids] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -153,12 +157,17 @@ class SentenceEmbedder:
 
                 path = resolve_model_path(self._model_name)
                 try:
-                    self._model = SentenceTransformer(path, device=self._device, local_files_only=True)
+                    model = SentenceTransformer(path, device=self._device, local_files_only=True)
                 except (OSError, ValueError) as e:
                     raise ConfigError(
                         f"index.model = {self._model_name!r} could not be loaded from local files ({e}); "
                         "name an installed sentence-transformers model or a folder that holds one"
                     ) from None
+                if self._bfloat16:
+                    import torch
+
+                    model.to(torch.bfloat16)
+                self._model = model
             return self._model
 
     def _load_tokenizer(self):  # type: ignore[no-untyped-def]

@@ -100,3 +100,11 @@ def test_answering_with_onnx_never_imports_torch(tmp_path: Path) -> None:
                           check=True)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"torch": False, "sentence_transformers": False, "abstained": False}
+
+
+def test_bfloat16_stays_close_to_float32(texts: list[str], torch_vectors: np.ndarray) -> None:
+    embedder = SentenceEmbedder(bfloat16=True)
+    assert embedder.backend == "torch-bf16"
+    vectors = embedder.encode(texts)
+    assert vectors.dtype == np.float32
+    assert float(np.min(np.sum(vectors * torch_vectors, axis=1))) > 0.999
