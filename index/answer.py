@@ -1,14 +1,16 @@
 """From retrieved passages to an answer: the sentence that answers, and numbered citations.
 
-The answer is extractive: a sentence of a cited passage, quoted exactly. Sentences of the best
-passages are scored without running the model again (it already ran once, on the question):
-how much of the question they cover (idf-weighted stemmed words), how much their neighbours
-cover (a sentence often answers with "he" or "it" what the one before set up), whether they hold
-a phrase of the kind the question asks for (a date for "when", a number for "how many", a name
-for "who"), and how well their passage was retrieved. The passage of the winning sentence is
-cited first. A question is declined when even the best passage is neither close in meaning nor
-shares the question's informative words. Weights were chosen on the shared SQuAD sets (tuned on
-one article, checked on the other; see README, "Answer quality").
+The answer is extractive: a sentence or two of the cited passages, quoted exactly. Sentences of
+the best passages are scored without running the model again (it already ran once, on the
+question): how much of the question they cover (idf-weighted stemmed words), how much their
+neighbours cover (a sentence often answers with "he" or "it" what the one before set up), whether
+they hold a phrase of the kind the question asks for (a date for "when", a number for "how many",
+a name for "who"), and how close in meaning their passage is to the question. When a second
+sentence scores nearly as well as the best, the evidence cannot tell them apart and both are
+given. Passages are cited in the order of their best sentence, the answer's first. A question is
+declined when even the best passage is neither close in meaning nor shares the question's
+informative words. Weights were chosen on the shared SQuAD sets (tuned on one article, checked on
+the other; see README, "Answer quality").
 """
 
 from __future__ import annotations
@@ -37,19 +39,26 @@ class Weights:
     passages: int = 5  # passages whose sentences compete to be the answer
     context: float = 0.15  # neighbouring sentences' coverage
     kind: float = 0.3  # holds a phrase of the kind the question asks for
-    passage: float = 1.5  # the passage's fused retrieval score, relative to the best
+    # How well the sentence's passage was retrieved: its cosine to the question, and its BM25 score
+    # relative to the best passage's. The cosine, not the fused score relative to the best, because
+    # it says how close in meaning the passage is, not only how it ranks against the others.
+    passage_cosine: float = 1.5
+    passage_bm25: float = 0.15
     # relevance = cosine_weight * best cosine + (1 - cosine_weight) * best sentence coverage
     cosine_weight: float = 0.7
-    # A second article's best sentence is also given when it scores this close to the best one.
-    second_answer: float = 0.95
     # Cosine of each candidate sentence to the question. Off by default: it runs the model on
     # every candidate sentence of every question (tens of milliseconds on a CPU).
     sentence_cosine: float = 0.0
     fallback_cosine: float = 2.0  # the same, used only when no sentence shares a word with the question
-    # The answer takes in a neighbouring sentence that scores at least `grow` times the best one,
-    # while both together stay within `grow_chars`: an answer is often split over two sentences.
-    grow: float = 0.8
-    grow_chars: int = 300
+    # A second sentence joins the answer when the evidence hardly prefers the best one: when it
+    # scores within `second` of it, after paying `length_cost` per 100 characters it adds (a long
+    # second sentence must be closer), and both fit `answer_chars`. The best one's neighbours get
+    # `adjacent` more: an answer is often split over two sentences ("... re-branded as Opening
+    # Night. The event was held on February 1").
+    second: float = 0.3
+    length_cost: float = 0.1
+    adjacent: float = 0.05
+    answer_chars: int = 450
 
 
 WEIGHTS = Weights()
@@ -58,6 +67,7 @@ WEIGHTS = Weights()
 @dataclass(frozen=True)
 class _Candidate:
     citation: Citation
+    position: int  # the sentence's place in its passage
     span: Span  # offsets into the article
     text: str
     coverage: float
@@ -73,9 +83,9 @@ def compose(
     *,
     top_k: int,
     min_relevance: float,
+    weights: Weights = WEIGHTS,
 ) -> Answer:
     """Build the Answer for a question from its ranked hits."""
-    weights = WEIGHTS
     distinct = _distinct(snapshot, hits)
     if not distinct:
         return Answer(question, DECLINED, True, ())
@@ -84,14 +94,12 @@ def compose(
     candidates = _candidates(snapshot, question, kind, pool[:weights.passages], distinct, weights,
                              embedder, query)
     best = max(candidates, key=lambda c: c.score) if candidates else None
-    # The passage holding the best sentence is cited first; the others keep their retrieval order.
-    first = {best.citation.n} if best else set()
-    ordered = [c for c in pool if c.n in first] + [c for c in pool if c.n not in first]
+    chosen = _answer_sentences(best, candidates, weights) if best else []
+    ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
     if best is None or relevance < min_relevance:
         return Answer(question, DECLINED, True, citations, relevance=relevance)
-    chosen = [_grown(best, candidates, weights)] + _other_articles(best, candidates, weights)
     number = {old.n: new.n for old, new in zip(ordered, citations)}
     chosen = [c for c in chosen if c.citation.n in number]
     answer_sentences = tuple(
@@ -128,6 +136,24 @@ def _citations(snapshot: Snapshot, hits: Sequence[Hit]) -> list[Citation]:
     return out
 
 
+def _cited_order(pool: Sequence[Citation], chosen: Sequence[_Candidate],
+                 candidates: Sequence[_Candidate]) -> list[Citation]:
+    """The answer's passages first, then the others by their best sentence, then the unscored ones.
+
+    A passage whose best sentence nearly answers is a better second source than one that was
+    merely retrieved higher.
+    """
+    lead = list(dict.fromkeys(c.citation.n for c in chosen))
+    strength: dict[int, float] = {}
+    for candidate in candidates:
+        n = candidate.citation.n
+        strength[n] = max(strength.get(n, candidate.score), candidate.score)
+    scored = sorted((n for n in strength if n not in lead), key=lambda n: -strength[n])
+    unscored = [c.n for c in pool if c.n not in lead and c.n not in strength]
+    by_number = {c.n: c for c in pool}
+    return [by_number[n] for n in lead + scored + unscored]
+
+
 def _renumber(citations: Sequence[Citation]) -> tuple[Citation, ...]:
     return tuple(Citation(n, c.source, c.title, c.url, c.start, c.end, c.quote, c.score, c.paragraph)
                  for n, c in enumerate(citations, start=1))
@@ -144,10 +170,12 @@ def _candidates(
     query: np.ndarray,
 ) -> list[_Candidate]:
     spans: list[tuple[Citation, Span, str]] = []
+    positions: list[int] = []
     for citation in citations:
-        for local in sentences(citation.quote):
+        for position, local in enumerate(sentences(citation.quote)):
             spans.append((citation, Span(citation.start + local.start, citation.start + local.end),
                           citation.quote[local.start:local.end]))
+            positions.append(position)
     if not spans:
         return []
     terms = _weighted_terms(snapshot, question)
@@ -160,17 +188,17 @@ def _candidates(
     cosine_weight = weights.sentence_cosine or (weights.fallback_cosine if max(coverage) == 0 else 0.0)
     if cosine_weight:
         similarity = embedder.encode([text for _, _, text in spans]) @ query.astype(np.float32)
-    top = max(hits[0].score, 1e-6)
     out = []
     for i, (citation, span, text) in enumerate(spans):
         neighbours = [coverage[j] for j in (i - 1, i + 1)
                       if 0 <= j < len(spans) and spans[j][0].n == citation.n]
+        hit = hits[citation.n - 1]
         score = (coverage[i] + weights.context * max(neighbours, default=0.0)
-                 + weights.passage * hits[citation.n - 1].score / top
+                 + weights.passage_cosine * hit.cosine + weights.passage_bm25 * hit.bm25
                  + cosine_weight * float(similarity[i]))
         if kind is not None and weights.kind and phrases(kind, text, question):
             score += weights.kind
-        out.append(_Candidate(citation, span, text, coverage[i], score))
+        out.append(_Candidate(citation, positions[i], span, text, coverage[i], score))
     return out
 
 
@@ -183,28 +211,28 @@ def _weighted_terms(snapshot: Snapshot, question: str) -> dict[int, float]:
     return weighted
 
 
-def _grown(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> _Candidate:
-    """The best sentence, joined with its better neighbour when that one answers nearly as well."""
-    at = candidates.index(best)
-    neighbours = [c for c in candidates[max(0, at - 1):at + 2] if c is not best and c.citation.n == best.citation.n]
-    if not neighbours:
-        return best
-    other = max(neighbours, key=lambda c: c.score)
+def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
+    """The best sentence, with a second one when that scores nearly as well; neighbours join into one quote."""
+
+    def adjacent(other: _Candidate) -> bool:
+        return other.citation.n == best.citation.n and abs(other.position - best.position) == 1
+
+    def length(other: _Candidate) -> int:
+        if adjacent(other):
+            return max(best.span.end, other.span.end) - min(best.span.start, other.span.start)
+        return len(best.text) + 1 + len(other.text)
+
+    def merit(other: _Candidate) -> float:
+        added = length(other) - len(best.text)
+        return other.score + (weights.adjacent if adjacent(other) else 0.0) - weights.length_cost * added / 100
+
+    rivals = [c for c in candidates if c is not best and c.text != best.text
+              and merit(c) >= best.score - weights.second and length(c) <= weights.answer_chars]
+    if not rivals:
+        return [best]
+    other = max(rivals, key=merit)
+    if not adjacent(other):
+        return [best, other]
     start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
-    if other.score < weights.grow * best.score or end - start > weights.grow_chars:
-        return best
     quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
-    return _Candidate(best.citation, Span(start, end), quote, best.coverage, best.score)
-
-
-def _other_articles(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
-    """The best sentence of each other article that answers nearly as well as the best one."""
-    out: list[_Candidate] = []
-    seen = {best.citation.source}
-    for candidate in sorted(candidates, key=lambda c: -c.score):
-        if candidate.score < weights.second_answer * best.score:
-            break
-        if candidate.citation.source not in seen:
-            seen.add(candidate.citation.source)
-            out.append(candidate)
-    return out
+    return [_Candidate(best.citation, best.position, Span(start, end), quote, best.coverage, best.score)]

@@ -27,9 +27,14 @@ _PLACE_NOUNS = r"city|country|state|place|stadium|venue|location|region|town|cou
 _NAME_NOUNS = (r"team|teams|company|organi[sz]ation|person|player|coach|group|network|band|artist|singer|university|"
                r"school|college|president|leader|author|writer|founder|man|woman|quarterback|official|agency|"
                r"newspaper|magazine|club|party|brand|broadcaster")
+# What a number measures: "what was the final score", "what is the annual budget".
+_MEASURE_NOUNS = (r"percentage|percent|number|amount|proportion|score|age|size|cost|price|rating|rate|total|budget|"
+                  r"value|worth|salary|fee|population|attendance|capacity|enrollment|length|height|width|depth|"
+                  r"weight|distance|speed|frequency|margin|temperature|revenue|income")
 _QUESTION_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
-    (Kind.NUMBER, re.compile(r"\bhow\s+(?:many|much|long|old|far|large|big|tall|high|fast|often|heavy)\b"
-                             r"|\bwhat\s+(?:percentage|percent|number|amount|proportion|score|age|size)\b", re.I)),
+    (Kind.NUMBER, re.compile(rf"\bhow\s+(?:many|much|long|old|far|large|big|tall|high|fast|often|heavy)\b"
+                             rf"|\b(?:what|which)\s+(?:(?:is|was|were|are)\s+)?(?:the\s+|its\s+|their\s+)?"
+                             rf"(?:[\w'’-]+\s+){{0,2}}(?:{_MEASURE_NOUNS})\b", re.I)),
     (Kind.DATE, re.compile(r"^\W*when\b|\bwhen\s+(?:did|was|were|is|does|do|will|had|has)\b"
                            r"|\b(?:what|which)\s+(?:year|date|day|month|decade|century|season)\b", re.I)),
     (Kind.PLACE, re.compile(rf"^\W*where\b|\bwhere\s+(?:did|was|were|is|does|do|will|had|has)\b"
@@ -61,6 +66,8 @@ _NOT_NAMES = frozenset([
     "dr", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 ])
+# What stands before the first word of a sentence: nothing, or the end of the sentence before.
+_SENTENCE_START = re.compile(r"""(?:^|[.!?]["'”’)\]]*\s+)$""")
 _PATTERNS = {Kind.DATE: _DATE, Kind.NUMBER: _NUMBER, Kind.NAME: _NAME, Kind.PLACE: _NAME}
 
 
@@ -95,13 +102,19 @@ def highlight(kind: Kind | None, sentence: str, question: str) -> tuple[int, int
         return None
     asked = {w[:5] for w in words(question) if w not in _NOT_NAMES and len(w) > 2}
     anchors = [m.start() for m in re.finditer(r"\w+", sentence) if m.group().lower()[:5] in asked]
-    if not anchors:
-        return found[0]
 
     def distance(span: tuple[int, int]) -> int:
-        return min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors)
+        return min((min(abs(a - span[0]), abs(a - span[1])) for a in anchors), default=0)
 
-    return min(found, key=distance)
+    # One capitalised word that opens a sentence ("Following their release, ...") may be no name at all.
+    return min(found, key=lambda span: (kind in (Kind.NAME, Kind.PLACE) and _opens_sentence(sentence, span),
+                                        distance(span)))
+
+
+def _opens_sentence(sentence: str, span: tuple[int, int]) -> bool:
+    """Whether a span is a single word at the start of a sentence."""
+    single = " " not in sentence[span[0]:span[1]].strip()
+    return single and _SENTENCE_START.search(sentence, 0, span[0]) is not None
 
 
 def _trim_name(sentence: str, start: int, end: int) -> tuple[int, int]:
