@@ -166,6 +166,11 @@ class SyntheticEmbedder:
         return str(self._real.name)
 
     @property
+    def backend(self) -> str:
+        """The real model's backend, likewise."""
+        return str(self._real.backend)
+
+    @property
     def dimension(self) -> int:
         """The real model's dimension."""
         return int(self._vectors.shape[1])
