@@ -15,7 +15,8 @@ the other; see README, "Answer quality").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Sequence
 
 import numpy as np
@@ -23,11 +24,15 @@ import numpy as np
 from index.answer_types import Kind, expected_kind, highlight, phrases
 from index.embedding import Embedder
 from index.model import Answer, AnswerSentence, Citation
+from index.recency import asks_for_latest, parse_date
 from index.retrieval import Hit
 from index.store import Snapshot
 from index.text import Span, sentences, words
 
 DECLINED = "I could not find an answer to that in the articles."
+# Both sentences must cover at least this share of what the best-covering candidate covers of the
+# question's informative words before their different answers are called a disagreement.
+_SAME_SUBJECT = 0.8
 # Words that ask rather than say what is asked about: a sentence is no better for holding them.
 _INTERROGATIVES = "who whom whose what which when where why how"
 
@@ -59,6 +64,9 @@ class Weights:
     length_cost: float = 0.1
     adjacent: float = 0.05
     answer_chars: int = 450
+    # For a question that asks for the latest information, sentences of the newest dated article
+    # among the candidates get this much more.
+    recency: float = 0.5
 
 
 WEIGHTS = Weights()
@@ -93,8 +101,16 @@ def compose(
     kind = expected_kind(question)
     candidates = _candidates(snapshot, question, kind, pool[:weights.passages], distinct, weights,
                              embedder, query)
+    dates = _dates(snapshot, pool, distinct)
+    latest = asks_for_latest(question) and len(set(dates.values())) > 1
+    if latest:
+        newest = max(dates.values())
+        candidates = [replace(c, score=c.score + weights.recency) if dates.get(c.citation.source) == newest else c
+                      for c in candidates]
     best = max(candidates, key=lambda c: c.score) if candidates else None
     chosen = _answer_sentences(best, candidates, weights) if best else []
+    if best and latest:
+        chosen = _with_an_older_report(chosen, candidates, dates, kind, question, weights)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
@@ -106,7 +122,67 @@ def compose(
         AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end,
                        highlight(kind, c.text, question)) for c in chosen)
     text = " ".join(f"{s.text} [{s.citation}]" for s in answer_sentences)
-    return Answer(question, text, False, citations, answer_sentences, relevance=relevance)
+    note = _disagreement(answer_sentences, chosen, dates, newest_first=latest,
+                         top_coverage=max(c.coverage for c in candidates))
+    if note:
+        text = f"{text}\n{note}"
+    return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note)
+
+
+def _dates(snapshot: Snapshot, pool: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, date]:
+    """The publication date of each cited article that has a readable one."""
+    out = {}
+    for citation in pool:
+        when = parse_date(snapshot.article(hits[citation.n - 1].chunk_id).date)
+        if when is not None:
+            out[citation.source] = when
+    return out
+
+
+def _with_an_older_report(chosen: list[_Candidate], candidates: Sequence[_Candidate], dates: dict[str, date],
+                          kind: Kind | None, question: str, weights: Weights) -> list[_Candidate]:
+    """For a "latest" question, the newest answer plus what an older article said, when it says otherwise."""
+    best = chosen[0]
+    if len(chosen) > 1 or best.citation.source not in dates or kind is None:
+        return chosen
+    said = _phrase(kind, best.text, question)
+    newest = dates[best.citation.source]
+    older = [c for c in candidates if c.citation.source in dates and dates[c.citation.source] < newest
+             and c.score >= best.score - weights.recency - weights.second]
+    for candidate in sorted(older, key=lambda c: -c.score):
+        other = _phrase(kind, candidate.text, question)
+        if said and other and _plain(other) != _plain(said):
+            return [best, candidate]
+    return chosen
+
+
+def _disagreement(sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate], dates: dict[str, date],
+                  *, newest_first: bool, top_coverage: float) -> str | None:
+    """'Sources differ: ...' when two articles' answer phrases differ, with their dates when known."""
+    if len(chosen) != 2 or chosen[0].citation.source == chosen[1].citation.source:
+        return None
+    # Only two sentences that both clearly speak of what was asked can disagree; a second sentence
+    # that merely shares a word would make up a dispute.
+    if min(c.coverage for c in chosen) < _SAME_SUBJECT * top_coverage or top_coverage == 0:
+        return None
+    phrases_ = [s.text[s.highlight[0]:s.highlight[1]] if s.highlight else None for s in sentences_]
+    if None in phrases_ or _plain(phrases_[0] or "") == _plain(phrases_[1] or ""):
+        return None
+    parts = []
+    for sentence, candidate, phrase in zip(sentences_, chosen, phrases_):
+        when = dates.get(candidate.citation.source)
+        parts.append(f"[{sentence.citation}]{f' ({when.isoformat()})' if when else ''} says \"{phrase}\"")
+    lead = "Sources differ; the newest is given first" if newest_first else "Sources differ"
+    return f"{lead}: " + "; ".join(parts) + "."
+
+
+def _phrase(kind: Kind, text: str, question: str) -> str | None:
+    span = highlight(kind, text, question)
+    return text[span[0]:span[1]] if span else None
+
+
+def _plain(text: str) -> str:
+    return " ".join(words(text))
 
 
 def _relevance(cosine: float, coverage: float, weights: Weights) -> float:

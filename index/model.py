@@ -56,6 +56,9 @@ class Answer:
     sentences: tuple[AnswerSentence, ...] = ()
     relevance: float = 0.0
     elapsed_ms: float = 0.0
+    # Said when the cited articles give different answers (and which is newest), else None.
+    # It is also the last line of `text`.
+    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer as one JSON-ready dict (the `--json` output format)."""
@@ -63,6 +66,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "note": self.note,
             "relevance": round(self.relevance, 4),
             "citations": [c.to_json() for c in self.citations],
             "sentences": [

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from index.embedding import Embedder
 from index.engine import Engine
 from index.errors import QuestionError
-from tests.conftest import SEED
+from tests.conftest import SEED, make_config
 
 TEXT = SEED.read_text("utf-8")
 
@@ -66,3 +69,44 @@ def test_questions_in_other_languages_or_with_markup_still_get_an_answer_object(
     for question in ["¿Quién fue liberado?", "**who** was <@123> released @everyone", "日本の首都は？"]:
         answer = seed_engine.ask(question)
         assert answer.text and (answer.abstained or answer.sentences)
+
+
+def _flood_reports(folder: Path) -> None:
+    """Two dated reports of the same flood that give different tolls, and one undated bystander."""
+    folder.mkdir()
+    (folder / "flood-monday.md").write_text(
+        "---\ndate: 2024-01-08\n---\n# River valley flood\n\nThe river valley flood has killed 12 people, "
+        "officials said on Monday. Rescue teams searched the villages along the river for survivors.\n", "utf-8")
+    (folder / "flood-friday.md").write_text(
+        "---\ndate: January 12, 2024\n---\n# River valley flood\n\nThe river valley flood has killed 31 people, "
+        "officials said on Friday. Rescue teams searched the villages along the river for survivors.\n", "utf-8")
+    (folder / "harvest.md").write_text(
+        "# Harvest festival\n\nThe harvest festival drew 4,000 visitors to the old market square this year, "
+        "the organisers said, and the pumpkin contest was won by a local farmer.\n", "utf-8")
+
+
+def test_a_latest_question_answers_from_the_newest_article_and_says_the_sources_differ(
+        tmp_path: Path, real_embedder: Embedder) -> None:
+    _flood_reports(tmp_path / "corpus")
+    engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
+    engine.rebuild()
+    answer = engine.ask("How many people has the river valley flood killed so far?")
+    assert not answer.abstained
+    first, second = answer.sentences
+    assert answer.citations[first.citation - 1].source == "flood-friday.md" and "31" in first.text
+    assert answer.citations[second.citation - 1].source == "flood-monday.md" and "12" in second.text
+    assert answer.note == ('Sources differ; the newest is given first: [1] (2024-01-12) says "31"; '
+                           '[2] (2024-01-08) says "12".')
+    assert answer.text.endswith(answer.note)
+    for sentence in answer.sentences:  # the note quotes only what the cited sentences say
+        citation = answer.citations[sentence.citation - 1]
+        assert sentence.text in citation.quote
+
+
+def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path, real_embedder: Embedder) -> None:
+    _flood_reports(tmp_path / "corpus")
+    engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
+    engine.rebuild()
+    answer = engine.ask("Who won the pumpkin contest at the harvest festival?")
+    assert not answer.abstained and answer.note is None
+    assert answer.citations[0].source == "harvest.md"
