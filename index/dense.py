@@ -113,10 +113,10 @@ class DenseIndex:
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        found = ids[0][ids[0] >= 0].astype(np.int64)
+        keep = ids[0] >= 0
         if self._vectors is None:
-            return found, scores[0][ids[0] >= 0]
-        exact = np.asarray(self._vectors[np.sort(found)]) @ query.astype(np.float32)
-        found = np.sort(found)
+            return ids[0][keep].astype(np.int64), scores[0][keep]
+        found = np.sort(ids[0][keep].astype(np.int64))  # ascending: memory-mapped rows read in order
+        exact = np.asarray(self._vectors[found]) @ query.astype(np.float32)
         order = np.argsort(-exact, kind="stable")
         return found[order], exact[order]
