@@ -1,0 +1,55 @@
+"""LexicalIndex.search sums bm25s' stored weights itself; it must rank exactly as bm25s does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.lexical import LexicalIndex
+from index.text import sentences
+
+from conftest import SEED
+
+QUESTIONS = [
+    "who was released?",
+    "Which U.S. diplomat visited Belarus and met Lukashenko?",
+    "political prisoners released prisoners",  # a repeated word counts twice, in both
+    "foreign policy toward Belarus and Russia",
+    "Lukashenko",
+    "the of and",  # only stop words: nothing to search for
+    "quantum chromodynamics",  # words the index never saw
+]
+
+
+@pytest.fixture(scope="module")
+def passages() -> list[str]:
+    text = SEED.read_text("utf-8")
+    return [text[s.start:s.end] for s in sentences(text)]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_search_scores_as_bm25s_does(passages: list[str], question: str) -> None:
+    index = LexicalIndex.build(passages)
+    (terms,) = index.terms([question])
+    ids, scores = index.search(question, 10)
+    if not terms:
+        assert len(ids) == 0 and len(scores) == 0
+        return
+    assert len(ids) > 0
+    expected_ids, expected_scores = index._retriever.retrieve([terms], k=10, show_progress=False, n_threads=1)
+    expected_ids, expected_scores = expected_ids[0], expected_scores[0]
+    keep = expected_scores > 0
+    np.testing.assert_allclose(scores, expected_scores[keep], rtol=1e-5)
+    # Passages with equal scores may come in either order; every score must belong to the same passage.
+    all_ids, all_scores = index._retriever.retrieve([terms], k=len(passages), show_progress=False, n_threads=1)
+    full = {int(i): float(s) for i, s in zip(all_ids[0], all_scores[0])}
+    for passage, score in zip(ids.tolist(), scores.tolist()):
+        assert full[passage] == pytest.approx(score, rel=1e-5)
+    assert np.all(np.diff(scores) <= 0), "best first"
+
+
+def test_search_asks_for_more_than_there_is(passages: list[str]) -> None:
+    index = LexicalIndex.build(passages[:3])
+    ids, scores = index.search("Belarus Lukashenko prisoners", 50)
+    assert len(ids) <= 3 and np.all(scores > 0)
+    assert index.search("Belarus", 0)[0].size == 0
