@@ -34,12 +34,18 @@ _MARKUP_ONLY = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
 _TERMINAL = re.compile(r"""[.!?…:;"'”’)\]]\s*$""")
 
 
 def is_markup(text: str) -> bool:
     """Whether a paragraph holds only markup (an image tag and the like), not prose."""
     return bool(_MARKUP_ONLY.match(text))
+
+
+def is_heading(text: str) -> bool:
+    """Whether a line is a Markdown heading ("# Title", "## Section")."""
+    return bool(_HEADING_LINE.fullmatch(text.strip()))
 
 
 def paragraphs(text: str) -> list[Span]:
@@ -110,8 +116,26 @@ _WORD_BEFORE = re.compile(r"""([\w.]+)$""")
 
 
 def sentences(text: str, within: Span | None = None) -> list[Span]:
-    """Split text (or the part of it `within` gives) into sentence spans, trimmed."""
-    return [s for s in _sentences(text, within or Span(0, len(text)))]
+    """Split text (or the part of it `within` gives) into sentence spans, trimmed.
+
+    A sentence never runs over a blank line, and a Markdown heading line ("# Title") is a sentence
+    of its own, whatever punctuation it lacks.
+    """
+    out: list[Span] = []
+    for block in _split_keep_offsets(text, _BLANK_LINE, within):
+        for part in _heading_apart(text, block):
+            out.extend(_sentences(text, part))
+    return out
+
+
+def _heading_apart(text: str, block: Span) -> list[Span]:
+    """The block cut around its Markdown heading lines, each heading a span of its own."""
+    spans, start = [], block.start
+    for match in _HEADING_LINE.finditer(text, block.start, block.end):
+        spans += [Span(start, match.start()), Span(match.start(), match.end())]
+        start = match.end()
+    spans.append(Span(start, block.end))
+    return [s for s in (_trim(text, s) for s in spans) if s.end > s.start]
 
 
 def _sentences(text: str, within: Span) -> Iterator[Span]:

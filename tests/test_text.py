@@ -38,7 +38,17 @@ def test_sentences_respect_initials_and_abbreviations() -> None:
         "The U.S. Embassy said Mr. Smith left.", "\"Peace,\" he said!", "Is it over?", "Yes."]
 
 
-_ALPHABET = st.sampled_from(list("abc XYZ.!?\n\n\t'\"”1<>/é—") + ["Mr.", "U.S.", " W. ", "\r\n"])
+def test_a_sentence_never_runs_over_a_blank_line_or_a_heading() -> None:
+    text = ("# Harvest festival\n\nThe festival drew 4,000 visitors\n\nnobody counted them. It rained.\n"
+            "## Later\nIt stopped.")
+    assert _texts(text, sentences(text)) == [
+        "# Harvest festival", "The festival drew 4,000 visitors", "nobody counted them.", "It rained.", "## Later",
+        "It stopped."]
+    hashtag = "Fans wrote\n#SuperBowl50 all night."  # a hashtag opening a line is no heading
+    assert _texts(hashtag, sentences(hashtag)) == [hashtag]
+
+
+_ALPHABET = st.sampled_from(list("abc XYZ.!?\n\n\t'\"”1<>/é—#") + ["Mr.", "U.S.", " W. ", "\r\n", "# "])
 
 
 @settings(max_examples=300, deadline=None)
