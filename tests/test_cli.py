@@ -64,6 +64,21 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     assert result.returncode == 1  # one question could not be asked
 
 
+def test_ask_piped_into_a_reader_that_stops_early_ends_quietly(built: tuple[Path, Path], tmp_path: Path) -> None:
+    questions = tmp_path / "many.txt"
+    questions.write_text("who was released?\n" * 200)  # far more output than a pipe holds
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    process = subprocess.Popen([*ARTICLEBOT, "ask", "--index-dir", str(built[1]), "--questions", str(questions)],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == "Q: who was released?\n"  # `| head -1`
+    process.stdout.close()
+    error = process.stderr.read()
+    assert process.wait(timeout=300) == 141
+    assert "Traceback" not in error and "Broken pipe" not in error, error
+
+
 def test_show_prints_the_text_offsets_refer_to(built: tuple[Path, Path]) -> None:
     result = run("show", "--index-dir", str(built[1]), SEED.name)
     assert result.returncode == 0 and result.stdout == SEED.read_text("utf-8")
