@@ -27,12 +27,17 @@ from index.model import Answer, AnswerSentence, Citation
 from index.recency import asks_for_latest, parse_date
 from index.retrieval import Hit
 from index.store import Snapshot
-from index.text import Span, sentences, words
+from index.text import Span, is_heading, sentences, words
 
 DECLINED = "I could not find an answer to that in the articles."
-# Both sentences must cover at least this share of what the best-covering candidate covers of the
-# question's informative words before their different answers are called a disagreement.
-_SAME_SUBJECT = 0.8
+# A sentence of another article answers the same question when its passage tells the same story
+# as the answer's (their vectors' cosine is at least _SAME_STORY: reports of one flood measure
+# 0.77-0.88, the most alike passages of the Super Bowl and Notre Dame articles 0.47) and it covers
+# at least _SOME_WORDS of what the best-covering sentence covers of the question's informative
+# words (it may say "died" where the question says "killed"). Only such sentences are listed as
+# other articles' answers, and only their answers can disagree.
+_SAME_STORY = 0.65
+_SOME_WORDS = 0.25
 # Words that ask rather than say what is asked about: a sentence is no better for holding them.
 _INTERROGATIVES = "who whom whose what which when where why how"
 
@@ -80,6 +85,7 @@ class _Candidate:
     text: str
     coverage: float
     score: float
+    chunk_id: int  # its passage
 
 
 def compose(
@@ -111,6 +117,9 @@ def compose(
     chosen = _answer_sentences(best, candidates, weights) if best else []
     if best and latest:
         chosen = _with_an_older_report(chosen, candidates, dates, kind, question, weights)
+    top_coverage = max((c.coverage for c in candidates), default=0.0)
+    if best:
+        chosen = _other_reports(snapshot, chosen, candidates, kind, question, weights, top_coverage, limit=top_k)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
@@ -122,8 +131,7 @@ def compose(
         AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end,
                        highlight(kind, c.text, question)) for c in chosen)
     text = " ".join(f"{s.text} [{s.citation}]" for s in answer_sentences)
-    note = _disagreement(answer_sentences, chosen, dates, newest_first=latest,
-                         top_coverage=max(c.coverage for c in candidates))
+    note = _disagreement(snapshot, answer_sentences, chosen, dates, newest_first=latest, top_coverage=top_coverage)
     if note:
         text = f"{text}\n{note}"
     return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note)
@@ -156,17 +164,54 @@ def _with_an_older_report(chosen: list[_Candidate], candidates: Sequence[_Candid
     return chosen
 
 
-def _disagreement(sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate], dates: dict[str, date],
-                  *, newest_first: bool, top_coverage: float) -> str | None:
-    """'Sources differ: ...' when two articles' answer phrases differ, with their dates when known."""
-    if len(chosen) != 2 or chosen[0].citation.source == chosen[1].citation.source:
+def _other_reports(snapshot: Snapshot, chosen: list[_Candidate], candidates: Sequence[_Candidate],
+                   kind: Kind | None, question: str, weights: Weights, top_coverage: float, *,
+                   limit: int) -> list[_Candidate]:
+    """The answer, plus each other article's different answer of the asked kind, best first.
+
+    When several articles answer ("killed 12", "at least 20 have died", "killed 31"), each distinct
+    answer is given with its own citation rather than only the best one.
+    """
+    if kind is None:
+        return chosen
+    best = chosen[0]
+    said = {_plain(p) for c in chosen if (p := _phrase(kind, c.text, question))}
+    if not said:
+        return chosen
+    sources = {c.citation.source for c in chosen}
+    out = list(chosen)
+    for candidate in sorted(candidates, key=lambda c: -c.score):
+        if len(out) >= limit or candidate.score < best.score - 2 * weights.second:
+            break
+        if candidate.citation.source in sources or not _same_subject(snapshot, candidate, best, top_coverage):
+            continue
+        phrase = _phrase(kind, candidate.text, question)
+        if phrase and _plain(phrase) not in said:
+            out.append(candidate)
+            sources.add(candidate.citation.source)
+            said.add(_plain(phrase))
+    return out
+
+
+def _same_subject(snapshot: Snapshot, candidate: _Candidate, best: _Candidate, top_coverage: float) -> bool:
+    """Whether a sentence answers what the best one answers, not merely shares a word with the question."""
+    if top_coverage <= 0 or candidate.coverage < _SOME_WORDS * top_coverage:
+        return False
+    story = float(np.dot(snapshot.vectors[candidate.chunk_id], snapshot.vectors[best.chunk_id]))
+    return story >= _SAME_STORY
+
+
+def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate],
+                  dates: dict[str, date], *, newest_first: bool, top_coverage: float) -> str | None:
+    """'Sources differ: ...' when articles' answer phrases differ, with their dates when known."""
+    if len(chosen) < 2 or len({c.citation.source for c in chosen}) < len(chosen):
         return None
-    # Only two sentences that both clearly speak of what was asked can disagree; a second sentence
-    # that merely shares a word would make up a dispute.
-    if min(c.coverage for c in chosen) < _SAME_SUBJECT * top_coverage or top_coverage == 0:
+    # Only sentences that all clearly speak of what was asked can disagree; a second sentence that
+    # merely shares a word would make up a dispute.
+    if not all(_same_subject(snapshot, c, chosen[0], top_coverage) for c in chosen):
         return None
     phrases_ = [s.text[s.highlight[0]:s.highlight[1]] if s.highlight else None for s in sentences_]
-    if None in phrases_ or _plain(phrases_[0] or "") == _plain(phrases_[1] or ""):
+    if None in phrases_ or len({_plain(p or "") for p in phrases_}) < len(phrases_):
         return None
     parts = []
     for sentence, candidate, phrase in zip(sentences_, chosen, phrases_):
@@ -249,6 +294,8 @@ def _candidates(
     positions: list[int] = []
     for citation in citations:
         for position, local in enumerate(sentences(citation.quote)):
+            if is_heading(citation.quote[local.start:local.end]):  # it names the subject, it answers nothing
+                continue
             spans.append((citation, Span(citation.start + local.start, citation.start + local.end),
                           citation.quote[local.start:local.end]))
             positions.append(position)
@@ -274,7 +321,7 @@ def _candidates(
                  + cosine_weight * float(similarity[i]))
         if kind is not None and weights.kind and phrases(kind, text, question):
             score += weights.kind
-        out.append(_Candidate(citation, positions[i], span, text, coverage[i], score))
+        out.append(_Candidate(citation, positions[i], span, text, coverage[i], score, hit.chunk_id))
     return out
 
 
@@ -311,4 +358,4 @@ def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weight
         return [best, other]
     start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
     quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
-    return [_Candidate(best.citation, best.position, Span(start, end), quote, best.coverage, best.score)]
+    return [replace(best, span=Span(start, end), text=quote)]

@@ -29,7 +29,7 @@ _NAME_NOUNS = (r"team|teams|company|organi[sz]ation|person|player|coach|group|ne
                r"newspaper|magazine|club|party|brand|broadcaster")
 # What a number measures: "what was the final score", "what is the annual budget".
 _MEASURE_NOUNS = (r"percentage|percent|number|amount|proportion|score|age|size|cost|price|rating|rate|total|budget|"
-                  r"value|worth|salary|fee|population|attendance|capacity|enrollment|length|height|width|depth|"
+                  r"value|worth|salary|fee|population|attendance|capacity|enrollment|length|height|width|depth|toll|tally|"
                   r"weight|distance|speed|frequency|margin|temperature|revenue|income")
 _QUESTION_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.NUMBER, re.compile(rf"\bhow\s+(?:many|much|long|old|far|large|big|tall|high|fast|often|heavy)\b"

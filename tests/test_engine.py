@@ -103,6 +103,30 @@ def test_a_latest_question_answers_from_the_newest_article_and_says_the_sources_
         assert sentence.text in citation.quote
 
 
+@pytest.mark.parametrize("question", ["How many people has the river valley flood killed?",
+                                      "How many people died in the river valley flood?"])
+def test_each_article_that_answers_differently_is_given_with_its_own_citation(
+        tmp_path: Path, real_embedder: Embedder, question: str) -> None:
+    _flood_reports(tmp_path / "corpus")
+    (tmp_path / "corpus" / "flood-wednesday.md").write_text(
+        "---\ndate: 2024-01-10\n---\n# Flood toll rises\n\nAt least 20 people have died in the river valley "
+        "flood, the regional governor said on Wednesday, as the water began to recede.\n", "utf-8")
+    engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
+    engine.rebuild()
+    answer = engine.ask(question)
+    given = {answer.citations[s.citation - 1].source: s.text for s in answer.sentences}
+    # Three reports, three tolls, each quoted from its own article; the harvest festival's 4,000
+    # visitors are a number too, but of another story.
+    assert set(given) == {"flood-monday.md", "flood-wednesday.md", "flood-friday.md"}
+    assert "12" in given["flood-monday.md"] and "20" in given["flood-wednesday.md"] and "31" in given["flood-friday.md"]
+    assert answer.note is not None and answer.note.startswith("Sources differ: ")
+    for number, when in (("12", "2024-01-08"), ("20", "2024-01-10"), ("31", "2024-01-12")):
+        assert f'({when}) says "{number}"' in answer.note
+    for sentence in answer.sentences:
+        citation = answer.citations[sentence.citation - 1]
+        assert sentence.text in citation.quote and not sentence.text.startswith("#")
+
+
 def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path, real_embedder: Embedder) -> None:
     _flood_reports(tmp_path / "corpus")
     engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
@@ -110,3 +134,5 @@ def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path
     answer = engine.ask("Who won the pumpkin contest at the harvest festival?")
     assert not answer.abstained and answer.note is None
     assert answer.citations[0].source == "harvest.md"
+    # The heading above the paragraph names the story; it is not part of the answer's sentence.
+    assert answer.sentences[0].text.startswith("The harvest festival drew 4,000 visitors")
