@@ -7,7 +7,9 @@ neighbours cover (a sentence often answers with "he" or "it" what the one before
 they hold a phrase of the kind the question asks for (a date for "when", a number for "how many",
 a name for "who"), and how close in meaning their passage is to the question. When a second
 sentence scores nearly as well as the best, the evidence cannot tell them apart and both are
-given. Passages are cited in the order of their best sentence, the answer's first. A question is
+given. When other articles tell the same story and give a different answer of the kind asked
+for, each is quoted too, with its own citation, and a last line says the sources differ. Passages
+are cited in the order of their best sentence, the answer's first. A question is
 declined when even the best passage is neither close in meaning nor shares the question's
 informative words. Weights were chosen on the shared SQuAD sets (tuned on one article, checked on
 the other; see README, "Answer quality").
