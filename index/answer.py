@@ -117,11 +117,11 @@ def compose(
                       for c in candidates]
     best = max(candidates, key=lambda c: c.score) if candidates else None
     chosen = _answer_sentences(best, candidates, weights) if best else []
-    if best and latest:
-        chosen = _with_an_older_report(chosen, candidates, dates, kind, question, weights)
     top_coverage = max((c.coverage for c in candidates), default=0.0)
     if best:
-        chosen = _other_reports(snapshot, chosen, candidates, kind, question, weights, top_coverage, limit=top_k)
+        # Older reports of a "latest" question did not get the newest one's bonus; they still count.
+        slack = 2 * weights.second + (weights.recency if latest else 0.0)
+        chosen = _other_reports(snapshot, chosen, candidates, kind, question, top_coverage, slack=slack, limit=top_k)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
@@ -149,30 +149,14 @@ def _dates(snapshot: Snapshot, pool: Sequence[Citation], hits: Sequence[Hit]) ->
     return out
 
 
-def _with_an_older_report(chosen: list[_Candidate], candidates: Sequence[_Candidate], dates: dict[str, date],
-                          kind: Kind | None, question: str, weights: Weights) -> list[_Candidate]:
-    """For a "latest" question, the newest answer plus what an older article said, when it says otherwise."""
-    best = chosen[0]
-    if len(chosen) > 1 or best.citation.source not in dates or kind is None:
-        return chosen
-    said = _phrase(kind, best.text, question)
-    newest = dates[best.citation.source]
-    older = [c for c in candidates if c.citation.source in dates and dates[c.citation.source] < newest
-             and c.score >= best.score - weights.recency - weights.second]
-    for candidate in sorted(older, key=lambda c: -c.score):
-        other = _phrase(kind, candidate.text, question)
-        if said and other and _plain(other) != _plain(said):
-            return [best, candidate]
-    return chosen
-
-
 def _other_reports(snapshot: Snapshot, chosen: list[_Candidate], candidates: Sequence[_Candidate],
-                   kind: Kind | None, question: str, weights: Weights, top_coverage: float, *,
+                   kind: Kind | None, question: str, top_coverage: float, *, slack: float,
                    limit: int) -> list[_Candidate]:
     """The answer, plus each other article's different answer of the asked kind, best first.
 
     When several articles answer ("killed 12", "at least 20 have died", "killed 31"), each distinct
-    answer is given with its own citation rather than only the best one.
+    answer is given with its own citation rather than only the best one. Candidates scoring more
+    than `slack` below the best are not considered.
     """
     if kind is None:
         return chosen
@@ -183,7 +167,7 @@ def _other_reports(snapshot: Snapshot, chosen: list[_Candidate], candidates: Seq
     sources = {c.citation.source for c in chosen}
     out = list(chosen)
     for candidate in sorted(candidates, key=lambda c: -c.score):
-        if len(out) >= limit or candidate.score < best.score - 2 * weights.second:
+        if len(out) >= limit or candidate.score < best.score - slack:
             break
         if candidate.citation.source in sources or not _same_subject(snapshot, candidate, best, top_coverage):
             continue

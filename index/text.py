@@ -78,8 +78,7 @@ def paragraphs(text: str) -> list[Span]:
 
 
 def _looks_like_heading(line: str) -> bool:
-    last_line = line.rsplit("\n", 1)[-1]
-    return last_line.lstrip().startswith("#")
+    return is_heading(line.rsplit("\n", 1)[-1])
 
 
 def _split_keep_offsets(text: str, separator: re.Pattern[str], within: Span | None = None) -> list[Span]:
