@@ -9,10 +9,12 @@ a name for "who"), and how close in meaning their passage is to the question. Wh
 sentence scores nearly as well as the best, the evidence cannot tell them apart and both are
 given. When other articles tell the same story and give a different answer of the kind asked
 for, each is quoted too, with its own citation, and a last line says the sources differ. Passages
-are cited in the order of their best sentence, the answer's first. A question is
-declined when even the best passage is neither close in meaning nor shares the question's
-informative words. Weights were chosen on the shared SQuAD sets (tuned on one article, checked on
-the other; see README, "Answer quality").
+are cited in the order of their best sentence, the answer's first. With the reading model
+(index/reader.py, on by default), the best of these candidates are then read together with the
+question: the model's logit joins the score, the phrase it marks is the highlight, and when it
+trusts no sentence the question is declined. A question is also declined when even the best
+passage is neither close in meaning nor shares the question's informative words. Weights were
+chosen on the shared sets (see README, "Answer quality").
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import numpy as np
 from index.answer_types import Kind, expected_kind, highlight, phrases
 from index.embedding import Embedder
 from index.model import Answer, AnswerSentence, Citation
+from index.reader import Reader
 from index.recency import asks_for_latest, parse_date
 from index.retrieval import Hit
 from index.store import Snapshot
-from index.text import Span, is_heading, sentences, words
+from index.text import Span, is_heading, is_markup, paragraphs, sentences, words
 
 DECLINED = "I could not find an answer to that in the articles."
 # A sentence of another article answers the same question when its passage tells the same story
@@ -74,6 +77,13 @@ class Weights:
     # For a question that asks for the latest information, sentences of the newest dated article
     # among the candidates get this much more.
     recency: float = 0.5
+    # With the reading model: a candidate's score is the model's logit plus `reader_mix` times the
+    # word-overlap score above; a second sentence joins when it scores within `reader_second` of the
+    # best, after paying `reader_length_cost` per 100 characters it adds, and the model thinks it
+    # answers too.
+    reader_mix: float = 2.0
+    reader_second: float = 1.0
+    reader_length_cost: float = 0.3
 
 
 WEIGHTS = Weights()
@@ -88,6 +98,8 @@ class _Candidate:
     coverage: float
     score: float
     chunk_id: int  # its passage
+    probability: float | None = None  # the reading model's, when it read this sentence
+    marked: Span | None = None  # the answer the reading model marked in it, as offsets into the article
 
 
 def compose(
@@ -100,6 +112,9 @@ def compose(
     top_k: int,
     min_relevance: float,
     weights: Weights = WEIGHTS,
+    reader: Reader | None = None,
+    reader_candidates: int = 16,
+    reader_threshold: float = 0.2,
 ) -> Answer:
     """Build the Answer for a question from its ranked hits."""
     distinct = _distinct(snapshot, hits)
@@ -109,6 +124,8 @@ def compose(
     kind = expected_kind(question)
     candidates = _candidates(snapshot, question, kind, pool[:weights.passages], distinct, weights,
                              embedder, query)
+    if reader is not None and candidates:
+        candidates = _read(reader, question, candidates, reader_candidates, weights)
     dates = _dates(snapshot, pool, distinct)
     latest = asks_for_latest(question) and len(set(dates.values())) > 1
     if latest:
@@ -116,24 +133,29 @@ def compose(
         candidates = [replace(c, score=c.score + weights.recency) if dates.get(c.citation.source) == newest else c
                       for c in candidates]
     best = max(candidates, key=lambda c: c.score) if candidates else None
-    chosen = _answer_sentences(best, candidates, weights) if best else []
+    second, length_cost = ((weights.reader_second, weights.reader_length_cost) if reader is not None
+                           else (weights.second, weights.length_cost))
+    chosen = _answer_sentences(best, candidates, weights, second=second, length_cost=length_cost,
+                               threshold=reader_threshold) if best else []
     top_coverage = max((c.coverage for c in candidates), default=0.0)
     if best:
         # Older reports of a "latest" question did not get the newest one's bonus; they still count.
-        slack = 2 * weights.second + (weights.recency if latest else 0.0)
+        slack = 2 * second + (weights.recency if latest else 0.0)
         chosen = _other_reports(snapshot, chosen, candidates, kind, question, top_coverage, slack=slack, limit=top_k)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
-    if best is None or relevance < min_relevance:
+    unread = best is not None and best.probability is not None and best.probability < reader_threshold
+    if best is None or relevance < min_relevance or unread:
         return Answer(question, DECLINED, True, citations, relevance=relevance)
     number = {old.n: new.n for old, new in zip(ordered, citations)}
     chosen = [c for c in chosen if c.citation.n in number]
     answer_sentences = tuple(
-        AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end,
-                       highlight(kind, c.text, question)) for c in chosen)
+        AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end, _highlight(c, kind, question))
+        for c in chosen)
     text = " ".join(f"{s.text} [{s.citation}]" for s in answer_sentences)
-    note = _disagreement(snapshot, answer_sentences, chosen, dates, newest_first=latest, top_coverage=top_coverage)
+    note = _disagreement(snapshot, answer_sentences, chosen, dates, newest_first=latest, top_coverage=top_coverage,
+                         kind=kind, question=question)
     if note:
         text = f"{text}\n{note}"
     return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note)
@@ -188,7 +210,8 @@ def _same_subject(snapshot: Snapshot, candidate: _Candidate, best: _Candidate, t
 
 
 def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate],
-                  dates: dict[str, date], *, newest_first: bool, top_coverage: float) -> str | None:
+                  dates: dict[str, date], *, newest_first: bool, top_coverage: float, kind: Kind | None,
+                  question: str) -> str | None:
     """'Sources differ: ...' when articles' answer phrases differ, with their dates when known."""
     if len(chosen) < 2 or len({c.citation.source for c in chosen}) < len(chosen):
         return None
@@ -196,7 +219,7 @@ def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chos
     # merely shares a word would make up a dispute.
     if not all(_same_subject(snapshot, c, chosen[0], top_coverage) for c in chosen):
         return None
-    phrases_ = [s.text[s.highlight[0]:s.highlight[1]] if s.highlight else None for s in sentences_]
+    phrases_ = [_phrase(kind, s.text, question) if kind else None for s in sentences_]
     if None in phrases_ or len({_plain(p or "") for p in phrases_}) < len(phrases_):
         return None
     parts = []
@@ -205,6 +228,37 @@ def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chos
         parts.append(f"[{sentence.citation}]{f' ({when.isoformat()})' if when else ''} says \"{phrase}\"")
     lead = "Sources differ; the newest is given first" if newest_first else "Sources differ"
     return f"{lead}: " + "; ".join(parts) + "."
+
+
+def _highlight(candidate: _Candidate, kind: Kind | None, question: str) -> tuple[int, int] | None:
+    """The answering phrase inside the sentence: the reading model's mark, else the asked kind's phrase."""
+    marked, span = candidate.marked, candidate.span
+    if marked is not None and span.start <= marked.start < marked.end <= span.end:
+        return marked.start - span.start, marked.end - span.start
+    return highlight(kind, candidate.text, question)
+
+
+def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit: int,
+          weights: Weights) -> list[_Candidate]:
+    """Rescore the best `limit` candidates with the reading model; the others rank after them all.
+
+    Each read candidate scores its logit plus `reader_mix` times its word-overlap score.
+    """
+    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+    chosen = set(ranked[:limit])
+    read = [candidates[i] for i in ranked[:limit]]
+    readings = dict(zip(ranked[:limit], reader.read(question, [c.text for c in read])))
+    floor = min(r.logit for r in readings.values()) - 10.0
+    out = []
+    for i, c in enumerate(candidates):
+        if i in chosen:
+            r = readings[i]
+            marked = Span(c.span.start + r.answer[0], c.span.start + r.answer[1]) if r.answer else None
+            out.append(replace(c, score=r.logit + weights.reader_mix * c.score, probability=r.probability,
+                               marked=marked))
+        else:
+            out.append(replace(c, score=floor + weights.reader_mix * c.score))
+    return out
 
 
 def _phrase(kind: Kind, text: str, question: str) -> str | None:
@@ -279,7 +333,12 @@ def _candidates(
     spans: list[tuple[Citation, Span, str]] = []
     positions: list[int] = []
     for citation in citations:
-        for position, local in enumerate(sentences(citation.quote)):
+        # Sentences of each paragraph of the passage: a line of a scraped page (a heading, an image
+        # tag, a caption) is never the start of the sentence after it.
+        local_sentences = [sentence for paragraph in paragraphs(citation.quote)
+                           if not is_markup(citation.quote[paragraph.start:paragraph.end])
+                           for sentence in sentences(citation.quote, paragraph)]
+        for position, local in enumerate(local_sentences):
             if is_heading(citation.quote[local.start:local.end]):  # it names the subject, it answers nothing
                 continue
             spans.append((citation, Span(citation.start + local.start, citation.start + local.end),
@@ -320,7 +379,8 @@ def _weighted_terms(snapshot: Snapshot, question: str) -> dict[int, float]:
     return weighted
 
 
-def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
+def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights, *, second: float,
+                      length_cost: float, threshold: float) -> list[_Candidate]:
     """The best sentence, with a second one when that scores nearly as well; neighbours join into one quote."""
 
     def adjacent(other: _Candidate) -> bool:
@@ -333,10 +393,11 @@ def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weight
 
     def merit(other: _Candidate) -> float:
         added = length(other) - len(best.text)
-        return other.score + (weights.adjacent if adjacent(other) else 0.0) - weights.length_cost * added / 100
+        return other.score + (weights.adjacent if adjacent(other) else 0.0) - length_cost * added / 100
 
     rivals = [c for c in candidates if c is not best and c.text != best.text
-              and merit(c) >= best.score - weights.second and length(c) <= weights.answer_chars]
+              and merit(c) >= best.score - second and length(c) <= weights.answer_chars
+              and (c.probability is None or c.probability >= threshold)]
     if not rivals:
         return [best]
     other = max(rivals, key=merit)
@@ -344,4 +405,4 @@ def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weight
         return [best, other]
     start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
     quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
-    return [replace(best, span=Span(start, end), text=quote)]
+    return [replace(best, span=Span(start, end), text=quote, marked=best.marked or other.marked)]

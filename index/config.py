@@ -70,9 +70,22 @@ class AnswerConfig:
     # Below this relevance (0..1, see index/answer.py) a question is declined instead of answered.
     min_relevance: float = 0.28
     max_question_chars: int = 500
+    # The reading model (index/reader.py) picks the answer sentence and declines when none answers.
+    # false: the word-overlap scorer alone (faster, for the smallest machines).
+    reader: bool = True
+    # Candidate sentences the reading model reads per question (the best by the word-overlap scorer).
+    reader_candidates: int = 16
+    # The reading model's probability below which no sentence is taken to answer: the question is declined.
+    reader_threshold: float = 0.2
+    # With the reading model, the relevance below which a question is declined without reading
+    # (replaces min_relevance, which is for the word-overlap scorer alone).
+    reader_min_relevance: float = 0.25
 
     def __post_init__(self) -> None:
         _check(1 <= self.top_k <= 20, "answer.top_k", "must be between 1 and 20")
+        _check(1 <= self.reader_candidates <= 200, "answer.reader_candidates", "must be between 1 and 200")
+        _check(0.0 <= self.reader_threshold < 1.0, "answer.reader_threshold", "must be from 0 to under 1")
+        _check(0.0 <= self.reader_min_relevance <= 1.0, "answer.reader_min_relevance", "must be between 0 and 1")
         _check(0.0 <= self.min_relevance <= 1.0, "answer.min_relevance", "must be between 0 and 1")
         _check(1 <= self.max_question_chars <= 4000, "answer.max_question_chars", "must be between 1 and 4000")
 

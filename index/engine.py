@@ -14,13 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from index.answer import compose
+from index.answer import WEIGHTS, Weights, compose
 from index.build import build_index, chunk_settings
 from index.config import Config
 from index.corpus import decode
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
+from index.reader import Reader
 from index.retrieval import search
 from index.store import Snapshot, load_snapshot
 
@@ -35,6 +36,8 @@ class Engine:
         self.config = config
         self.embedder = embedder
         self._snapshot: Snapshot | None = None
+        self.reader = Reader() if config.answer.reader else None
+        self.weights: Weights = WEIGHTS
         self._open_lock = threading.Lock()
         self._build_lock = threading.Lock()
 
@@ -94,10 +97,17 @@ class Engine:
             started = time.perf_counter()
             hits = search(snapshot, question.strip(), query, max(_FETCH, 3 * k))
             answer = compose(snapshot, self.embedder, question.strip(), query, hits,
-                             top_k=k, min_relevance=self.config.answer.min_relevance)
+                             top_k=k, min_relevance=self._min_relevance(),
+                             reader=self.reader, weights=self.weights,
+                             reader_candidates=self.config.answer.reader_candidates,
+                             reader_threshold=self.config.answer.reader_threshold)
             elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
             answers.append(replace(answer, elapsed_ms=elapsed_ms))
         return answers
+
+    def _min_relevance(self) -> float:
+        answer = self.config.answer
+        return answer.reader_min_relevance if self.reader is not None else answer.min_relevance
 
     def check_question(self, question: str) -> None:
         """Raise QuestionError, in plain words, for a question that cannot be asked."""

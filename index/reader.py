@@ -1,0 +1,102 @@
+"""The reading model: reads a question with each candidate sentence and says which one answers.
+
+A cross-encoder trained by training/train_reader.py (model card: index/models/reader/MODEL_CARD.md)
+and shipped in the repository as 8-bit ONNX. For each (question, sentence) pair it gives a logit
+for "this sentence answers the question" and, inside the sentence, where the answer starts and
+ends. It runs with onnxruntime and the embedding model's own tokenizer; it is loaded on first use,
+once, and never needs torch or the network.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader" / "reader.onnx"
+_MAX_LENGTH = 128  # word pieces of question and sentence together, as in training
+_MAX_ANSWER = 24  # word pieces a marked answer may span
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model read in one sentence: how sure it is that it answers, and the answer's characters."""
+
+    logit: float
+    answer: tuple[int, int] | None
+
+    @property
+    def probability(self) -> float:
+        """The logit as a probability, 0..1."""
+        return float(1 / (1 + np.exp(-self.logit)))
+
+
+class Reader:
+    """Scores (question, sentence) pairs with the shipped cross-encoder; thread-safe."""
+
+    def __init__(self, model: Path = MODEL_PATH, *, tokenizer_model: str = "all-MiniLM-L6-v2") -> None:
+        self._path = model
+        self._tokenizer_model = tokenizer_model
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        """One Reading per sentence, in order."""
+        if not sentences:
+            return []
+        session, tokenizer = self._load()
+        encodings = tokenizer.encode_batch([(question, s) for s in sentences])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, 1, e.type_ids
+        with self._run_lock:
+            logits, starts, ends = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                                      "token_type_ids": types})
+        return [Reading(float(logits[row]), _answer(starts[row], ends[row], e, types[row]))
+                for row, e in enumerate(encodings)]
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._load_lock:
+            if self._session is None:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+
+                from index.embedding import resolve_model_path
+
+                if not self._path.is_file():
+                    from index.errors import ConfigError
+
+                    raise ConfigError(f"the reading model {self._path} is missing; reinstall articlebot, "
+                                      "or set answer.reader = false")
+                tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(self._tokenizer_model)) / "tokenizer.json"))
+                tokenizer.no_padding()
+                tokenizer.enable_truncation(_MAX_LENGTH, strategy="longest_first")
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.inter_op_num_threads = 1
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._tokenizer = tokenizer
+                self._session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
+            return self._session, self._tokenizer
+
+
+def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any, types: np.ndarray) -> tuple[int, int] | None:
+    """The best (start, end) word pieces of the sentence, as characters of the sentence."""
+    inside = [t for t in range(len(encoding.ids)) if types[t] == 1 and encoding.offsets[t][1] > encoding.offsets[t][0]]
+    if not inside:
+        return None
+    index = np.array(inside)
+    pairs = starts[index][:, None] + ends[index][None, :]
+    gap = index[None, :] - index[:, None]
+    pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
+    return encoding.offsets[index[i]][0], encoding.offsets[index[j]][1]

@@ -1,0 +1,62 @@
+"""The shipped reading model, run as the engine runs it (onnxruntime, the embedder's tokenizer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.config import load_config
+from index.reader import MODEL_PATH, Reader
+
+ARRIVED = ("On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, "
+           "arrived quietly in Minsk.")
+RELEASED = ("In a notable outcome of this trip, three political prisoners — including an American — were "
+            "released from detention, paving the way for a symbolic gesture of goodwill amid the complex web of "
+            "geopolitical shifts.")
+POWER = "Lukashenko, who has been in power for nearly three decades, had not met with a U.S. official in half a decade."
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_the_model_ships_in_the_repository_and_is_small() -> None:
+    assert MODEL_PATH.is_file()
+    assert MODEL_PATH.stat().st_size < 40_000_000
+
+
+@pytest.mark.parametrize(("question", "answering"), [
+    ("What city did the diplomat fly into?", ARRIVED),  # "arrived quietly in Minsk": no word in common
+    ("Who arrived in Minsk?", ARRIVED),
+    ("How many political prisoners were released?", RELEASED),
+    ("How long has Lukashenko been in power?", POWER),
+])
+def test_the_answering_sentence_reads_highest(reader: Reader, question: str, answering: str) -> None:
+    candidates = [ARRIVED, RELEASED, POWER]
+    readings = reader.read(question, candidates)
+    best = max(range(len(candidates)), key=lambda i: readings[i].logit)
+    assert candidates[best] == answering
+    assert readings[best].probability > 0.25
+
+
+def test_the_answer_is_marked_inside_the_sentence(reader: Reader) -> None:
+    [reading] = reader.read("What city did the diplomat fly into?", [ARRIVED])
+    assert reading.answer is not None
+    start, end = reading.answer
+    assert 0 <= start < end <= len(ARRIVED)
+    assert "Minsk" in ARRIVED[start:end]
+
+
+def test_sentences_that_do_not_say_what_is_asked_read_low(reader: Reader) -> None:
+    readings = reader.read("What is the capital of Australia?", [ARRIVED, RELEASED, POWER])
+    assert all(r.probability < 0.2 for r in readings)
+
+
+def test_no_sentences_no_readings(reader: Reader) -> None:
+    assert reader.read("anything?", []) == []
+
+
+def test_the_reader_is_on_by_default_and_can_be_turned_off() -> None:
+    assert load_config(environ={}).answer.reader is True
+    config = load_config(environ={}, overrides={"answer": {"reader": False}})
+    assert config.answer.reader is False
