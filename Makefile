@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint eval clean
+.PHONY: install demo test lint eval eval-news train-reader tune-reader clean
 
 install: $(STAMP)
 
@@ -24,13 +24,26 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check index bot tests benchmarks
+	$(BIN)/ruff check index bot tests benchmarks training
 	$(BIN)/mypy index bot
 
 eval: install
 	$(BIN)/articlebot eval --corpus ../shared/eval/squad-dev/corpus --corpus ../shared/eval/squad-train/corpus \
 		--questions ../shared/eval/squad-dev/questions.jsonl --questions ../shared/eval/squad-train/questions.jsonl \
 		--offtopic benchmarks/offtopic-questions.txt
+
+# All three shared sets: the SQuAD pair as one corpus, and the scraped news pages on their own.
+eval-news: install
+	$(BIN)/articlebot eval --corpus ../shared/eval/news-dev/corpus --questions ../shared/eval/news-dev/questions.jsonl \
+		--offtopic benchmarks/offtopic-questions.txt
+
+# Rebuild the shipped reading model (index/models/reader/) from ../shared/qa-train: about 25 minutes on 2 cores.
+train-reader: install
+	$(BIN)/python training/train_reader.py
+
+# The answer settings on top of the reading model, swept on the shared eval sets.
+tune-reader: install
+	$(BIN)/python training/tune_reader.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from index.config import Config
-from index.text import paragraphs
+from index.text import paragraphs, sentences
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ def score(questions: Sequence[Question], predictions: Sequence[Prediction], text
 def format_report(report: dict[str, Any]) -> str:
     """The report as a Markdown table, one row per system."""
     columns = ["cite@1", "cite@3", "answer_has_gold", "answer_f1", "highlight_f1", "median_answer_chars",
-               "median_citation_chars", "declined_answerable", "declined_offtopic", "latency_p50_ms", "latency_p95_ms"]
+               "median_citation_chars", "declined_answerable", "declined_impossible", "declined_offtopic",
+               "latency_p50_ms", "latency_p95_ms"]
     lines = [f"{report['questions']} questions, {report['offtopic_questions']} off-topic questions, "
              f"{report['chunks']} chunks", "",
              "| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
@@ -169,9 +170,24 @@ def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
     return out
 
 
+# The baselines' passages: paragraphs, cut between sentences into windows of at most this many
+# characters (many scraped pages are one long line: a whole article would be one "paragraph").
+_WINDOW_CHARS = 1000
+
+
 def _paragraph_table(texts: dict[str, str]) -> list[tuple[str, int, int, str]]:
-    return [(source, s.start, s.end, text[s.start:s.end])
-            for source, text in sorted(texts.items()) for s in paragraphs(text)]
+    out = []
+    for source, text in sorted(texts.items()):
+        for paragraph in paragraphs(text):
+            start = end = paragraph.start
+            for sentence in sentences(text, paragraph):
+                if sentence.end - start > _WINDOW_CHARS and end > start:
+                    out.append((source, start, end, text[start:end]))
+                    start = sentence.start
+                end = sentence.end
+            if end > start:
+                out.append((source, start, end, text[start:end]))
+    return out
 
 
 def _bm25_baseline(texts: dict[str, str]) -> System:

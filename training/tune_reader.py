@@ -1,0 +1,88 @@
+"""Sweep the answer settings that sit on top of the reading model, on the shared eval sets.
+
+The model's readings are cached per (question, sentence), so each setting costs only the cheap
+parts of answering. Prints one line of metrics per setting and set; used to choose the defaults
+in index/answer.py and index/config.py (see README, "Answer quality").
+
+    .venv/bin/python training/tune_reader.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index.config import load_config  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from index.evaluate import _articlebot, _lines, _merge_corpora, load_questions, score  # noqa: E402
+from index.reader import Reader, Reading  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+class CachedReader(Reader):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache: dict[tuple[str, str], Reading] = {}
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        missing = [s for s in dict.fromkeys(sentences) if (question, s) not in self.cache]
+        for s, r in zip(missing, super().read(question, missing), strict=True):
+            self.cache[(question, s)] = r
+        return [self.cache[(question, s)] for s in sentences]
+
+
+def engine_for(folders: list[Path], tmp: Path) -> tuple[Engine, dict[str, str]]:
+    corpus = tmp / "corpus"
+    _merge_corpora(folders, corpus)
+    config = load_config(None)
+    config = replace(config, index=replace(config.index, corpus_dir=corpus, index_dir=tmp / "index"))
+    engine = Engine.from_config(config)
+    engine.reader = CachedReader()
+    engine.rebuild()
+    return engine, {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
+
+
+def run(engine: Engine, texts: dict[str, str], questions: Any, offtopic: list[str]) -> dict[str, float]:
+    predictions = _articlebot(engine, [q.question for q in questions])
+    declined = [p.declined for p in _articlebot(engine, offtopic)]
+    return score(questions, predictions, texts, declined)
+
+
+def main() -> None:
+    offtopic = _lines(ROOT / "benchmarks" / "offtopic-questions.txt")
+    sets = {
+        "squad": ([EVAL / "squad-dev" / "corpus", EVAL / "squad-train" / "corpus"],
+                  [EVAL / "squad-dev" / "questions.jsonl", EVAL / "squad-train" / "questions.jsonl"]),
+        "news": ([EVAL / "news-dev" / "corpus"], [EVAL / "news-dev" / "questions.jsonl"]),
+    }
+    keys = ["cite@1", "cite@3", "answer_has_gold", "highlight_f1", "median_answer_chars", "declined_answerable",
+            "declined_impossible", "declined_offtopic", "latency_p50_ms"]
+    grid = list(itertools.product([0.0, 0.5, 1.0, 2.0], [0.5, 1.0, 2.0], [0.3], [0.1, 0.2, 0.3, 0.5], [16]))
+    if "--quick" in sys.argv:
+        grid = grid[:1]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (folders, files) in sets.items():
+            if "--news" in sys.argv and name != "news":
+                continue
+            engine, texts = engine_for(folders, Path(tmp) / name)
+            questions = load_questions(files)[::3 if name == "squad" else 1]  # a third of SQuAD: 360 questions
+            for mix, second, cost, threshold, candidates in grid:
+                engine.weights = replace(engine.weights, reader_mix=mix, reader_second=second,
+                                         reader_length_cost=cost)
+                answer = replace(engine.config.answer, reader_threshold=threshold, reader_candidates=candidates)
+                engine.config = replace(engine.config, answer=answer)
+                m = run(engine, texts, questions, offtopic)
+                print(name, f"mix={mix} second={second} cost={cost} threshold={threshold} n={candidates}",
+                      " ".join(f"{k}={m[k]}" for k in keys), flush=True)
+
+
+if __name__ == "__main__":
+    main()
