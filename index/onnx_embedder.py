@@ -112,15 +112,8 @@ class OnnxEmbedder:
             if self._session is None:
                 spec = self._model_spec()
                 path = exported_model(spec, self._cache_dir, quantized=self._quantized)
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                options.inter_op_num_threads = 1
-                # Spinning threads would compete with FAISS and BM25 for the same two cores.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._tokenizer = spec.tokenizer(truncate=True)
-                self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(path)
             return self._session, self._tokenizer
 
     def _load_counter(self) -> Any:
@@ -128,6 +121,18 @@ class OnnxEmbedder:
             if self._counter is None:
                 self._counter = self._model_spec().tokenizer(truncate=False)
             return self._counter
+
+
+def cpu_session(path: Path) -> Any:
+    """An onnxruntime session for a model file, sized to share two cores with FAISS and BM25."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    # Spinning threads would compete with FAISS and BM25 for the same two cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

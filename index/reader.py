@@ -67,10 +67,10 @@ class Reader:
     def _load(self) -> tuple[Any, Any]:
         with self._load_lock:
             if self._session is None:
-                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 from index.embedding import resolve_model_path
+                from index.onnx_embedder import cpu_session
 
                 if not self._path.is_file():
                     from index.errors import ConfigError
@@ -80,12 +80,8 @@ class Reader:
                 tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(self._tokenizer_model)) / "tokenizer.json"))
                 tokenizer.no_padding()
                 tokenizer.enable_truncation(_MAX_LENGTH, strategy="longest_first")
-                options = ort.SessionOptions()
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                options.inter_op_num_threads = 1
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._tokenizer = tokenizer
-                self._session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
+                self._session = cpu_session(self._path)
             return self._session, self._tokenizer
 
 
