@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--questions", type=Path, metavar="FILE",
                      help="file with one question per line, or JSON Lines with a 'question' field")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question, one per line")
-    ask.add_argument("--top-k", type=int, metavar="K", help="how many sources to cite (default from config: 3)")
+    ask.add_argument("--top-k", type=_top_k, metavar="K", help="sources to cite, 1-20 (default from config: 3)")
 
     show = command("show", "Print the text an article's citation offsets refer to (for HTML: the extracted text).",
                    "articlebot show us-diplomat-visits-belarus.txt")
@@ -171,13 +171,13 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
-                print(json.dumps({"question": questions[i], "answer": None, "abstained": True,
-                                  "error": answer, "citations": []}, ensure_ascii=False))
+                print(_json_line({"question": questions[i], "answer": None, "abstained": True,
+                                  "error": answer, "citations": []}))
             else:
                 print(f"articlebot: {answer}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False))
+            print(_json_line(answer.to_json()))
         else:
             if len(questions) > 1:
                 print(f"Q: {answer.question}")
@@ -185,6 +185,22 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
             if i < len(answers) - 1:
                 print()
     return 0 if all(not isinstance(a, str) for a in answers) else 1
+
+
+def _top_k(value: str) -> int:
+    """--top-k: a whole number of sources from 1 to 20; anything else is refused, not silently replaced."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= k <= 20:
+        raise argparse.ArgumentTypeError(f"{k} sources cannot be cited; give 1 to 20")
+    return k
+
+
+def _json_line(value: Any) -> str:
+    """One JSON object on one line, even for readers that also break lines at U+2028 and U+2029."""
+    return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _answer_each(engine: Any, questions: list[str], top_k: int | None, as_json: bool) -> list[Answer | str]:
@@ -253,7 +269,7 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
     from index.evaluate import evaluate, format_report
 
     report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit)
-    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    print(_json_line(report) if args.json else format_report(report))
     return 0
 
 

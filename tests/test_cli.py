@@ -106,3 +106,26 @@ def test_every_command_explains_itself_with_an_example(command: str) -> None:
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
     result = run("run", "--index-dir", str(tmp_path / "i"))
     assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr
+
+
+@pytest.mark.parametrize("k", ["0", "-1", "21", "three"])
+def test_a_top_k_that_cannot_be_cited_is_refused(built: tuple[Path, Path], k: str) -> None:
+    _, index = built
+    result = run("ask", "--index-dir", str(index), "--top-k", k, "who was released?")
+    assert result.returncode == 2
+    assert "--top-k" in result.stderr and not result.stdout
+
+
+def test_json_lines_stay_one_line_when_a_quote_holds_a_line_separator(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    text = "The ferry left Dover at noon.\u2028It reached Calais at two.\u2029 Nobody was hurt.\n"
+    (corpus / "sep.txt").write_text(text, "utf-8")
+    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    result = run("ask", "--index-dir", str(index), "--json", "When did the ferry leave?", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()  # str.splitlines breaks at U+2028 and U+2029 too
+    assert len(lines) == 1
+    answer = json.loads(lines[0])
+    assert all(text[c["start"]:c["end"]] == c["quote"] for c in answer["citations"])
+    assert any("\u2028" in c["quote"] for c in answer["citations"])
