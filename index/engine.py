@@ -23,7 +23,7 @@ from index.errors import IndexMismatchError, QuestionError, ReindexInProgressErr
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.reader import Reader
 from index.retrieval import search
-from index.store import Snapshot, load_snapshot
+from index.store import Snapshot, current_generation, load_snapshot
 
 # Passages fetched per question; more than are cited, so duplicates can be dropped.
 _FETCH = 10
@@ -52,14 +52,25 @@ class Engine:
         return self.config.index.index_dir
 
     def snapshot(self) -> Snapshot:
-        """The index being served, opened on first use; raises if it is missing or does not fit."""
+        """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
+
+        Another process (`articlebot index` beside a running bot) may publish a newer generation and
+        remove the one served here; one small read of CURRENT per call notices it. Raises if the
+        index is missing or does not fit.
+        """
         snapshot = self._snapshot
+        if snapshot is not None and current_generation(self.index_dir) in (snapshot.folder, None):
+            return snapshot
         if snapshot is None:
-            with self._open_lock:
-                if self._snapshot is None:
-                    self._snapshot = self._open()
-                snapshot = self._snapshot
-        return snapshot
+            self._open_lock.acquire()
+        elif not self._open_lock.acquire(blocking=False):
+            return snapshot  # another thread is opening the new one; this one serves meanwhile
+        try:
+            if self._snapshot is None or current_generation(self.index_dir) not in (self._snapshot.folder, None):
+                self._snapshot = self._open()
+            return self._snapshot
+        finally:
+            self._open_lock.release()
 
     def _open(self) -> Snapshot:
         snapshot = load_snapshot(self.index_dir, ef_search=self.config.index.hnsw_ef_search, warm=True)
@@ -126,10 +137,7 @@ class Engine:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         try:
             report = build_index(self.config.index, self.embedder, progress)
-            if report.changed_anything or self._snapshot is None:
-                fresh = self._open()
-                with self._open_lock:
-                    self._snapshot = fresh
+            self.snapshot()  # serves what CURRENT names now, whoever published it
             return report
         finally:
             self._build_lock.release()

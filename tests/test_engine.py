@@ -141,3 +141,27 @@ def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path
     assert answer.citations[0].source == "harvest.md"
     # The heading above the paragraph names the story; it is not part of the answer's sentence.
     assert answer.sentences[0].text.startswith("The harvest festival drew 4,000 visitors")
+
+
+def test_the_engine_serves_what_another_process_publishes(tmp_path: Path) -> None:
+    """`articlebot index` beside a running bot: the bot answers from the new generation, not the removed one."""
+    from index.embedding import HashEmbedder
+    from index.store import current_generation
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Harbour\n\nThe harbour opened in 1901 after years of building.\n", "utf-8")
+    config = make_config(corpus, tmp_path / "index", reader=False)
+    serving = Engine.from_config(config, HashEmbedder())
+    serving.rebuild()
+    first = serving.snapshot().folder
+
+    (corpus / "b.md").write_text("# Lighthouse\n\nThe lighthouse keeper rang the bell at dawn.\n", "utf-8")
+    Engine.from_config(config, HashEmbedder()).rebuild()  # the other process: publishes, removes `first`
+    assert current_generation(config.index.index_dir) != first and not first.exists()
+
+    assert serving.snapshot().folder == current_generation(config.index.index_dir)
+    assert {a.source for a in serving.sources()} == {"a.md", "b.md"}
+    report = serving.rebuild()  # nothing changed since the other process's build: still the newest served
+    assert not report.changed_anything
+    assert serving.snapshot().folder == current_generation(config.index.index_dir)

@@ -21,7 +21,7 @@ from tests.conftest import REPO, SEED, SHARED_EVAL, make_config
 
 def _add_eval_articles(corpus: Path, copies: int = 1) -> int:
     """Copy the two shared SQuAD articles in (`copies` times each): enough text that embedding takes seconds."""
-    articles = sorted(SHARED_EVAL.glob("*/corpus/*.md"))
+    articles = sorted(SHARED_EVAL.glob("squad-*/corpus/*.md"))
     if len(articles) < 2:
         pytest.skip(f"the shared eval set is not at {SHARED_EVAL}")
     for copy in range(copies):
