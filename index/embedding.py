@@ -141,8 +141,12 @@ class SentenceEmbedder:
         """Word pieces per text, counted by the model's own tokenizer (loads only the tokenizer)."""
         if not texts:
             return []
-        encoded = self._load_tokenizer()(list(texts), add_special_tokens=False, truncation=False,
-                                         return_attention_mask=False, return_token_type_ids=False)
+        tokenizer = self._load_tokenizer()
+        # Once the model is loaded this is the tokenizer `encode` uses (and reconfigures for each
+        # call): sharing it between threads unlocked raises "Already borrowed".
+        with self._encode_lock:
+            encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False,
+                                return_attention_mask=False, return_token_type_ids=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def loaded(self) -> bool:

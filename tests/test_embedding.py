@@ -108,3 +108,24 @@ def test_bfloat16_stays_close_to_float32(texts: list[str], torch_vectors: np.nda
     vectors = embedder.encode(texts)
     assert vectors.dtype == np.float32
     assert float(np.min(np.sum(vectors * torch_vectors, axis=1))) > 0.999
+
+
+def test_counting_word_pieces_while_encoding_on_the_torch_backend_is_safe(texts: list[str]) -> None:
+    """A /reindex counts word pieces of new articles while questions are encoded, on another thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = SentenceEmbedder()
+    embedder.encode(["warm up"])  # from here on count_tokens uses the model's own tokenizer
+    long_texts = [" ".join(texts) * 3] * 8
+
+    def count() -> None:
+        for _ in range(30):
+            assert all(n > 0 for n in embedder.count_tokens(long_texts))
+
+    def encode() -> None:
+        for _ in range(30):
+            embedder.encode(texts[:4])
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(count), pool.submit(encode), pool.submit(count), pool.submit(encode)]:
+            future.result()  # before the fix: RuntimeError("Already borrowed") from the tokenizer
