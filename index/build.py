@@ -58,10 +58,17 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     with build_lock(config.index_dir):
         previous = _compatible_previous(config, embedder, settings)
         known = {a.source: a for a in previous.manifest.articles} if previous else {}
-        fresh = [f for f in files if f.source not in known or known[f.source].sha256 != f.sha256]
+        unreadable = {s.source: s for s in previous.manifest.skipped if s.sha256} if previous else {}
+
+        def same(file: Any, table: dict[str, Any]) -> bool:
+            return file.source in table and table[file.source].sha256 == file.sha256
+
+        fresh = [f for f in files if not same(f, known) and not same(f, unreadable)]
+        skipped += [unreadable[f.source] for f in files if same(f, unreadable)]
         present = {f.source for f in files}
         removed = tuple(sorted(s for s in known if s not in present))
-        if previous is not None and not fresh and not removed:
+        forgotten = [s for s in unreadable if s not in present]  # an unreadable file since deleted
+        if previous is not None and not fresh and not removed and not forgotten:
             remove_stale_generations(config.index_dir)
             return BuildReport(unchanged=tuple(sorted(present)), skipped=tuple(skipped),
                                chunks_total=len(previous), seconds=time.perf_counter() - began)
@@ -70,7 +77,9 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         extracted: dict[str, str] = dict(previous.extracted) if previous else {}
         new_chunks: list[tuple[str, Chunk, str]] = []  # (source, chunk, text to embed)
         for done, file in enumerate(files):
-            if file.source in known and known[file.source].sha256 == file.sha256:
+            if same(file, unreadable):
+                continue
+            if same(file, known):
                 assert previous is not None
                 chunks, vectors = previous.chunks_of(file.source)
                 articles[file.source] = (known[file.source], chunks, vectors)
@@ -79,7 +88,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
             try:
                 article = read_article(file)
             except ArticleSkipped as e:
-                skipped.append(SkippedFile(file.source, str(e)))
+                skipped.append(SkippedFile(file.source, str(e), file.sha256))
                 continue
             if article.warning:
                 log.warning("%s: %s", file.source, article.warning)

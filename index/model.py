@@ -97,6 +97,9 @@ class SkippedFile:
 
     source: str
     reason: str
+    # The bytes that could not be read, for a file that was read and failed: the next build skips
+    # the same bytes again without reading them (and without rewriting the index).
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)

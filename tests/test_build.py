@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 import pytest
 
+from index.build import build_index
 from index.config import Config
 from index.embedding import HashEmbedder
 from index.engine import Engine
@@ -190,3 +191,30 @@ def test_reused_chunks_and_vectors_belong_to_their_own_article(config: Config, c
         assert new_chunks == old_chunks and all(c.source == source for c in new_chunks)
         assert np.array_equal(old_vectors, new_vectors)
     assert "bridges" in after.chunks_of("m.txt")[0][0].text
+
+
+def test_an_unreadable_file_does_not_make_every_build_rewrite_the_index(tmp_path: Path) -> None:
+    from index.store import current_generation
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Harbour\n\nThe harbour opened in 1901 after years of building.\n", "utf-8")
+    (corpus / "broken.txt").write_bytes(b"\x00\x01\x00 not text")
+    config = make_config(corpus, tmp_path / "index")
+    first = build_index(config.index, HashEmbedder())
+    assert [s.source for s in first.skipped] == ["broken.txt"]
+    live = current_generation(config.index.index_dir)
+
+    again = build_index(config.index, HashEmbedder())
+    assert not again.changed_anything
+    assert [s.source for s in again.skipped] == ["broken.txt"]  # still reported
+    assert current_generation(config.index.index_dir) == live  # nothing was written
+
+    (corpus / "broken.txt").write_text("The lighthouse keeper rang the bell at dawn.\n", "utf-8")  # mended
+    mended = build_index(config.index, HashEmbedder())
+    assert mended.changed_anything and not mended.skipped
+    (corpus / "broken.txt").unlink()
+    (corpus / "worse.txt").write_bytes(b"")
+    build_index(config.index, HashEmbedder())
+    (corpus / "worse.txt").unlink()
+    assert [s.source for s in build_index(config.index, HashEmbedder()).skipped] == []
