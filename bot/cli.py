@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = command("show", "Print the text an article's citation offsets refer to (for HTML: the extracted text).",
                    "articlebot show us-diplomat-visits-belarus.txt")
     show.add_argument("source", help="the article's path relative to the corpus folder")
+    show.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
 
     command("sources", "List the indexed articles.", "articlebot sources")
 
@@ -254,7 +255,12 @@ def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
 
 
 def _show(config: Config, args: argparse.Namespace) -> int:
-    sys.stdout.write(_engine(config).article_text(args.source))
+    engine = _engine(config)
+    text = engine.article_text(args.source)
+    if args.source not in engine.snapshot().extracted and engine.changed_since_indexed(args.source):
+        print(f"warning: {args.source} changed since it was indexed, so the offsets of its citations may not fit "
+              "this text; run `articlebot index`", file=sys.stderr)
+    sys.stdout.write(text)
     return 0
 
 

@@ -8,6 +8,7 @@ run these methods in their own executor.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import replace
@@ -167,3 +168,12 @@ class Engine:
         if not any(a.source == source for a in snapshot.manifest.articles):
             raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
         return decode((self.config.index.corpus_dir / source).read_bytes())[0]
+
+    def changed_since_indexed(self, source: str) -> bool:
+        """Whether the article's file now holds other bytes than were indexed (or is gone)."""
+        indexed = next((a.sha256 for a in self.snapshot().manifest.articles if a.source == source), None)
+        try:
+            data = (self.config.index.corpus_dir / source).read_bytes()
+        except OSError:
+            return True
+        return indexed is not None and hashlib.sha256(data).hexdigest() != indexed

@@ -129,3 +129,16 @@ def test_json_lines_stay_one_line_when_a_quote_holds_a_line_separator(tmp_path: 
     answer = json.loads(lines[0])
     assert all(text[c["start"]:c["end"]] == c["quote"] for c in answer["citations"])
     assert any("\u2028" in c["quote"] for c in answer["citations"])
+
+
+def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    unchanged = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
+    assert unchanged.returncode == 0 and "changed since" not in unchanged.stderr
+    (corpus / SEED.name).write_text("Edited after indexing.\n" + SEED.read_text("utf-8"), "utf-8")
+    edited = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
+    assert edited.returncode == 0 and edited.stdout.startswith("Edited after indexing.")
+    assert "changed since it was indexed" in edited.stderr and "articlebot index" in edited.stderr
