@@ -19,6 +19,10 @@ import numpy as np
 import Stemmer
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+# bm25s' tokenizer caches the stem of every word it is given, even with update_vocab=False, so a
+# long-running bot's questions would grow it without end. Past this many words beyond the index's
+# own vocabulary the cache is reset to that vocabulary (a cache miss only costs a stemmer call).
+_STEM_CACHE_SLACK = 20_000
 
 
 def _tokenizer() -> bm25s.tokenization.Tokenizer:
@@ -43,6 +47,7 @@ class LexicalIndex:
         self._weights = np.asarray(retriever.scores["data"])
         self._passages = np.asarray(retriever.scores["indices"])
         self._starts = indptr
+        self._indexed_stems = dict(tokenizer.word_to_stem)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
@@ -70,7 +75,12 @@ class LexicalIndex:
     def terms(self, texts: Sequence[str]) -> list[list[int]]:
         """Term ids of each text (stemmed, stop words out); words the index never saw are dropped."""
         ids = self._tokenizer.tokenize(list(texts), return_as="ids", update_vocab=False, show_progress=False)
+        self._bound_cache()
         return [[t for t in row if t != 0] for row in ids]
+
+    def _bound_cache(self) -> None:
+        if len(self._tokenizer.word_to_stem) > len(self._indexed_stems) + _STEM_CACHE_SLACK:
+            self._tokenizer.word_to_stem = dict(self._indexed_stems)
 
     def idf(self, term: int) -> float:
         """How informative a term is; unknown terms count as the rarest."""
@@ -102,4 +112,5 @@ class LexicalIndex:
         if not tokens:
             return 0
         ids = self._tokenizer.tokenize(tokens, return_as="ids", update_vocab=False, show_progress=False)
+        self._bound_cache()
         return sum(1 for row in ids if not any(t != 0 for t in row))

@@ -52,3 +52,19 @@ def test_search_asks_for_more_than_there_is(passages: list[str]) -> None:
     ids, scores = index.search("Belarus Lukashenko prisoners", 50)
     assert len(ids) <= 3 and np.all(scores > 0)
     assert index.search("Belarus", 0)[0].size == 0
+
+
+def test_questions_of_unseen_words_do_not_grow_the_tokenizer_without_bound() -> None:
+    import random
+    import string
+
+    from index.lexical import _STEM_CACHE_SLACK
+
+    index = LexicalIndex.build(["The harbour opened in 1901.", "A lighthouse keeper rang the bell at dawn."])
+    rng = random.Random(0)
+    before = index.terms(["When did the harbour open?"])
+    for _ in range(3 * _STEM_CACHE_SLACK // 8):
+        index.terms([" ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(8))])
+        index.unknown_words("zyxwvut " + "".join(rng.choices(string.ascii_lowercase, k=9)))
+    assert len(index._tokenizer.word_to_stem) <= len(index._indexed_stems) + _STEM_CACHE_SLACK + 16
+    assert index.terms(["When did the harbour open?"]) == before  # the same terms after a reset
