@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-def _engine(config: Config):  # type: ignore[no-untyped-def]
+def _engine(config: Config) -> Any:
     from index.engine import Engine
 
     return Engine.from_config(config)

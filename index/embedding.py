@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -90,8 +90,8 @@ class SentenceEmbedder:
         self._bfloat16 = bfloat16
         self._batch_size = batch_size
         self._device = device
-        self._model = None
-        self._tokenizer = None
+        self._model: Any = None
+        self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
 
@@ -153,7 +153,7 @@ class SentenceEmbedder:
         """Whether the model is already in memory."""
         return self._model is not None
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 offline()
@@ -174,7 +174,7 @@ class SentenceEmbedder:
                 self._model = model
             return self._model
 
-    def _load_tokenizer(self):  # type: ignore[no-untyped-def]
+    def _load_tokenizer(self) -> Any:
         if self._model is not None:
             return self._model.tokenizer
         with self._lock:
