@@ -145,9 +145,10 @@ def compose(
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
     relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
-    unread = best is not None and best.probability is not None and best.probability < reader_threshold
+    confidence = best.probability if best is not None else None
+    unread = confidence is not None and confidence < reader_threshold
     if best is None or relevance < min_relevance or unread:
-        return Answer(question, DECLINED, True, citations, relevance=relevance)
+        return Answer(question, DECLINED, True, citations, relevance=relevance, confidence=confidence)
     number = {old.n: new.n for old, new in zip(ordered, citations)}
     chosen = [c for c in chosen if c.citation.n in number]
     answer_sentences = tuple(
@@ -158,7 +159,8 @@ def compose(
                          kind=kind, question=question)
     if note:
         text = f"{text}\n{note}"
-    return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note)
+    return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note,
+                  confidence=confidence)
 
 
 def _dates(snapshot: Snapshot, pool: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, date]:

@@ -59,6 +59,9 @@ class Answer:
     # Said when the cited articles give different answers (and which is newest), else None.
     # It is also the last line of `text`.
     note: str | None = None
+    # The reading model's probability that the best sentence answers (None with the model off):
+    # below answer.reader_threshold the question was declined.
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The answer as one JSON-ready dict (the `--json` output format)."""
@@ -68,6 +71,7 @@ class Answer:
             "abstained": self.abstained,
             "note": self.note,
             "relevance": round(self.relevance, 4),
+            "confidence": round(self.confidence, 4) if self.confidence is not None else None,
             "citations": [c.to_json() for c in self.citations],
             "sentences": [
                 {"text": s.text, "citation": s.citation, "start": s.start, "end": s.end,

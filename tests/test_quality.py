@@ -35,6 +35,9 @@ def test_seed_questions_are_answered_with_the_right_sentence(seed_engine: Engine
     answer = seed_engine.ask(question)
     text = SEED.read_text("utf-8")
     assert not answer.abstained
+    assert answer.confidence is not None
+    assert answer.confidence >= seed_engine.config.answer.reader_threshold
+    assert answer.to_json()["confidence"] == round(answer.confidence, 4)
     assert SEED_ANSWERS[question] in answer.sentences[0].text
     for sentence in answer.sentences:
         assert text[sentence.start:sentence.end] == sentence.text
