@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,7 @@ import pytest
 from index.config import Config, load_config
 from index.embedding import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
-
-REPO = Path(__file__).resolve().parent.parent
-SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
-SHARED_EVAL = REPO.parent / "shared" / "eval"
+from tests.support import REPO, SEED, make_config
 
 # The ONNX backends export the model once into the model cache; the tests (and the CLI processes
 # they start, which inherit this) keep theirs beside pytest's own cache, out of the user's home.
@@ -53,12 +49,6 @@ def corpus_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(SEED, folder / SEED.name)
     return folder
-
-
-def make_config(corpus: Path, index_dir: Path, **answer: object) -> Config:
-    """A configuration pointing at a test corpus and index."""
-    config = load_config(environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index_dir}})
-    return replace(config, answer=replace(config.answer, **answer)) if answer else config
 
 
 @pytest.fixture

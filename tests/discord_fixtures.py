@@ -18,22 +18,15 @@ import pytest
 from fakediscord import FakeDiscord
 
 from bot.app import serve
-from index.config import Config, DiscordConfig, load_config
+from index.config import Config, DiscordConfig
 from index.embedding import Embedder
 from index.engine import Engine
+from tests.support import SEED, make_config
 
-REPO = Path(__file__).resolve().parent.parent
-SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
 # Distinctive, so a test can prove it never reaches a log line.
 TOKEN = "FAKE.discord-token.never-log-me-8c1f4e"
 # The loggers whose every record (DEBUG included) is checked for the token and for errors.
 WATCHED_LOGGERS = ("discord", "bot", "index", "asyncio", "aiohttp")
-
-
-def make_config(corpus: Path, index: Path, **answer: Any) -> Config:
-    """A configuration for a test corpus and index, ignoring the environment."""
-    return load_config(None, environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index},
-                                                    "answer": answer})
 
 
 def build_engine(embedder: Embedder, corpus: Path, index: Path, **answer: Any) -> Engine:

@@ -16,7 +16,7 @@ from index.embedding import HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError, IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.store import current_generation
-from tests.conftest import make_config
+from tests.support import make_config
 
 
 class CountingEmbedder(HashEmbedder):

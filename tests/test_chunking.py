@@ -12,7 +12,7 @@ from index.chunking import chunk_article, embedding_prefix
 from index.corpus import Article, Paragraph
 from index.embedding import Embedder, HashEmbedder
 from index.text import paragraphs
-from tests.conftest import SEED, SHARED_EVAL
+from tests.support import SEED, SHARED_EVAL
 
 
 def _article(text: str, title: str = "A title") -> Article:

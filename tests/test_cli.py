@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SEED
+from tests.support import REPO, SEED
 
 ARTICLEBOT = [sys.executable, "-m", "bot.cli"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from index.config import load_config
 from index.errors import ConfigError
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_the_example_config_loads_and_matches_the_defaults() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from index.corpus import ArticleSkipped, read_article, scan_corpus
 from index.errors import CorpusError
-from tests.conftest import SEED
+from tests.support import SEED
 
 MB = 1_000_000
 

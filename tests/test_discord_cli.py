@@ -9,8 +9,10 @@ import signal
 import sys
 from pathlib import Path
 
-from discord_fixtures import SEED, TOKEN
+from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord
+
+from tests.support import SEED
 
 
 async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -> None:

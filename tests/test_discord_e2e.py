@@ -8,13 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from discord_fixtures import SEED, TOKEN
+from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, EVERYDAY, MANAGE_GUILD, FakeDiscord, FakeUser, Sent, live_mentions, snowflake
 
 from bot.app import discord_endpoints
 from bot.client import ArticleBot
 from bot.worker import Worker
 from index.config import DiscordConfig
+from tests.support import SEED
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")
 

@@ -15,7 +15,7 @@ from index.embedding import Embedder, SentenceEmbedder, make_embedder
 from index.errors import ConfigError
 from index.onnx_embedder import OnnxEmbedder
 from index.text import paragraphs
-from tests.conftest import REPO, SEED
+from tests.support import REPO, SEED
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from index.embedding import Embedder
 from index.engine import Engine
 from index.errors import QuestionError
-from tests.conftest import SEED, make_config
+from tests.support import SEED, make_config
 
 TEXT = SEED.read_text("utf-8")
 

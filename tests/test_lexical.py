@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SEED
 
 from index.lexical import LexicalIndex
 from index.text import sentences
+from tests.support import SEED
 
 QUESTIONS = [
     "who was released?",

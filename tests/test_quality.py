@@ -16,7 +16,7 @@ from index.embedding import Embedder
 from index.engine import Engine
 from index.evaluate import Prediction, _articlebot, _bm25_baseline, _lines, load_questions, score
 from index.text import sentences
-from tests.conftest import REPO, SEED, SHARED_EVAL, make_config
+from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 SEED_ANSWERS = {
     "who was released?": "three political prisoners",

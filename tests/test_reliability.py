@@ -16,7 +16,7 @@ import pytest
 from index.embedding import Embedder
 from index.engine import Engine
 from index.store import current_generation
-from tests.conftest import REPO, SEED, SHARED_EVAL, make_config
+from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 
 def _add_eval_articles(corpus: Path, copies: int = 1) -> int:
