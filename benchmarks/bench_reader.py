@@ -30,6 +30,7 @@ def main() -> None:
     from index.build import chunk_settings
     from index.embedding import make_embedder
     from index.engine import Engine
+    from index.reader import Reader
 
     embedder = make_embedder(make_config(HERE.parent / "corpus", HERE / "unused").index)
     stuff = material(embedder)
@@ -43,6 +44,8 @@ def main() -> None:
         for reader, candidates in ((False, 16), (True, 8), (True, 16), (True, 24)):
             answer = replace(config.answer, reader=reader, reader_candidates=candidates)
             engine = Engine(replace(config, answer=answer), embedder)
+            if engine.reader:
+                engine.reader = Reader()  # its own instance: the timing wrapper must not reach the shared one
             for question in asked[:5]:
                 engine.ask(question)
             latencies, read_ms = [], []

@@ -22,7 +22,7 @@ from index.corpus import decode
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
-from index.reader import Reader
+from index.reader import Reader, shared_reader
 from index.retrieval import search
 from index.store import Snapshot, current_generation, load_snapshot
 
@@ -37,7 +37,7 @@ class Engine:
         self.config = config
         self.embedder = embedder
         self._snapshot: Snapshot | None = None
-        self.reader = Reader() if config.answer.reader else None
+        self.reader: Reader | None = shared_reader() if config.answer.reader else None
         self.weights: Weights = WEIGHTS
         self._open_lock = threading.Lock()
         self._build_lock = threading.Lock()

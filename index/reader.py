@@ -9,6 +9,7 @@ once, and never needs torch or the network.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,12 @@ class Reader:
                 self._tokenizer = tokenizer
                 self._session = cpu_session(self._path)
             return self._session, self._tokenizer
+
+
+@functools.cache
+def shared_reader(model: Path = MODEL_PATH) -> Reader:
+    """One Reader per model file in this process: every engine (eval, tests, several corpora) shares it."""
+    return Reader(model)
 
 
 def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any, types: np.ndarray) -> tuple[int, int] | None:
