@@ -18,6 +18,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("onnx", "onnx-int8", "torch", "torch-bf16")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
+DEFAULT_USER_AGENT = "articlebot/0.1 (fetches the articles its operator adds; honours robots.txt)"
 
 
 def default_model_cache() -> Path:
@@ -116,12 +117,37 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True)
+class FetchConfig:
+    """How `articlebot add URL` fetches pages: its limits, its name, and its manners."""
+
+    # Pages (and robots.txt files) larger than this many bytes are refused.
+    max_bytes: int = 5_000_000
+    # Seconds each request may take, connecting and reading included.
+    timeout_seconds: float = 15.0
+    # Redirects followed per page; each hop is checked like the first URL.
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+    # Read each site's robots.txt and fetch nothing it disallows for this user agent.
+    respect_robots: bool = True
+    # Off: loopback, private, link-local (cloud metadata) and other non-public addresses are refused.
+    allow_private_addresses: bool = False
+
+    def __post_init__(self) -> None:
+        _check(1_000 <= self.max_bytes <= 1_000_000_000, "fetch.max_bytes", "must be between 1000 and 1000000000")
+        _check(0 < self.timeout_seconds <= 600, "fetch.timeout_seconds", "must be more than 0 and at most 600")
+        _check(0 <= self.max_redirects <= 20, "fetch.max_redirects", "must be between 0 and 20")
+        _check(bool(self.user_agent.strip()) and self.user_agent.isprintable(), "fetch.user_agent",
+               "must be one line of printable text")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with `load_config`."""
 
     index: IndexConfig = field(default_factory=IndexConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
 # Environment variables that override one key each: name -> (table, key).
@@ -133,7 +159,7 @@ ENVIRONMENT = {
     "ARTICLEBOT_MODEL_CACHE": ("index", "model_cache_dir"),
 }
 
-_TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig}
+_TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig}
 _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
 
 
@@ -206,7 +232,7 @@ def _build(raw: Mapping[str, Mapping[str, Any]], base: Path) -> Config:
         index_dir=_resolve(index_config.index_dir, base),
         model_cache_dir=_resolve(index_config.model_cache_dir, base),
     )
-    return Config(index=index_config, answer=tables["answer"], discord=tables["discord"])
+    return Config(index=index_config, answer=tables["answer"], discord=tables["discord"], fetch=tables["fetch"])
 
 
 def _resolve(path: Path, base: Path) -> Path:

@@ -29,3 +29,11 @@ class ReindexInProgressError(ArticlebotError):
 
 class QuestionError(ArticlebotError):
     """The question cannot be answered as asked (empty, too long, ...)."""
+
+
+class IngestError(ArticlebotError):
+    """An article could not be added to the corpus or removed from it; the message says why."""
+
+
+class FetchError(IngestError):
+    """A web page could not be fetched, or was refused (address, size, type, robots.txt, ...)."""
