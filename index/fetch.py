@@ -1,0 +1,310 @@
+"""Fetching web pages for `articlebot add URL`, safely.
+
+Every request goes through one function, `_request`, which holds it to the `[fetch]` limits: only
+http and https; the host's addresses resolved and checked (no loopback, private, link-local or
+metadata addresses unless allowed), then the connection made to the checked address itself, so a
+second DNS answer cannot slip another one in; a deadline for the whole request, enforced by a
+watchdog that closes the socket; and a cap on the bytes read. Redirects are followed here, one hop
+at a time, each hop checked like the first URL (robots.txt included).
+
+The standard library's http.client is used rather than an HTTP package because pinning the
+connection to the checked address needs a hook at connect time, which it gives in a few lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+from index.config import FetchConfig
+from index.errors import FetchError
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_READ_SIZE = 64 * 1024
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched HTML page: the URL it was finally served from, its bytes and their declared charset."""
+
+    url: str
+    body: bytes
+    charset: str | None
+
+
+@dataclass(frozen=True)
+class _Response:
+    url: str
+    status: int
+    reason: str
+    headers: Message
+    body: bytes
+
+
+def fetch_page(url: str, config: FetchConfig) -> Page:
+    """Fetch one web page (HTML only) within the `[fetch]` limits; raises FetchError saying why not."""
+    robots: dict[str, RobotFileParser | None] = {}
+    response = _follow(url, config, accept=", ".join(HTML_TYPES), robots=robots)
+    if not 200 <= response.status < 300:
+        raise FetchError(f"the server answered {response.status} {response.reason}".rstrip())
+    content_type = response.headers.get_content_type() if response.headers.get("Content-Type") else None
+    if content_type is None and not _looks_like_html(response.body):
+        raise FetchError("the server did not say what the page is, and it does not look like HTML")
+    if content_type is not None and content_type not in HTML_TYPES:
+        raise FetchError(f"it is {content_type}, not a web page (only HTML pages can be added)")
+    return Page(response.url, response.body, response.headers.get_content_charset())
+
+
+def check_url(url: str) -> str:
+    """The URL with its scheme and host checked (http or https, a host, no credentials); raises FetchError."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as e:
+        raise FetchError(f"it is not a valid link ({e})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError("it is not an http or https link (only web pages can be fetched)")
+    if not parts.hostname:
+        raise FetchError("the link names no host")
+    if parts.username is not None or parts.password is not None:
+        raise FetchError("the link carries a user name or password; links with credentials are not fetched")
+    if port == 0:
+        raise FetchError("the link names port 0")
+    return urlunsplit(parts._replace(fragment=""))
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why a request to this address is refused (its kind, in words), or None for a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for kind, test in (("a loopback", address.is_loopback), ("a link-local (cloud metadata)", address.is_link_local),
+                       ("an unspecified", address.is_unspecified), ("a multicast", address.is_multicast),
+                       ("a private", address.is_private), ("a reserved", address.is_reserved)):
+        if test:
+            return f"{kind} address"
+    if not address.is_global:
+        return "a non-public address"
+    return None
+
+
+def _follow(url: str, config: FetchConfig, *, accept: str, robots: dict[str, RobotFileParser | None] | None,
+            ) -> _Response:
+    """GET `url`, following up to `max_redirects` redirects, each hop checked; robots.txt first when asked."""
+    for hop in range(config.max_redirects + 1):
+        try:
+            url = check_url(url)
+            if robots is not None and config.respect_robots:
+                parts = urlsplit(url)
+                assert parts.hostname is not None
+                _addresses(parts.hostname, parts.port or 0, config)  # a refused address is said as such, first
+                _check_robots(url, config, robots)
+            response = _request(url, config, accept=accept)
+        except FetchError as e:
+            if hop == 0:
+                raise
+            raise FetchError(f"{e} (at {url}, after {hop} redirect{'s' if hop > 1 else ''})") from None
+        if response.status not in _REDIRECTS:
+            return response
+        location = response.headers.get("Location")
+        if not location:
+            raise FetchError(f"the server answered {response.status} (a redirect) without saying where to")
+        url = urljoin(url, location.strip())
+        if hop == config.max_redirects:
+            break
+    raise FetchError(f"more than {config.max_redirects} redirects (fetch.max_redirects); the last went to {url}")
+
+
+def _check_robots(url: str, config: FetchConfig, cache: dict[str, RobotFileParser | None]) -> None:
+    """Raise FetchError when the site's robots.txt disallows `url` for our user agent (RFC 9309)."""
+    parts = urlsplit(url)
+    origin = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), "", "", ""))
+    if origin not in cache:
+        cache[origin] = _read_robots(origin, config)
+    rules = cache[origin]
+    if rules is not None and not rules.can_fetch(config.user_agent, url):
+        raise FetchError("the site's robots.txt does not allow fetching this page "
+                         "(set fetch.respect_robots = false only for sites whose owners agree)")
+
+
+def _read_robots(origin: str, config: FetchConfig) -> RobotFileParser | None:
+    """The origin's robots.txt rules; None when it has none (any 4xx). Unreachable means disallowed."""
+    robots_url = f"{origin}/robots.txt"
+    try:
+        response = _follow(robots_url, config, accept="text/plain", robots=None)
+    except FetchError as e:
+        raise FetchError(f"the site's robots.txt could not be read ({e}), so nothing is fetched from {origin}"
+                         ) from None
+    if 400 <= response.status < 500:
+        return None
+    if not 200 <= response.status < 300:
+        raise FetchError(f"the site's robots.txt could not be read (the server answered {response.status}), "
+                         f"so nothing is fetched from {origin}")
+    rules = RobotFileParser(robots_url)
+    rules.parse(response.body.decode("utf-8", errors="replace").splitlines())
+    return rules
+
+
+def _request(url: str, config: FetchConfig, *, accept: str) -> _Response:
+    """One GET, no redirects followed: address checked, connection pinned to it, deadline and size enforced."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    assert host is not None  # check_url made sure
+    tls = _tls_context() if parts.scheme.lower() == "https" else None
+    port = parts.port or (http.client.HTTPS_PORT if tls else http.client.HTTP_PORT)
+    deadline = time.monotonic() + config.timeout_seconds
+    too_slow = f"the server took longer than {config.timeout_seconds:g} s (fetch.timeout_seconds)"
+    connection: _PinnedConnection | None = None
+    failures = []
+    for address in _addresses(host, port, config):
+        connection = _PinnedConnection(host, port, address, tls=tls, timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            connection.connect()
+            break
+        except TimeoutError:
+            raise FetchError(too_slow) from None
+        except ssl.SSLError as e:
+            raise FetchError(f"the secure connection failed ({e.reason or e})") from None
+        except OSError as e:  # this address does not answer; try the host's next one
+            failures.append(f"{address}: {e.strerror or e}")
+            connection = None
+    if connection is None:
+        raise FetchError(f"cannot connect to {host} port {port} ({'; '.join(failures)})")
+    watchdog = _Watchdog(connection, deadline - time.monotonic())
+    try:
+        connection.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers={
+            "User-Agent": config.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"})
+        response = connection.getresponse()
+        body = b"" if response.status in _REDIRECTS else _read_body(response, config.max_bytes)
+        if watchdog.fired:
+            raise FetchError(too_slow)
+        return _Response(url, response.status, response.reason, response.headers, body)
+    except (OSError, http.client.HTTPException) as e:
+        if watchdog.fired or isinstance(e, TimeoutError):
+            raise FetchError(too_slow) from None
+        raise FetchError(f"the connection failed ({type(e).__name__}: {e})") from None
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _addresses(host: str, port: int, config: FetchConfig) -> list[str]:
+    """The host's addresses we may connect to; raises FetchError when it has none we may use."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise FetchError(f"cannot find the host {host} ({e})") from None
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in found))
+    if config.allow_private_addresses:
+        return addresses
+    allowed = []
+    refusals = []
+    for address in addresses:
+        reason = address_refusal(ipaddress.ip_address(address))
+        if reason is None:
+            allowed.append(address)
+        else:
+            refusals.append(f"{address}, {reason}")
+    if not allowed:
+        raise FetchError(f"{host} resolves to {'; '.join(refusals)}, which is not fetched "
+                         "(fetch.allow_private_addresses is false)")
+    return allowed
+
+
+def _read_body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    """The response body, decompressed, refused once it passes `max_bytes` (declared or actual)."""
+    limit = f"the {max_bytes:,} byte limit (fetch.max_bytes)"
+    declared = response.getheader("Content-Length")
+    if declared and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"the page is {int(declared):,} bytes, over {limit}")
+    encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise FetchError(f"the server sent the page {encoding}-compressed, which is not read")
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None  # 32: gzip or zlib
+    chunks: list[bytes] = []
+    size = received = 0
+    while True:
+        data = response.read(_READ_SIZE)
+        if not data:
+            break
+        received += len(data)
+        if received > max_bytes:
+            raise FetchError(f"the page is larger than {limit}")
+        if inflate is not None:
+            try:
+                data = inflate.decompress(data, max_bytes + 1 - size)
+            except zlib.error as e:
+                raise FetchError(f"the page's {encoding} compression is broken ({e})") from None
+        size += len(data)
+        if size > max_bytes or (inflate is not None and inflate.unconsumed_tail):
+            raise FetchError(f"the page is larger than {limit}")
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:1024].lower()
+    return b"<!doctype html" in head or b"<html" in head
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """An HTTP(S) connection to one address already checked, whatever the host name resolves to by now.
+
+    The Host header, and for https the certificate check, still use the host name.
+    """
+
+    def __init__(self, host: str, port: int, address: str, *, tls: ssl.SSLContext | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+        self._tls = tls
+        if tls is not None:
+            self.default_port = http.client.HTTPS_PORT  # so the Host header leaves out the usual port
+
+    def connect(self) -> None:
+        """Open the socket to the checked address; for https, wrap it in TLS checked against the host name."""
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        try:
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host) if self._tls else sock
+        except BaseException:
+            sock.close()
+            raise
+
+
+class _Watchdog:
+    """Closes a connection's socket when the request's deadline passes, however the server dribbles."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.fired = False
+        self._connection = connection
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        """Stop watching (the request has ended)."""
+        self._timer.cancel()
