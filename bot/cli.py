@@ -1,4 +1,4 @@
-"""The `articlebot` command: index, ask, show, sources, eval and run (the Discord bot).
+"""The `articlebot` command: index, add, remove, ask, show, sources, eval and run (the Discord bot).
 
 Heavy libraries (torch, sentence-transformers, faiss) are imported only by the commands that
 need them, so `--help` answers at once.
@@ -24,6 +24,8 @@ log = logging.getLogger("articlebot")
 _EPILOG = """\
 examples:
   articlebot index                          build or update the index of corpus/
+  articlebot add https://example.com/story  fetch a page into corpus/ and index it (or add FILE)
+  articlebot remove story-title.md          remove an article (by path or URL) from corpus/ and the index
   articlebot ask "who was released?"        answer with numbered, quoted sources
   articlebot ask --json --questions q.txt   one JSON object per question, per line
   articlebot run                            start the Discord bot (token in DISCORD_TOKEN)
@@ -52,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", "Build or update the index of the corpus folder (only changed articles are embedded).",
                     "articlebot index --corpus corpus/")
     index.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+
+    add = command("add", "Add articles to the corpus folder and index them: web pages by link (fetched, their main "
+                  "text kept as Markdown) or local .txt, .md and .html files (copied).",
+                  "articlebot add https://example.com/news/story.html   or   articlebot add notes/interview.md")
+    add.add_argument("items", nargs="+", metavar="URL|FILE", help="links to web pages, or files to copy")
+    add.add_argument("--refresh", action="store_true",
+                     help="fetch links already in the corpus again and replace them when they changed")
+    add.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+
+    remove = command("remove", "Remove articles from the corpus folder and the index.",
+                     "articlebot remove story-title.md   or   articlebot remove https://example.com/news/story.html")
+    remove.add_argument("targets", nargs="+", metavar="SOURCE|URL",
+                        help="an article's path in the corpus folder, or its URL (see `articlebot sources`)")
+    remove.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
 
     ask = command("ask", "Answer questions from the index, with numbered sources quoted exactly.",
                   'articlebot ask "who was released?"   or   articlebot ask --json --questions q.txt')
@@ -93,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides={"index": {
             "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})
-        handler = {"index": _index, "ask": _ask, "show": _show, "sources": _sources,
+        handler = {"index": _index, "add": _add, "remove": _remove, "ask": _ask, "show": _show, "sources": _sources,
                    "eval": _eval, "run": _run}[args.command]
         return handler(config, args)
     except ArticlebotError as e:
@@ -113,14 +129,72 @@ def _engine(config: Config) -> Any:
 
 
 def _index(config: Config, args: argparse.Namespace) -> int:
+    print_report(_rebuild(config), sys.stdout)
+    return 0
+
+
+def _rebuild(config: Config) -> BuildReport:
+    """Bring the index up to date with the corpus, with a progress bar on a terminal."""
     engine = _engine(config)
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
-        report = engine.rebuild(progress)
+        return engine.rebuild(progress)
     finally:
         if progress:
             progress.close()
-    print_report(report, sys.stdout)
+
+
+def _add(config: Config, args: argparse.Namespace) -> int:
+    from index.errors import IngestError
+    from index.ingest import add, is_url
+
+    changed = refused = 0
+    for item in args.items:
+        try:
+            addition = add(config, item, refresh=args.refresh)
+        except IngestError as e:
+            print(f"articlebot add: {item}: {e}", file=sys.stderr)
+            refused += 1
+            continue
+        changed += addition.changed
+        title = f"{addition.source} ({addition.title})"
+        print({"added": f"added: {title}" + (f" from {addition.url}" if addition.url else ""),
+               "refreshed": f"refreshed: {title}",
+               "unchanged": f"unchanged: {title} is the same as before",
+               "present": f"already in the corpus: {item} is {title}; nothing changed"
+                          + ("" if args.refresh or not is_url(item) else " (--refresh fetches it again)"),
+               }[addition.outcome])
+    status = _update_index(config) if changed else 0
+    return status or (1 if refused else 0)
+
+
+def _remove(config: Config, args: argparse.Namespace) -> int:
+    from index.errors import IngestError
+    from index.ingest import remove
+
+    changed = refused = 0
+    for target in args.targets:
+        try:
+            removals = remove(config, target)
+        except IngestError as e:
+            print(f"articlebot remove: {e}", file=sys.stderr)
+            refused += 1
+            continue
+        for removal in removals:
+            print(f"removed: {removal.source} ({removal.title})")
+            changed += 1
+    status = _update_index(config) if changed else 0
+    return status or (1 if refused else 0)
+
+
+def _update_index(config: Config) -> int:
+    """Rebuild after `add` or `remove` changed the corpus; a failure says the corpus changed all the same."""
+    try:
+        print_report(_rebuild(config), sys.stdout)
+    except ArticlebotError as e:
+        print(f"articlebot: the corpus folder changed as listed, but the index could not be updated: {e}; "
+              "`articlebot index` updates it once that is fixed", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -113,7 +113,7 @@ def read_article(file: CorpusFile) -> Article:
         text, meta = _extract_html(text)
         body = Span(0, len(text))
     elif kind == "markdown":
-        meta, body = _front_matter(text)
+        meta, body = front_matter(text)
     spans = [s for s in paragraphs(text[: body.end]) if s.start >= body.start]
     kept = _prose_paragraphs(text, spans)
     if not kept:
@@ -182,7 +182,7 @@ def _title_from_name(source: str) -> str:
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
-def _front_matter(text: str) -> tuple[dict[str, str], Span]:
+def front_matter(text: str) -> tuple[dict[str, str], Span]:
     """Read simple `key: value` front matter; the body starts after it."""
     match = _FRONT_MATTER.match(text)
     if not match:
