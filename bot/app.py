@@ -17,6 +17,7 @@ from bot.client import ArticleBot
 from bot.worker import Worker
 from index.config import Config, DiscordConfig
 from index.model import BuildProgress
+from index.record import Record
 
 if TYPE_CHECKING:
     from index.engine import Engine
@@ -71,7 +72,9 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
     the bot connects to the gateway (goes online) only once the index is ready.
     """
     with discord_endpoints(config.discord):
-        async with Worker(engine) as worker, ArticleBot(config=config, worker=worker) as bot:
+        record = (Record(config.record_path, retention_days=config.record.retention_days)
+                  if config.record.enabled else None)
+        async with Worker(engine, record=record) as worker, ArticleBot(config=config, worker=worker) as bot:
             await bot.login(token)
             log.info("checking the index in %s against %s", config.index.index_dir, config.index.corpus_dir)
             indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))

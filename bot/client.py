@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import discord
 from discord import app_commands
 
-from bot import commands, render
+from bot import commands, render, views
 from bot.errors import QuestionRefused, Refusal, ShuttingDown
 from bot.guards import Cooldowns, GuildSlots
 from bot.worker import Worker
@@ -79,6 +79,7 @@ class ArticleBot(discord.Client):
     async def setup_hook(self) -> None:
         """Register the slash commands and sync them: to the configured guilds (instant), else globally."""
         commands.register(self.tree)
+        self.add_dynamic_items(*views.ANSWER_BUTTONS)  # answers' buttons, including those sent before a restart
         guild_ids = self.config.discord.guild_ids
         if guild_ids:
             for guild_id in guild_ids:
@@ -146,8 +147,10 @@ class ArticleBot(discord.Client):
             async with self.question_turn(question, message.author.id, guild_id):
                 async with message.channel.typing():
                     answer = await self.worker.ask(question)
+                    asked = await self.worker.remember(answer, asker=message.author.id, guild=guild_id,
+                                                       channel=message.channel.id)
                 # Sent inside the turn, so that shutting down waits for the reply too.
-                await self._send_reply(message, render.answer_reply(answer))
+                await self._send_reply(message, render.answer_reply(answer), views.answer_view(asked, answer))
         except (Refusal, ArticlebotError) as e:
             await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
         except Exception:
@@ -176,10 +179,11 @@ class ArticleBot(discord.Client):
     async def _reply(self, message: discord.Message, text: str) -> None:
         await self._send_reply(message, render.Reply(text))
 
-    async def _send_reply(self, message: discord.Message, reply: render.Reply) -> None:
+    async def _send_reply(self, message: discord.Message, reply: render.Reply,
+                          view: discord.ui.View | None = None) -> None:
         try:
             await message.reply(reply.content, embeds=list(reply.embeds), mention_author=False,
-                                allowed_mentions=render.NO_MENTIONS)
+                                allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
         except discord.HTTPException:
             log.exception("could not reply to message %s in channel %s", message.id, message.channel.id)
 

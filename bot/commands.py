@@ -12,7 +12,7 @@ from discord import app_commands
 from bot import render
 from bot.errors import ReindexRunning
 from bot.guards import admin_only
-from bot.views import SourcesPages
+from bot.views import SourcesPages, answer_view
 from index.errors import ArticlebotError, ReindexInProgressError
 from index.model import BuildProgress
 
@@ -25,7 +25,7 @@ PROGRESS_EVERY = 1.0
 
 def register(tree: app_commands.CommandTree[ArticleBot]) -> None:
     """Add every command to the tree."""
-    commands: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, status, reindex)
+    commands: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, status, reindex, gaps)
     for command in commands:
         tree.add_command(command)
 
@@ -38,9 +38,12 @@ async def ask(interaction: discord.Interaction[ArticleBot], question: str, priva
     async with bot.question_turn(question, interaction.user.id, interaction.guild_id):
         await interaction.response.defer(thinking=True, ephemeral=private)
         answer = await bot.worker.ask(question)
+        asked = await bot.worker.remember(answer, asker=interaction.user.id, guild=interaction.guild_id,
+                                          channel=interaction.channel_id)
         reply = render.answer_reply(answer)
+        view = answer_view(asked, answer)
         await interaction.followup.send(reply.content, embeds=list(reply.embeds), ephemeral=private,
-                                        allowed_mentions=render.NO_MENTIONS)
+                                        allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
 
 
 @app_commands.command(description="List the articles I have read.")
@@ -66,7 +69,8 @@ async def status(interaction: discord.Interaction[ArticleBot]) -> None:
     async with bot.in_flight():
         await interaction.response.defer(thinking=True)
         index_status = await bot.worker.status()
-        await interaction.followup.send(embed=render.status_embed(index_status, bot.uptime),
+        summary = await bot.worker.summary(days=7)
+        await interaction.followup.send(embed=render.status_embed(index_status, bot.uptime, summary),
                                         allowed_mentions=render.NO_MENTIONS)
 
 
@@ -103,3 +107,22 @@ async def reindex(interaction: discord.Interaction[ArticleBot]) -> None:
         else:
             text = render.report_text(report)
         await interaction.edit_original_response(content=text, allowed_mentions=render.NO_MENTIONS)
+
+
+@app_commands.command(description="Questions the articles did not answer well, grouped (administrators only).")
+@app_commands.describe(days="How many days back to look (default 30)")
+@app_commands.default_permissions(manage_guild=True)
+@admin_only()
+async def gaps(interaction: discord.Interaction[ArticleBot], days: app_commands.Range[int, 1, 3650] = 30) -> None:
+    """The questions declined and the answers voted down, grouped by topic, most asked first; privately."""
+    bot = interaction.client
+    async with bot.in_flight():
+        if bot.worker.record is None:
+            await interaction.response.send_message(
+                "The question record is turned off ([record] enabled = false), so there is nothing to show.",
+                ephemeral=True, allowed_mentions=render.NO_MENTIONS)
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        found = await bot.worker.gaps(days, guild=interaction.guild_id)
+        await interaction.followup.send(render.gaps_text(found, days), ephemeral=True,
+                                        allowed_mentions=render.NO_MENTIONS)

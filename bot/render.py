@@ -15,6 +15,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
+from index.record import Gap, Summary
 
 # Discord's limits, https://discord.com/developers/docs/resources/message#create-message
 CONTENT_LIMIT = 2000
@@ -198,8 +199,8 @@ def _article_line(article: ArticleInfo) -> str:
     return f"• {title}{tail} ({fit(article.source, 100)})"
 
 
-def status_embed(status: IndexStatus, uptime: dt.timedelta) -> discord.Embed:
-    """The index being served and how long the bot has been up."""
+def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | None = None) -> discord.Embed:
+    """The index being served, how long the bot has been up, and (with the record on) the last days' answers."""
     embed = discord.Embed(title="Index status", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=str(status.articles))
     embed.add_field(name="Chunks", value=str(status.chunks))
@@ -207,6 +208,10 @@ def status_embed(status: IndexStatus, uptime: dt.timedelta) -> discord.Embed:
     embed.add_field(name="Model", value=fit(model, FIELD_VALUE_LIMIT))
     embed.add_field(name="Index built", value=_when(status.built_at))
     embed.add_field(name="Uptime", value=duration(uptime))
+    if summary is not None:
+        embed.add_field(name=f"Last {summary.days} days",
+                        value=f"{summary.answered} answered, {summary.declined} declined; "
+                              f"votes: {summary.up} 👍, {summary.down} 👎", inline=False)
     if status.skipped:
         names = ", ".join(f"{s.source} ({s.reason})" for s in status.skipped)
         embed.add_field(name=f"Skipped files ({len(status.skipped)})", value=fit(names, FIELD_VALUE_LIMIT),
@@ -293,3 +298,50 @@ def help_text(name: str) -> str:
         "• Or use /ask (add private:true to see the answer alone), /sources for the articles, /status for the index.",
         CONTENT_LIMIT,
     )
+
+
+FORGOTTEN = "That answer is no longer in the record (it is older than the record keeps), so I can't do that for it."
+
+
+def vote_text(up: bool, kept: bool) -> str:
+    """The private reply to a vote."""
+    if not kept:
+        return FORGOTTEN
+    if up:
+        return "Thanks! Your 👍 is recorded. You can change it any time."
+    return "Thanks: your 👎 is recorded, and the server's admins will see this question in /gaps. You can change it."
+
+
+def more_sources_embed(citations: Sequence[Citation]) -> discord.Embed:
+    """The passages after the cited ones, numbered on from them."""
+    embed = citations_embed(citations, declined=False)
+    embed.title = "More sources (the passages after those cited)"
+    return embed
+
+
+def passage_embed(citation: Citation) -> discord.Embed:
+    """One cited passage in full (as much as an embed holds), with a link to it when the article has a URL."""
+    title = fit(f"[{citation.n}] {citation.title} (paragraph {citation.paragraph})", TITLE_LIMIT)
+    link = ""
+    if citation.url and linkable(citation.url):
+        target = fragment_link(citation.url, citation.quote)
+        if linkable(target):
+            link = f"\n\n[Open the article at this passage](<{target}>)"
+    embed = discord.Embed(title=title, description=_blockquote(citation.quote, DESCRIPTION_LIMIT - len(link)) + link,
+                          colour=ANSWER_COLOUR)
+    where = f"{citation.source}, characters {citation.start}-{citation.end}"
+    embed.set_footer(text=fit(f"{where}: the article's exact words.", FOOTER_LIMIT))
+    return embed
+
+
+def gaps_text(gaps: Sequence[Gap], days: int) -> str:
+    """What the articles did not answer in the last `days` days: groups of alike questions, most asked first."""
+    if not gaps:
+        return f"In the last {days} days every question was answered, and no answer was voted down."
+    lines = [f"Questions the articles did not answer well in the last {days} days (most asked first):"]
+    for gap in gaps:
+        how = ", ".join(part for part in (f"{gap.declined} declined" if gap.declined else "",
+                                          f"{gap.voted_down} voted down" if gap.voted_down else "") if part)
+        others = f" (also asked as: {'; '.join(gap.questions[1:4])})" if len(gap.questions) > 1 else ""
+        lines.append(f"• {gap.questions[0]}: asked {gap.asked}× ({how}){others}")
+    return fit_lines(lines[:30], CONTENT_LIMIT)

@@ -1,14 +1,19 @@
-"""Interactive message parts: the buttons that page through /sources."""
+"""Interactive message parts: the buttons that page through /sources, and those under an answer."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence
+import re
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import discord
 
 from bot import render
-from index.model import ArticleInfo
+from index.model import Answer, ArticleInfo
+
+if TYPE_CHECKING:
+    from bot.client import ArticleBot
+    from bot.worker import Worker
 
 # Seconds the page buttons keep working after the last click.
 PAGES_TIMEOUT = 600.0
@@ -50,3 +55,114 @@ class SourcesPages(discord.ui.View):
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.message.edit(view=None)
+
+
+# --- the buttons under an answer ------------------------------------------------------------------
+# Each button's custom_id carries the answer's id in the question record, so the buttons keep
+# working after the bot restarts: discord.py matches the id against these templates (DynamicItem)
+# and the record supplies the rest. Every reply to a click is private to the clicker.
+
+# Passages that "More sources" adds after the cited ones.
+MORE_SOURCES = 5
+# Passage buttons under an answer (Discord allows five buttons in a row).
+PASSAGE_BUTTONS = 5
+
+
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+                 template=r"articlebot:vote:(?P<way>up|down):(?P<asked>[0-9]{1,19})"):
+    """👍 or 👎: one vote per user per answer, changeable."""
+
+    def __init__(self, asked: int, up: bool) -> None:
+        super().__init__(discord.ui.Button(
+            emoji="👍" if up else "👎", style=discord.ButtonStyle.secondary, row=0,
+            custom_id=f"articlebot:vote:{'up' if up else 'down'}:{asked}"))
+        self.asked, self.up = asked, up
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> VoteButton:
+        return cls(int(match["asked"]), match["way"] == "up")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Record the vote and thank the voter privately."""
+        kept = await _worker(interaction).vote(self.asked, interaction.user.id, up=self.up)
+        await interaction.response.send_message(render.vote_text(self.up, kept), ephemeral=True,
+                                                allowed_mentions=render.NO_MENTIONS)
+
+
+class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+                        template=r"articlebot:more:(?P<asked>[0-9]{1,19})"):
+    """The passages after the cited ones, shown only to the clicker."""
+
+    def __init__(self, asked: int) -> None:
+        super().__init__(discord.ui.Button(label="More sources", style=discord.ButtonStyle.secondary, row=0,
+                                           custom_id=f"articlebot:more:{asked}"))
+        self.asked = asked
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> MoreSourcesButton:
+        return cls(int(match["asked"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Ask the question again for more passages; show those after the cited ones."""
+        worker = _worker(interaction)
+        entry = await worker.entry(self.asked)
+        if entry is None:
+            await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
+                                                    allowed_mentions=render.NO_MENTIONS)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        more = await worker.more_sources(entry.question, len(entry.citations), MORE_SOURCES)
+        if not more:
+            await interaction.followup.send("There are no more passages on this question.", ephemeral=True,
+                                            allowed_mentions=render.NO_MENTIONS)
+            return
+        await interaction.followup.send(embed=render.more_sources_embed(more), ephemeral=True,
+                                        allowed_mentions=render.NO_MENTIONS)
+
+
+class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+                    template=r"articlebot:passage:(?P<n>[0-9]{1,2}):(?P<asked>[0-9]{1,19})"):
+    """The whole passage of one citation, shown only to the clicker."""
+
+    def __init__(self, asked: int, n: int) -> None:
+        super().__init__(discord.ui.Button(label=f"Show passage {n}", style=discord.ButtonStyle.secondary, row=1,
+                                           custom_id=f"articlebot:passage:{n}:{asked}"))
+        self.asked, self.n = asked, n
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> PassageButton:
+        return cls(int(match["asked"]), int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Show the cited passage in full."""
+        entry = await _worker(interaction).entry(self.asked)
+        citation = next((c for c in entry.citations if c.n == self.n), None) if entry else None
+        if citation is None:
+            await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
+                                                    allowed_mentions=render.NO_MENTIONS)
+            return
+        await interaction.response.send_message(embed=render.passage_embed(citation), ephemeral=True,
+                                                allowed_mentions=render.NO_MENTIONS)
+
+
+ANSWER_BUTTONS = (VoteButton, MoreSourcesButton, PassageButton)
+
+
+def _worker(interaction: discord.Interaction) -> Worker:
+    return cast("ArticleBot", interaction.client).worker
+
+
+def answer_view(asked: int | None, answer: Answer) -> discord.ui.View | None:
+    """The buttons under a recorded answer (none when the record is off: they would have nothing to read)."""
+    if asked is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(asked, True))
+    view.add_item(VoteButton(asked, False))
+    view.add_item(MoreSourcesButton(asked))
+    for citation in answer.citations[:PASSAGE_BUTTONS]:
+        view.add_item(PassageButton(asked, citation.n))
+    return view

@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from index.errors import ReindexInProgressError
-from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
+from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
+from index.record import Entry, Gap, Record, Summary
 
 if TYPE_CHECKING:
     from index.engine import Engine
+
+T = TypeVar("T")
 
 # Questions answered at once; more wait their turn in the queue, never on the event loop.
 QUESTION_THREADS = 4
@@ -26,10 +29,11 @@ class Worker:
     waits for running work to finish and stops the threads.
     """
 
-    def __init__(self, engine: Engine, *, threads: int = QUESTION_THREADS) -> None:
+    def __init__(self, engine: Engine, *, threads: int = QUESTION_THREADS, record: Record | None = None) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self.engine = engine
+        self.record = record  # the question record, None when it is turned off
         self._questions = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="articlebot-ask")
         self._rebuilds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-rebuild")
         self._rebuild: asyncio.Future[BuildReport] | None = None
@@ -58,6 +62,49 @@ class Worker:
         """Answer a question in a worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._questions, self.engine.ask, question)
+
+    async def remember(self, answer: Answer, *, asker: int, guild: int | None, channel: int | None) -> int | None:
+        """Record a question and what was said, in a worker thread; its record id, or None with the record off."""
+        if self.record is None:
+            return None
+        record = self.record
+        return await self._in_thread(lambda: record.add(answer, asker=asker, guild=guild, channel=channel))
+
+    async def vote(self, asked: int, voter: int, *, up: bool) -> bool:
+        """Record a vote on a recorded answer; False if it is not (or no longer) recorded."""
+        if self.record is None:
+            return False
+        record = self.record
+        return await self._in_thread(lambda: record.vote(asked, voter, up=up))
+
+    async def entry(self, asked: int) -> Entry | None:
+        """A recorded question and its citations, or None."""
+        if self.record is None:
+            return None
+        record = self.record
+        return await self._in_thread(lambda: record.entry(asked))
+
+    async def more_sources(self, question: str, shown: int, more: int) -> list[Citation]:
+        """The passages after the first `shown` for a question: it is asked again for `shown + more` citations."""
+        answer = await self._in_thread(lambda: self.engine.ask(question, top_k=shown + more))
+        return list(answer.citations[shown:])
+
+    async def summary(self, days: int = 7) -> Summary | None:
+        """Answers, declines and votes of the last `days` days, or None with the record off."""
+        if self.record is None:
+            return None
+        record = self.record
+        return await self._in_thread(lambda: record.summary(days))
+
+    async def gaps(self, days: int, guild: int | None = None) -> list[Gap]:
+        """What the articles left unanswered over `days` days, grouped (the model embeds the questions)."""
+        if self.record is None:
+            return []
+        record = self.record
+        return await self._in_thread(lambda: record.gaps(self.engine.embedder, days, guild=guild))
+
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._questions, call)
 
     async def status(self) -> IndexStatus:
         """The served index's description, read in a worker thread."""

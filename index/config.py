@@ -141,6 +141,19 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class RecordConfig:
+    """The question record kept beside the index: questions, answers or declines, and votes (index/record.py)."""
+
+    # Off: nothing is recorded, answers carry no buttons, and /gaps and `articlebot gaps` have nothing to show.
+    enabled: bool = True
+    # Questions (and their votes) older than this many days are deleted.
+    retention_days: int = 90
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.retention_days <= 3650, "record.retention_days", "must be between 1 and 3650")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with `load_config`."""
 
@@ -148,6 +161,12 @@ class Config:
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+
+    @property
+    def record_path(self) -> Path:
+        """The question record's SQLite file, beside the index's generations."""
+        return self.index.index_dir / "record.sqlite3"
 
 
 # Environment variables that override one key each: name -> (table, key).
@@ -159,7 +178,8 @@ ENVIRONMENT = {
     "ARTICLEBOT_MODEL_CACHE": ("index", "model_cache_dir"),
 }
 
-_TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig}
+_TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig,
+           "record": RecordConfig}
 _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
 
 
