@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sources", "List the indexed articles.", "articlebot sources")
 
+    gaps = command("gaps", "The questions the articles did not answer well (declined, or voted down in Discord), "
+                   "alike ones grouped, most asked first; read from the question record beside the index.",
+                   "articlebot gaps --days 7")
+    gaps.add_argument("--days", type=_days, default=30, metavar="N", help="how many days back to look (default 30)")
+    gaps.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    gaps.add_argument("--json", action="store_true", help="print the groups as one JSON object")
+
     evaluate = command("eval", "Measure answer quality against questions with gold answers, beside two baselines.",
                        "articlebot eval --corpus eval-corpus/ --questions questions.jsonl")
     evaluate.add_argument("--corpus", type=Path, metavar="DIR", required=True, action="append",
@@ -110,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, overrides={"index": {
             "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})
         handler = {"index": _index, "add": _add, "remove": _remove, "ask": _ask, "show": _show, "sources": _sources,
-                   "eval": _eval, "run": _run}[args.command]
+                   "eval": _eval, "run": _run, "gaps": _gaps}[args.command]
         return handler(config, args)
     except ArticlebotError as e:
         print(f"articlebot: {e}", file=sys.stderr)
@@ -351,6 +358,38 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
     report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit)
     print(_json_line(report) if args.json else format_report(report))
     return 0
+
+
+def _gaps(config: Config, args: argparse.Namespace) -> int:
+    from index.record import Record, gap_lines
+
+    if not config.record.enabled:
+        print("articlebot: the question record is turned off ([record] enabled = false); there is nothing to show",
+              file=sys.stderr)
+        return 1
+    if not config.record_path.is_file():
+        print(f"articlebot: no question record in {config.index.index_dir} yet: the bot records the questions "
+              "it is asked in Discord", file=sys.stderr)
+        return 1
+    found = Record(config.record_path, retention_days=config.record.retention_days).gaps(
+        _engine(config).embedder, args.days)
+    if args.json:
+        print(_json_line({"days": args.days, "gaps": [
+            {"questions": list(g.questions), "asked": g.asked, "declined": g.declined, "voted_down": g.voted_down,
+             "last": g.last.isoformat()} for g in found]}))
+    else:
+        print("\n".join(gap_lines(found, args.days)))
+    return 0
+
+
+def _days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {value!r}") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 3650 days, not {days}")
+    return days
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:

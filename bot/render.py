@@ -15,7 +15,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
-from index.record import Gap, Summary
+from index.record import Gap, Summary, gap_lines
 
 # Discord's limits, https://discord.com/developers/docs/resources/message#create-message
 CONTENT_LIMIT = 2000
@@ -336,12 +336,4 @@ def passage_embed(citation: Citation) -> discord.Embed:
 
 def gaps_text(gaps: Sequence[Gap], days: int) -> str:
     """What the articles did not answer in the last `days` days: groups of alike questions, most asked first."""
-    if not gaps:
-        return f"In the last {days} days every question was answered, and no answer was voted down."
-    lines = [f"Questions the articles did not answer well in the last {days} days (most asked first):"]
-    for gap in gaps:
-        how = ", ".join(part for part in (f"{gap.declined} declined" if gap.declined else "",
-                                          f"{gap.voted_down} voted down" if gap.voted_down else "") if part)
-        others = f" (also asked as: {'; '.join(gap.questions[1:4])})" if len(gap.questions) > 1 else ""
-        lines.append(f"• {gap.questions[0]}: asked {gap.asked}× ({how}){others}")
-    return fit_lines(lines[:30], CONTENT_LIMIT)
+    return fit_lines(gap_lines(gaps, days)[:30], CONTENT_LIMIT)

@@ -168,6 +168,8 @@ class Record:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._salt is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, closing(sqlite3.connect(self.path, timeout=10.0)) as db:
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA journal_mode = WAL")
@@ -178,7 +180,6 @@ class Record:
     def _migrate(self, db: sqlite3.Connection) -> None:
         if self._salt is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with db:
             db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(_SCHEMA_VERSION),))
@@ -217,6 +218,19 @@ def group(items: Sequence[tuple[str, bool, dt.datetime]], embedder: Embedder,
         gaps.append(Gap(tuple(members), len(seen), sum(d for d, _ in seen), sum(not d for d, _ in seen),
                         max(w for _, w in seen)))
     return sorted(gaps, key=lambda g: (-g.asked, -g.last.timestamp()))
+
+
+def gap_lines(gaps: Sequence[Gap], days: int) -> list[str]:
+    """The gaps as lines of plain text (what /gaps and `articlebot gaps` show)."""
+    if not gaps:
+        return [f"In the last {days} days every question was answered, and no answer was voted down."]
+    lines = [f"Questions the articles did not answer well in the last {days} days (most asked first):"]
+    for gap in gaps:
+        how = ", ".join(part for part in (f"{gap.declined} declined" if gap.declined else "",
+                                          f"{gap.voted_down} voted down" if gap.voted_down else "") if part)
+        others = f" (also asked as: {'; '.join(gap.questions[1:4])})" if len(gap.questions) > 1 else ""
+        lines.append(f"• {gap.questions[0]}: asked {gap.asked}× ({how}){others}")
+    return lines
 
 
 def _now() -> dt.datetime:

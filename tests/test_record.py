@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from bot.cli import main
 from index.embedding import Embedder
 from index.engine import Engine
 from index.model import Answer
 from index.record import Record
+from tests.support import SEED
 
 ASKER = 987654321012345678
 
@@ -79,3 +85,24 @@ def test_an_entry_keeps_the_question_and_its_citations(seed_engine: Engine, tmp_
     assert (entry.question, entry.guild, entry.declined) == ("who was released?", 7, False)
     assert entry.citations == answer.citations
     assert record.entry(entry.id + 1) is None
+
+
+def test_the_gaps_command_prints_the_groups(tmp_path: Path, capsys: Any) -> None:
+    record = Record(tmp_path / "index" / "record.sqlite3")
+    for question in ("How much did the trip cost?", "What did the trip cost?", "Who paid for it?"):
+        record.add(declined(question))
+    args = ["--index-dir", str(tmp_path / "index"), "--corpus", str(SEED.parent)]
+    assert main(["gaps", *args, "--days", "7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Questions the articles did not answer well in the last 7 days")
+    assert lines[1] == ("• How much did the trip cost?: asked 2× (2 declined) "
+                        "(also asked as: What did the trip cost?)")
+    assert main(["gaps", *args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["days"] == 30 and data["gaps"][0]["asked"] == 2
+    with pytest.raises(SystemExit):
+        main(["gaps", *args, "--days", "0"])
+    assert "must be from 1 to 3650 days" in capsys.readouterr().err
+    empty = ["--index-dir", str(tmp_path / "none"), "--corpus", str(SEED.parent)]
+    assert main(["gaps", *empty]) == 1
+    assert "no question record" in capsys.readouterr().err
