@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from bot.guards import Cooldowns, GuildSlots
 from bot.worker import Worker
 from index.config import Config
 from index.errors import ArticlebotError, QuestionError
+from index.followup import Turn, in_context
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class ArticleBot(discord.Client):
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self.conversations = Conversations()
 
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
@@ -145,12 +148,15 @@ class ArticleBot(discord.Client):
         guild_id = message.guild.id if message.guild else None
         try:
             async with self.question_turn(question, message.author.id, guild_id):
+                before = self.conversations.get(message.reference.message_id if message.reference else None)
                 async with message.channel.typing():
-                    answer = await self.worker.ask(question)
+                    answer = await self.worker.ask(question, before=before)
                     asked = await self.worker.remember(answer, asker=message.author.id, guild=guild_id,
                                                        channel=message.channel.id)
                 # Sent inside the turn, so that shutting down waits for the reply too.
-                await self._send_reply(message, render.answer_reply(answer), views.answer_view(asked, answer))
+                sent = await self._send_reply(message, render.answer_reply(answer), views.answer_view(asked, answer))
+                if sent is not None:
+                    self.conversations.add(sent.id, Turn(in_context(question, before), answer))
         except (Refusal, ArticlebotError) as e:
             await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
         except Exception:
@@ -180,12 +186,13 @@ class ArticleBot(discord.Client):
         await self._send_reply(message, render.Reply(text))
 
     async def _send_reply(self, message: discord.Message, reply: render.Reply,
-                          view: discord.ui.View | None = None) -> None:
+                          view: discord.ui.View | None = None) -> discord.Message | None:
         try:
-            await message.reply(reply.content, embeds=list(reply.embeds), mention_author=False,
-                                allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
+            return await message.reply(reply.content, embeds=list(reply.embeds), mention_author=False,
+                                       allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
         except discord.HTTPException:
             log.exception("could not reply to message %s in channel %s", message.id, message.channel.id)
+            return None
 
     # --- shutting down ----------------------------------------------------------------------------
 
@@ -217,6 +224,28 @@ class ArticleBot(discord.Client):
             except TimeoutError:
                 log.warning("stopping with %d answer(s) still in progress after %.0f s", self._in_flight, grace)
         await self.close()
+
+
+class Conversations:
+    """The exchange behind each recent answer message, so that a reply to one is read as a follow-up.
+
+    Kept in memory for the last `limit` answers (a few MB at most); a reply to an older answer, or
+    one sent before a restart, is answered on its own.
+    """
+
+    def __init__(self, limit: int = 5000) -> None:
+        self.limit = limit
+        self._turns: OrderedDict[int, Turn] = OrderedDict()
+
+    def add(self, message_id: int, turn: Turn) -> None:
+        """Remember the exchange an answer message holds."""
+        self._turns[message_id] = turn
+        while len(self._turns) > self.limit:
+            self._turns.popitem(last=False)
+
+    def get(self, message_id: int | None) -> Turn | None:
+        """The exchange behind an answer message, if it is one of ours and recent."""
+        return self._turns.get(message_id) if message_id is not None else None
 
 
 def _sentence(text: str) -> str:

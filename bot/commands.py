@@ -14,6 +14,7 @@ from bot.errors import ReindexRunning
 from bot.guards import admin_only
 from bot.views import SourcesPages, answer_view
 from index.errors import ArticlebotError, ReindexInProgressError
+from index.followup import Turn
 from index.model import BuildProgress
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ async def ask(interaction: discord.Interaction[ArticleBot], question: str, priva
                                           channel=interaction.channel_id)
         reply = render.answer_reply(answer)
         view = answer_view(asked, answer)
-        await interaction.followup.send(reply.content, embeds=list(reply.embeds), ephemeral=private,
-                                        allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
+        sent = await interaction.followup.send(reply.content, embeds=list(reply.embeds), ephemeral=private,
+                                               allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING,
+                                               wait=True)
+        bot.conversations.add(sent.id, Turn(question, answer))  # a reply to it is a follow-up
 
 
 @app_commands.command(description="List the articles I have read.")

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from index.errors import ReindexInProgressError
+from index.followup import Turn
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Entry, Gap, Record, Summary
 
@@ -58,10 +59,9 @@ class Worker:
         """Raise QuestionError if the engine would refuse this question; cheap, safe on the event loop."""
         self.engine.check_question(question)
 
-    async def ask(self, question: str) -> Answer:
-        """Answer a question in a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._questions, self.engine.ask, question)
+    async def ask(self, question: str, *, before: Turn | None = None) -> Answer:
+        """Answer a question in a worker thread; `before`: the exchange it follows up, if any."""
+        return await self._in_thread(lambda: self.engine.ask(question, before=before))
 
     async def remember(self, answer: Answer, *, asker: int, guild: int | None, channel: int | None) -> int | None:
         """Record a question and what was said, in a worker thread; its record id, or None with the record off."""

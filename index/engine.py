@@ -21,6 +21,7 @@ from index.config import Config
 from index.corpus import decode
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
+from index.followup import Turn, in_context
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.reader import Reader, shared_reader
 from index.retrieval import search
@@ -90,31 +91,33 @@ class Engine:
                 f"({manifest.settings}); run `articlebot index` to rebuild it")
         return snapshot
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
-        """Answer one question."""
-        return self.ask_many([question], top_k=top_k)[0]
+    def ask(self, question: str, *, top_k: int | None = None, before: Turn | None = None) -> Answer:
+        """Answer one question; `before` is the conversation's previous exchange, for a follow-up."""
+        return self.ask_many([question], top_k=top_k, before=before)[0]
 
-    def ask_many(self, questions: Sequence[str], *, top_k: int | None = None) -> list[Answer]:
-        """Answer several questions, embedding them in one batch."""
+    def ask_many(self, questions: Sequence[str], *, top_k: int | None = None,
+                 before: Turn | None = None) -> list[Answer]:
+        """Answer several questions, embedding them in one batch (each read after `before`, if given)."""
         for question in questions:
             self.check_question(question)
         snapshot = self.snapshot()
         k = top_k or self.config.answer.top_k
         _ = self.embedder.dimension  # loads the model first, so its load is not counted as answer time
         began = time.perf_counter()
-        queries = self.embedder.encode([q.strip() for q in questions])
+        texts = [in_context(q.strip(), before) for q in questions]
+        queries = self.embedder.encode(texts)
         embedding_ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
         answers = []
-        for question, query in zip(questions, queries):
+        for question, text, query in zip(questions, texts, queries, strict=True):
             started = time.perf_counter()
-            hits = search(snapshot, question.strip(), query, max(_FETCH, 3 * k))
-            answer = compose(snapshot, self.embedder, question.strip(), query, hits,
+            hits = search(snapshot, text, query, max(_FETCH, 3 * k))
+            answer = compose(snapshot, self.embedder, text, query, hits,
                              top_k=k, min_relevance=self._min_relevance(),
                              reader=self.reader, weights=self.weights,
                              reader_candidates=self.config.answer.reader_candidates,
                              reader_threshold=self.config.answer.reader_threshold)
             elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
-            answers.append(replace(answer, elapsed_ms=elapsed_ms))
+            answers.append(replace(answer, question=question.strip(), elapsed_ms=elapsed_ms))
         return answers
 
     def _min_relevance(self) -> float:

@@ -220,12 +220,22 @@ class FakeDiscord:
         return FakeInteraction(self, interaction_id, token)
 
     async def post(self, content: str, author: FakeUser, *, mentions: tuple[FakeUser, ...] = (),
-                   role_mentions: tuple[int, ...] = (), dm: bool = False) -> int:
-        """A user posts in the guild channel, or in a DM with the bot; returns the message id."""
+                   role_mentions: tuple[int, ...] = (), dm: bool = False, reply_to: int | None = None) -> int:
+        """A user posts in the guild channel, or in a DM with the bot; returns the message id.
+
+        `reply_to`: the id of a message this one replies to (Discord then pings its author by default,
+        so the replied-to author is among the mentions).
+        """
         message_id = snowflake()
         channel_id = snowflake() if dm else self.channel_id
+        fields: dict[str, Any] = {}
+        if reply_to is not None:
+            replied = self.messages[reply_to]
+            fields = {"type": 19, "referenced_message": dict(replied),
+                      "message_reference": {"message_id": str(reply_to), "channel_id": replied["channel_id"],
+                                            "guild_id": None if dm else str(self.guild_id)}}
         message = self._message(message_id, content, author=author, mentions=mentions, role_mentions=role_mentions,
-                                channel_id=channel_id)
+                                channel_id=channel_id, **fields)
         if not dm:
             message["member"] = author.member(with_user=False)
             message["guild_id"] = str(self.guild_id)

@@ -1,0 +1,42 @@
+"""Reading a follow-up with the exchange before it (index/followup.py), and the engine's use of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.engine import Engine
+from index.followup import Turn, in_context, refers_back
+from index.model import Answer, AnswerSentence
+
+
+@pytest.mark.parametrize(("question", "leans"), [
+    ("When did he arrive?", True),
+    ("and why?", True),
+    ("When was that?", True),
+    ("Who else was freed?", True),
+    ("Where?", True),
+    ("How many of them were there?", True),
+    ("Who visited Belarus?", False),
+    ("What city did the diplomat fly into?", False),
+    ("Which company that sells phones was fined?", False),
+])
+def test_what_refers_back(question: str, leans: bool) -> None:
+    assert refers_back(question) is leans
+
+
+def test_the_context_is_the_earlier_question_and_the_phrase_that_answered_it() -> None:
+    sentence = "On February 14, 2025, Christopher W. Smith arrived quietly in Minsk."
+    answer = Answer("Who arrived in Minsk?", sentence, False, (),
+                    (AnswerSentence(sentence, 1, 0, len(sentence), (22, 42)),))
+    before = Turn("Who arrived in Minsk?", answer)
+    assert in_context("When did he arrive?", before) == "When did he arrive? arrived minsk christopher w smith"
+    assert in_context("Who visited Belarus?", before) == "Who visited Belarus?"  # on its own
+    assert in_context("When did he arrive?", None) == "When did he arrive?"
+
+
+def test_the_engine_answers_a_follow_up_from_the_conversation(seed_engine: Engine) -> None:
+    first = seed_engine.ask("Who visited Belarus?")
+    alone = seed_engine.ask("When did he arrive?")
+    after = seed_engine.ask("When did he arrive?", before=Turn("Who visited Belarus?", first))
+    assert after.question == "When did he arrive?"  # the answer keeps the asker's words
+    assert "February 14, 2025" in after.text and "February 14, 2025" not in alone.text
