@@ -41,10 +41,14 @@ Progress = Callable[[BuildProgress], None]
 _EMBED_SLICE = 256
 
 
+# The version of index/furniture.py's rules: a change re-chunks every article.
+FURNITURE_RULES = 1
+
+
 def chunk_settings(config: IndexConfig) -> dict[str, Any]:
     """The settings that change what an index holds; a mismatch forces a full rebuild."""
     return {"max_tokens": config.max_tokens, "min_chunk_words": config.min_chunk_words,
-            "reader_version": READER_VERSION, "embedding_prefix": "title-line"}
+            "reader_version": READER_VERSION, "embedding_prefix": "title-line", "furniture": FURNITURE_RULES}
 
 
 def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:

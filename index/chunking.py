@@ -2,7 +2,9 @@
 
 A chunk is the unit that is embedded, searched and cited. It is a paragraph when the paragraph
 fits the model's window; a run of short adjacent paragraphs (a heading and the paragraph under
-it) is merged; a paragraph too long for the window is cut between sentences. Sizes are counted
+it) is merged; a paragraph too long for the window is cut between sentences. Site furniture in
+scraped text (newsletter prompts, tickers, navigation lists: index/furniture.py) is left out, and
+no chunk spans across it. Sizes are counted
 with the model's own tokenizer, because the model silently ignores what lies past its window.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from index.corpus import Article
+from index.furniture import article_spans
 from index.text import Span, sentences, words
 
 CountTokens = Callable[[Sequence[str]], list[int]]
@@ -43,14 +46,15 @@ def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: in
     budget = max(8, max_tokens - count_tokens([embedding_prefix(article.title)])[0])
     pieces: list[_Piece] = []
     for paragraph in article.paragraphs:
-        spans = [paragraph.span]
-        (tokens,) = count_tokens([text[paragraph.span.start:paragraph.span.end]])
-        if tokens > budget:
-            spans = _split_long(text, paragraph.span, count_tokens, budget)
-        for span in spans:
-            segment = text[span.start:span.end]
-            size = tokens if len(spans) == 1 else count_tokens([segment])[0]
-            pieces.append(_Piece(span, paragraph.number, size, len(words(segment))))
+        for kept in article_spans(text, paragraph.span):  # site furniture left out (index/furniture.py)
+            spans = [kept]
+            (tokens,) = count_tokens([text[kept.start:kept.end]])
+            if tokens > budget:
+                spans = _split_long(text, kept, count_tokens, budget)
+            for span in spans:
+                segment = text[span.start:span.end]
+                size = tokens if len(spans) == 1 else count_tokens([segment])[0]
+                pieces.append(_Piece(span, paragraph.number, size, len(words(segment))))
     merged = _merge(text, pieces, budget, min_words)
     return [Chunk(article.source, s.start, s.end, p, text[s.start:s.end]) for s, p in merged]
 

@@ -1,0 +1,72 @@
+"""Site furniture in scraped text is left out of chunks; the article's sentences, and their offsets, stay."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.chunking import chunk_article
+from index.corpus import Article, Paragraph
+from index.furniture import article_spans, is_furniture
+from index.text import Span, paragraphs
+
+
+@pytest.mark.parametrize("sentence", [
+    "When you purchase through links on our site, we may earn an affiliate commission.",
+    "Sign up for breaking news, reviews, opinion, top tech deals, and more.",
+    "Copyright © 2026 Salon.com, LLC. All rights reserved.",
+    "+ 456.56 + 139.20 + 72.00 + 4,502.00 + 21,721.00 + 456.56 + 139.20",
+    "NEWS BUSINESS MOVIES CRICKET SPORTS GET AHEAD REDIFF MONEY REDIFF-TV REDIFF ASTRO MOBILE RECHARGE",
+    "This issue is preventing our website from loading properly.",
+    "By submitting your email, you agree to the Privacy Policy and Terms of Use.",
+    "ALSO READ | Can Tilak Varma hold off spin-bashing Shreyas Iyer from the T20I No 3 spot?",
+])
+def test_site_furniture_is_recognised(sentence: str) -> None:
+    assert is_furniture(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Netflix said it added 8 million subscribers in the quarter, more than analysts expected.",
+    "The Sensex rose 1.2 per cent to 81,500 on Friday, led by banks and IT stocks.",
+    "Shares of Tata Motors fell 3 % after the results.",
+    "Readers who sign up for the programme get a free ticket.",
+    "On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, arrived quietly in Minsk.",
+    "Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership",
+])
+def test_news_sentences_are_kept(sentence: str) -> None:
+    assert not is_furniture(sentence)
+
+
+SCRAPED = ("Australia have won the toss and will bowl in this decider  When you purchase through links on our "
+           "site, we may earn an affiliate commission. Here's how it works.  Sign up for breaking news, reviews, "
+           "opinion, top tech deals, and more. You are now subscribed Your newsletter sign-up was successful "
+           "Australia vs South Africa T20 at Cazaly's Stadium, Cairns, on Saturday is the deciding third game in a "
+           "three-match series. Australia won the first game. + 62.97 + 25.45 -10.00 + 4.10 + 1.75\n")
+
+
+def test_furniture_is_cut_out_and_what_is_kept_keeps_its_offsets() -> None:
+    (paragraph,) = paragraphs(SCRAPED)
+    kept = article_spans(SCRAPED, paragraph)
+    texts = [SCRAPED[s.start:s.end] for s in kept]
+    joined = " ".join(texts)
+    assert "Australia have won the toss" in texts[0]
+    assert "Cazaly's Stadium, Cairns" in joined and "Australia won the first game." in joined
+    for furniture in ("affiliate commission", "Sign up", "newsletter", "62.97"):
+        assert furniture not in joined
+    assert all(isinstance(s, Span) and SCRAPED[s.start:s.end].strip() for s in kept)
+
+
+def test_no_chunk_holds_furniture_or_spans_across_it() -> None:
+    spans = paragraphs(SCRAPED)
+    article = Article("scraped.txt", "0", SCRAPED, "How to watch", None, None, None,
+                      tuple(Paragraph(s, i + 1) for i, s in enumerate(spans)))
+    chunks = chunk_article(article, lambda texts: [len(t.split()) for t in texts], max_tokens=254, min_words=40)
+    assert chunks
+    for chunk in chunks:
+        assert SCRAPED[chunk.start:chunk.end] == chunk.text
+        assert "affiliate" not in chunk.text and "Sign up" not in chunk.text and "62.97" not in chunk.text
+    assert any("Cazaly's Stadium, Cairns" in c.text for c in chunks)
+
+
+def test_a_clean_paragraph_is_one_span() -> None:
+    text = "The council met on Monday. It approved the budget."
+    assert article_spans(text, Span(0, len(text))) == [Span(0, len(text))]
