@@ -91,9 +91,9 @@ def article_spans(text: str, within: Span) -> list[Span]:
                 pieces = [(block.start, block.start + ticker.start(), False),
                           (block.start + ticker.start(), block.start + ticker.end(), True),
                           (block.start + ticker.end(), block.end, False)]
-                for start, end, furniture in pieces:
-                    if text[start:end].strip():
-                        parts.append(Span(start, end))
+                for first, last, furniture in pieces:
+                    if text[first:last].strip():
+                        parts.append(Span(first, last))
                         flags.append(furniture)
                 continue
             glued = _glued_prefix(unit)
