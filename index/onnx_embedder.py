@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.embedding import offline, resolve_model_path
+from index.embedder_base import offline, resolve_model_path
 from index.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -129,3 +129,11 @@ def test_counting_word_pieces_while_encoding_on_the_torch_backend_is_safe(texts:
     with ThreadPoolExecutor(4) as pool:
         for future in [pool.submit(count), pool.submit(encode), pool.submit(count), pool.submit(encode)]:
             future.result()  # before the fix: RuntimeError("Already borrowed") from the tokenizer
+
+
+@pytest.mark.parametrize("backend", ["index.onnx_embedder", "index.torch_embedder", "index.hash_embedder"])
+def test_each_backend_builds_on_the_base_alone(backend: str) -> None:
+    """No import cycle: a backend never needs the factory (index/embedding.py), which imports the backends."""
+    code = f"import sys, {backend}; print('index.embedding' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
