@@ -26,6 +26,7 @@ examples:
   articlebot index                          build or update the index of corpus/
   articlebot add https://example.com/story  fetch a page into corpus/ and index it (or add FILE)
   articlebot remove story-title.md          remove an article (by path or URL) from corpus/ and the index
+  articlebot feeds sync                     add the new entries of the [[feeds]] in the config, then index
   articlebot ask "who was released?"        answer with numbered, quoted sources
   articlebot ask --json --questions q.txt   one JSON object per question, per line
   articlebot run                            start the Discord bot (token in DISCORD_TOKEN)
@@ -68,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("targets", nargs="+", metavar="SOURCE|URL",
                         help="an article's path in the corpus folder, or its URL (see `articlebot sources`)")
     remove.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+
+    feeds = commands.add_parser("feeds", help="Follow RSS and Atom feeds: list them, or add their new entries now.",
+                                description="Follow RSS and Atom feeds ([[feeds]] in the config, or /feeds in "
+                                "Discord): list them, or add their new entries now.")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    for name, summary in (("sync", "Fetch every feed once, add the pages of its new entries to the corpus folder, "
+                                   "and update the index. Exits 1 when no feed could be read."),
+                          ("list", "List the feeds followed, and how each fared last time.")):
+        sub = feed_commands.add_parser(name, help=summary, description=summary)
+        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+        sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
+        sub.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
 
     ask = command("ask", "Answer questions from the index, with numbered sources quoted exactly.",
                   'articlebot ask "who was released?"   or   articlebot ask --json --questions q.txt')
@@ -117,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, overrides={"index": {
             "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})
         handler = {"index": _index, "add": _add, "remove": _remove, "ask": _ask, "show": _show, "sources": _sources,
-                   "eval": _eval, "run": _run, "gaps": _gaps}[args.command]
+                   "eval": _eval, "run": _run, "gaps": _gaps, "feeds": _feeds}[args.command]
         return handler(config, args)
     except ArticlebotError as e:
         print(f"articlebot: {e}", file=sys.stderr)
@@ -192,6 +205,44 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
             changed += 1
     status = _update_index(config) if changed else 0
     return status or (1 if refused else 0)
+
+
+def _feeds(config: Config, args: argparse.Namespace) -> int:
+    from index import feeds
+
+    if args.feeds_command == "list":
+        followed = feeds.health(config)
+        if not followed:
+            print("no feeds are followed: add [[feeds]] tables to the config file (see config.example.toml), "
+                  "or use /feeds add in Discord")
+        for h in followed:
+            where = f" → channel {h.feed.channel_id}" if h.feed.channel_id else ""
+            line = f"{h.feed.title}{'' if h.feed.title == h.feed.url else f' ({h.feed.url})'}{where}"
+            if h.failures:
+                line += f": failing ({h.failures} in a row): {h.error}"
+            elif h.last_read:
+                line += f": last read {h.last_read.isoformat(timespec='seconds')}"
+            print(line)
+        return 0
+    if not feeds.feeds(config):
+        print("articlebot feeds sync: no feeds are followed: add [[feeds]] tables to the config file "
+              "(see config.example.toml)", file=sys.stderr)
+        return 1
+    runs = feeds.sync(config)
+    for run in runs:
+        name = run.feed.title
+        if run.outcome == "failed":
+            print(f"articlebot feeds sync: {name}: failed: {run.error}", file=sys.stderr)
+            continue
+        for addition in run.added:
+            print(f"{name}: added {addition.source} ({addition.title})" + (f" from {addition.url}" if addition.url
+                                                                             else ""))
+        for link, why in run.refused:
+            print(f"articlebot feeds sync: {name}: {link} not added: {why}", file=sys.stderr)
+        if not run.added:
+            print(f"{name}: {'unchanged since the last sync' if run.outcome == 'unchanged' else 'nothing new'}")
+    status = _update_index(config) if any(run.added for run in runs) else 0
+    return status or (1 if all(run.outcome == "failed" for run in runs) else 0)
 
 
 def _update_index(config: Config) -> int:

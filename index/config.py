@@ -131,13 +131,41 @@ class FetchConfig:
     respect_robots: bool = True
     # Off: loopback, private, link-local (cloud metadata) and other non-public addresses are refused.
     allow_private_addresses: bool = False
+    # Minutes between two polls of each feed by the running bot (a failing feed waits longer and longer).
+    feed_interval_minutes: float = 30.0
+    # A feed's newest entries looked at per poll; older ones are left alone (so a first sync stays small).
+    feed_max_entries: int = 20
 
     def __post_init__(self) -> None:
+        _check(1 <= self.feed_interval_minutes <= 10_080, "fetch.feed_interval_minutes",
+               "must be between 1 and 10080 (a week)")
+        _check(1 <= self.feed_max_entries <= 500, "fetch.feed_max_entries", "must be between 1 and 500")
         _check(1_000 <= self.max_bytes <= 1_000_000_000, "fetch.max_bytes", "must be between 1000 and 1000000000")
         _check(0 < self.timeout_seconds <= 600, "fetch.timeout_seconds", "must be more than 0 and at most 600")
         _check(0 <= self.max_redirects <= 20, "fetch.max_redirects", "must be between 0 and 20")
         _check(bool(self.user_agent.strip()) and self.user_agent.isprintable(), "fetch.user_agent",
                "must be one line of printable text")
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """An RSS or Atom feed whose new entries are added to the corpus (a `[[feeds]]` table)."""
+
+    url: str
+    # How the feed is called in messages; default: its URL.
+    name: str = ""
+    # The Discord channel told about the articles each poll adds; 0: none.
+    channel_id: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.url.strip().lower().startswith(("http://", "https://")), "feeds.url",
+               f"must be an http or https link, not {self.url!r}")
+        _check(self.channel_id >= 0, "feeds.channel_id", "must be a channel id (or 0 for none)")
+
+    @property
+    def title(self) -> str:
+        """The name said in messages."""
+        return self.name.strip() or self.url
 
 
 @dataclass(frozen=True)
@@ -162,6 +190,12 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    feeds: tuple[FeedConfig, ...] = ()
+
+    @property
+    def feed_state_path(self) -> Path:
+        """The feeds' state (validators, entries seen, failures, feeds added in Discord), beside the index."""
+        return self.index.index_dir / "feeds.json"
 
     @property
     def record_path(self) -> Path:
@@ -193,7 +227,7 @@ def load_config(
     environ = os.environ if environ is None else environ
     if path is None and environ.get("ARTICLEBOT_CONFIG"):
         path = Path(environ["ARTICLEBOT_CONFIG"])
-    raw: dict[str, dict[str, Any]] = {}
+    raw: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
         raw = _read_toml(path)
@@ -206,7 +240,7 @@ def load_config(
     return _build(raw, base)
 
 
-def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -215,8 +249,12 @@ def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     for table, values in data.items():
+        if table == "feeds":
+            if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+                raise ConfigError(f"config file {path}: 'feeds' must be tables, each written [[feeds]]")
+            continue
         if table not in _TABLES:
-            raise ConfigError(f"config file {path}: unknown table [{table}] (known: {', '.join(_TABLES)})")
+            raise ConfigError(f"config file {path}: unknown table [{table}] (known: {', '.join(_TABLES)}, feeds)")
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: '{table}' must be a table, like [{table}]")
         for key in values:
@@ -228,7 +266,7 @@ def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def _build(raw: Mapping[str, Mapping[str, Any]], base: Path) -> Config:
+def _build(raw: Mapping[str, Any], base: Path) -> Config:
     tables = {}
     for table, cls in _TABLES.items():
         values = dict(raw.get(table, {}))
@@ -252,7 +290,31 @@ def _build(raw: Mapping[str, Mapping[str, Any]], base: Path) -> Config:
         index_dir=_resolve(index_config.index_dir, base),
         model_cache_dir=_resolve(index_config.model_cache_dir, base),
     )
-    return Config(index=index_config, answer=tables["answer"], discord=tables["discord"], fetch=tables["fetch"])
+    return Config(index=index_config, answer=tables["answer"], discord=tables["discord"], fetch=tables["fetch"],
+                  record=tables["record"], feeds=_feeds(raw.get("feeds", [])))
+
+
+def _feeds(tables: Any) -> tuple[FeedConfig, ...]:
+    """The [[feeds]] tables, each checked, with no URL twice."""
+    feeds: list[FeedConfig] = []
+    known = {f.name: f for f in fields(FeedConfig)}
+    for n, values in enumerate(tables, start=1):
+        where = f"[[feeds]] number {n}"
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s): {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+        if "url" not in values:
+            raise ConfigError(f"{where} has no url")
+        try:
+            feed = FeedConfig(url=_convert("feeds.url", values["url"], ""),
+                              name=_convert("feeds.name", values.get("name", ""), ""),
+                              channel_id=_convert("feeds.channel_id", values.get("channel_id", 0), 0))
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        if any(f.url == feed.url for f in feeds):
+            raise ConfigError(f"{where}: the feed {feed.url} is listed twice")
+        feeds.append(feed)
+    return tuple(feeds)
 
 
 def _resolve(path: Path, base: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Fetching web pages for `articlebot add URL`, safely.
+"""Fetching web pages for `articlebot add URL`, and feeds for `articlebot feeds`, safely.
 
 Every request goes through one function, `_request`, which holds it to the `[fetch]` limits: only
 http and https; the host's addresses resolved and checked (no loopback, private, link-local or
@@ -21,6 +21,7 @@ import ssl
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -30,6 +31,8 @@ from index.config import FetchConfig
 from index.errors import FetchError
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
+              "application/feed+json")
 _REDIRECTS = (301, 302, 303, 307, 308)
 _READ_SIZE = 64 * 1024
 
@@ -43,6 +46,17 @@ class Page:
     url: str
     body: bytes
     charset: str | None
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """A fetched feed: where it was served from, its bytes, and the validators for the next conditional request."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,32 @@ def fetch_page(url: str, config: FetchConfig) -> Page:
     if content_type is not None and content_type not in HTML_TYPES:
         raise FetchError(f"it is {content_type}, not a web page (only HTML pages can be added)")
     return Page(response.url, response.body, response.headers.get_content_charset())
+
+
+def fetch_feed(url: str, config: FetchConfig, *, etag: str | None = None,
+               last_modified: str | None = None) -> FeedDocument | None:
+    """Fetch an RSS or Atom feed within the `[fetch]` limits; None when the server says it has not changed (304).
+
+    `etag` and `last_modified` come from the previous fetch and make the request conditional.
+    Raises FetchError saying why not.
+    """
+    conditions = {}
+    if etag:
+        conditions["If-None-Match"] = etag
+    if last_modified:
+        conditions["If-Modified-Since"] = last_modified
+    response = _follow(url, config, accept=", ".join((*FEED_TYPES[:3], "application/xml;q=0.9", "*/*;q=0.1")),
+                       robots={}, headers=conditions)
+    if response.status == 304:
+        return None
+    if not 200 <= response.status < 300:
+        raise FetchError(f"the server answered {response.status} {response.reason}".rstrip())
+    content_type = response.headers.get_content_type() if response.headers.get("Content-Type") else None
+    if content_type not in FEED_TYPES and not _looks_like_feed(response.body):
+        what = f"it is {content_type}" if content_type else "the server did not say what it is"
+        raise FetchError(f"{what}, and it does not look like an RSS or Atom feed")
+    return FeedDocument(response.url, response.body, content_type, response.headers.get("ETag"),
+                        response.headers.get("Last-Modified"))
 
 
 def check_url(url: str) -> str:
@@ -101,7 +141,7 @@ def address_refusal(address: IPAddress) -> str | None:
 
 
 def _follow(url: str, config: FetchConfig, *, accept: str, robots: dict[str, RobotFileParser | None] | None,
-            ) -> _Response:
+            headers: Mapping[str, str] | None = None) -> _Response:
     """GET `url`, following up to `max_redirects` redirects, each hop checked; robots.txt first when asked."""
     for hop in range(config.max_redirects + 1):
         try:
@@ -111,7 +151,7 @@ def _follow(url: str, config: FetchConfig, *, accept: str, robots: dict[str, Rob
                 assert parts.hostname is not None
                 _addresses(parts.hostname, parts.port or 0, config)  # a refused address is said as such, first
                 _check_robots(url, config, robots)
-            response = _request(url, config, accept=accept)
+            response = _request(url, config, accept=accept, headers=headers)
         except FetchError as e:
             if hop == 0:
                 raise
@@ -157,7 +197,7 @@ def _read_robots(origin: str, config: FetchConfig) -> RobotFileParser | None:
     return rules
 
 
-def _request(url: str, config: FetchConfig, *, accept: str) -> _Response:
+def _request(url: str, config: FetchConfig, *, accept: str, headers: Mapping[str, str] | None = None) -> _Response:
     """One GET, no redirects followed: address checked, connection pinned to it, deadline and size enforced."""
     parts = urlsplit(url)
     host = parts.hostname
@@ -185,7 +225,7 @@ def _request(url: str, config: FetchConfig, *, accept: str) -> _Response:
     watchdog = _Watchdog(connection, deadline - time.monotonic())
     try:
         connection.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers={
-            "User-Agent": config.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"})
+            **(headers or {}), "User-Agent": config.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"})
         response = connection.getresponse()
         body = b"" if response.status in _REDIRECTS else _read_body(response, config.max_bytes)
         if watchdog.fired:
@@ -258,6 +298,11 @@ def _read_body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
             raise FetchError(f"the page is larger than {limit}")
         chunks.append(data)
     return b"".join(chunks)
+
+
+def _looks_like_feed(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head
 
 
 def _looks_like_html(body: bytes) -> bool:
