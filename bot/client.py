@@ -148,15 +148,24 @@ class ArticleBot(discord.Client):
         guild_id = message.guild.id if message.guild else None
         try:
             async with self.question_turn(question, message.author.id, guild_id):
-                before = self.conversations.get(message.reference.message_id if message.reference else None)
+                before = (self.conversations.get(message.reference.message_id if message.reference else None)
+                          or self.conversations.in_thread(message.channel.id))
                 async with message.channel.typing():
                     answer = await self.worker.ask(question, before=before)
                     asked = await self.worker.remember(answer, asker=message.author.id, guild=guild_id,
                                                        channel=message.channel.id)
                 # Sent inside the turn, so that shutting down waits for the reply too.
-                sent = await self._send_reply(message, render.answer_reply(answer), views.answer_view(asked, answer))
+                reply, view = render.answer_reply(answer), views.answer_view(asked, answer)
+                thread = await self._new_thread(message, question)
+                if thread is not None:
+                    sent: discord.Message | None = await self._send_in(thread, reply, view)
+                else:
+                    sent = await self._send_reply(message, reply, view)
                 if sent is not None:
-                    self.conversations.add(sent.id, Turn(in_context(question, before), answer))
+                    turn = Turn(in_context(question, before), answer)
+                    self.conversations.add(sent.id, turn)
+                    if thread is not None or self.conversations.in_thread(message.channel.id):
+                        self.conversations.thread(sent.channel.id, turn)
         except (Refusal, ArticlebotError) as e:
             await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
         except Exception:
@@ -181,6 +190,29 @@ class ArticleBot(discord.Client):
             ids.append(str(message.guild.self_role.id))
         pattern = r"<@[!&]?(?:" + "|".join(ids) + r")>"
         return " ".join(re.sub(pattern, " ", message.content).split())
+
+    async def _new_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """A thread for the answer, when the channel is configured for them (None: reply in place)."""
+        settings = self.config.discord
+        channel = message.channel
+        if message.guild is None or isinstance(channel, discord.Thread):
+            return None
+        if message.guild.id not in settings.thread_guild_ids and channel.id not in settings.thread_channel_ids:
+            return None
+        try:
+            return await message.create_thread(name=render.thread_name(question))
+        except discord.HTTPException as e:
+            log.warning("could not start a thread in channel %s (%s); replying in the channel", channel.id, e)
+            return None
+
+    async def _send_in(self, thread: discord.Thread, reply: render.Reply,
+                       view: discord.ui.View | None) -> discord.Message | None:
+        try:
+            return await thread.send(reply.content, embeds=list(reply.embeds), allowed_mentions=render.NO_MENTIONS,
+                                     view=view or discord.utils.MISSING)
+        except discord.HTTPException:
+            log.exception("could not answer in thread %s", thread.id)
+            return None
 
     async def _reply(self, message: discord.Message, text: str) -> None:
         await self._send_reply(message, render.Reply(text))
@@ -227,7 +259,8 @@ class ArticleBot(discord.Client):
 
 
 class Conversations:
-    """The exchange behind each recent answer message, so that a reply to one is read as a follow-up.
+    """The exchange behind each recent answer message (and the latest of each of the bot's threads),
+    so that a reply to one, or a question in such a thread, is read as a follow-up.
 
     Kept in memory for the last `limit` answers (a few MB at most); a reply to an older answer, or
     one sent before a restart, is answered on its own.
@@ -236,6 +269,7 @@ class Conversations:
     def __init__(self, limit: int = 5000) -> None:
         self.limit = limit
         self._turns: OrderedDict[int, Turn] = OrderedDict()
+        self._threads: OrderedDict[int, Turn] = OrderedDict()  # thread id -> its latest exchange
 
     def add(self, message_id: int, turn: Turn) -> None:
         """Remember the exchange an answer message holds."""
@@ -246,6 +280,17 @@ class Conversations:
     def get(self, message_id: int | None) -> Turn | None:
         """The exchange behind an answer message, if it is one of ours and recent."""
         return self._turns.get(message_id) if message_id is not None else None
+
+    def thread(self, thread_id: int, turn: Turn) -> None:
+        """Remember the latest exchange of a thread the bot answers in."""
+        self._threads[thread_id] = turn
+        self._threads.move_to_end(thread_id)
+        while len(self._threads) > self.limit:
+            self._threads.popitem(last=False)
+
+    def in_thread(self, channel_id: int) -> Turn | None:
+        """The latest exchange of the bot's thread with this id, if it is one."""
+        return self._threads.get(channel_id)
 
 
 def _sentence(text: str) -> str:

@@ -337,3 +337,9 @@ def passage_embed(citation: Citation) -> discord.Embed:
 def gaps_text(gaps: Sequence[Gap], days: int) -> str:
     """What the articles did not answer in the last `days` days: groups of alike questions, most asked first."""
     return fit_lines(gap_lines(gaps, days)[:30], CONTENT_LIMIT)
+
+
+def thread_name(question: str) -> str:
+    """A thread's name from the question it answers (Discord allows 100 characters)."""
+    name = " ".join(question.split()) or "Question"
+    return name if len(name) <= 90 else name[:89].rstrip() + ELLIPSIS

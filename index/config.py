@@ -104,6 +104,11 @@ class DiscordConfig:
     api_base_url: str = DEFAULT_API_BASE_URL
     gateway_url: str = DEFAULT_GATEWAY_URL
     guild_ready_timeout: float = 2.0
+    # Answer each @mention in a new thread named from the question (keeps busy channels readable),
+    # in these servers (all their channels) and these channels. Questions asked in such a thread
+    # are follow-ups of the conversation there.
+    thread_guild_ids: tuple[int, ...] = ()
+    thread_channel_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.cooldown_questions >= 1, "discord.cooldown_questions", "must be at least 1")

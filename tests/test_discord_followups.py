@@ -46,3 +46,22 @@ async def test_a_reply_that_does_not_refer_back_is_answered_on_its_own(start_bot
     other = await mention_reply(fake, "How long has Lukashenko been in power?", fake.user("cy"),
                                 reply_to=first.message_id)
     assert "nearly three decades" in other.content
+
+
+async def test_mentions_are_answered_in_a_thread_where_configured(start_bot: Any) -> None:
+    fake = (await start_bot(thread_channel_ids=lambda f: (f.channel_id,))).fake
+    ann = fake.user("ann")
+    await fake.post(f"<@{fake.me.id}> Who visited Belarus?", ann, mentions=(fake.me,))
+    started = await fake.wait_for(lambda: [s for s in fake.sent if s.kind == "thread"], 20, "a thread")
+    assert started[0].body["name"] == "Who visited Belarus?"
+    thread_id = started[0].message_id or 0
+    answer = (await fake.wait_for(lambda: [s for s in fake.replies() if s.channel_id == thread_id], 20,
+                                  "the answer in the thread"))[0]
+    assert "Smith" in answer.content or "diplomat" in answer.content
+    assert "message_reference" not in answer.body  # in the thread, not a reply in the channel
+    # In the thread, a question that leans on the conversation is a follow-up.
+    await fake.post(f"<@{fake.me.id}> When did he arrive?", ann, mentions=(fake.me,), channel_id=thread_id)
+    follow_up = (await fake.wait_for(lambda: [s for s in fake.replies() if s.channel_id == thread_id][1:], 20,
+                                     "the follow-up's answer"))[0]
+    assert "February 14, 2025" in follow_up.content
+    assert len([s for s in fake.sent if s.kind == "thread"]) == 1  # no thread inside the thread

@@ -67,6 +67,7 @@ class FakeDiscord:
         self.problems: list[str] = []
         self.synced: dict[int | None, list[dict[str, Any]]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
+        self.threads: dict[int, int] = {}  # thread id -> the message it was started from
         self.identifies = 0
         self.resumes: list[str] = []  # the path each RESUME came in on
         self.heartbeats: list[float] = []
@@ -100,6 +101,7 @@ class FakeDiscord:
             ("GET", "/webhooks/{app}/{token}/messages/{message}", self._get_webhook_message),
             ("POST", "/channels/{channel}/messages", self._channel_message),
             ("POST", "/channels/{channel}/typing", self._typing),
+            ("POST", "/channels/{channel}/messages/{message}/threads", self._start_thread),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, api + path, handler)
@@ -220,14 +222,15 @@ class FakeDiscord:
         return FakeInteraction(self, interaction_id, token)
 
     async def post(self, content: str, author: FakeUser, *, mentions: tuple[FakeUser, ...] = (),
-                   role_mentions: tuple[int, ...] = (), dm: bool = False, reply_to: int | None = None) -> int:
+                   role_mentions: tuple[int, ...] = (), dm: bool = False, reply_to: int | None = None,
+                   channel_id: int | None = None) -> int:
         """A user posts in the guild channel, or in a DM with the bot; returns the message id.
 
         `reply_to`: the id of a message this one replies to (Discord then pings its author by default,
         so the replied-to author is among the mentions).
         """
         message_id = snowflake()
-        channel_id = snowflake() if dm else self.channel_id
+        channel_id = snowflake() if dm else (channel_id or self.channel_id)  # a thread's id posts in the thread
         fields: dict[str, Any] = {}
         if reply_to is not None:
             replied = self.messages[reply_to]
@@ -430,8 +433,24 @@ class FakeDiscord:
         channel_id = int(request.match_info["channel"])
         sent = self._record(Sent("message", request.path, body, channel_id=channel_id, message_id=snowflake()))
         reference = body.get("message_reference")
-        return self._json(self._store(sent, sent.message_id or 0, channel_id=channel_id,
-                                      type=19 if reference else 0, message_reference=reference))
+        fields: dict[str, Any] = {"type": 19, "message_reference": reference} if reference else {}
+        return self._json(self._store(sent, sent.message_id or 0, channel_id=channel_id, **fields))
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        """A public thread started from a message; its id is a new channel the bot may post in."""
+        body = await self._body(request)
+        self._authorized(request)
+        thread_id = snowflake()
+        self.threads[thread_id] = int(request.match_info["message"])
+        self._record(Sent("thread", request.path, body, channel_id=int(request.match_info["channel"]),
+                          message_id=thread_id))
+        return self._json({
+            "id": str(thread_id), "guild_id": str(self.guild_id), "parent_id": request.match_info["channel"],
+            "owner_id": str(self.me.id), "name": body.get("name", ""), "type": 11, "last_message_id": None,
+            "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                                "archive_timestamp": "2025-02-14T12:00:00+00:00", "locked": False},
+        })
 
     async def _typing(self, request: web.Request) -> web.Response:
         await self._body(request)
