@@ -48,7 +48,8 @@ FURNITURE_RULES = 1
 def chunk_settings(config: IndexConfig) -> dict[str, Any]:
     """The settings that change what an index holds; a mismatch forces a full rebuild."""
     return {"max_tokens": config.max_tokens, "min_chunk_words": config.min_chunk_words,
-            "reader_version": READER_VERSION, "embedding_prefix": "title-line", "furniture": FURNITURE_RULES}
+            "reader_version": READER_VERSION, "embedding_prefix": "title-line",
+            "furniture": FURNITURE_RULES if config.skip_furniture else 0}
 
 
 def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:
@@ -97,7 +98,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
             if article.warning:
                 log.warning("%s: %s", file.source, article.warning)
             chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
-                                   min_words=config.min_chunk_words)
+                                   min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
             info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
                                article.sha256, len(chunks))
             articles[file.source] = (info, chunks, None)

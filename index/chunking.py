@@ -40,13 +40,15 @@ class _Piece:
     words: int
 
 
-def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: int, min_words: int) -> list[Chunk]:
+def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: int, min_words: int,
+                  skip_furniture: bool = True) -> list[Chunk]:
     """Cut one article into chunks whose embedded text (title line + passage) fits `max_tokens`."""
     text = article.text
     budget = max(8, max_tokens - count_tokens([embedding_prefix(article.title)])[0])
     pieces: list[_Piece] = []
     for paragraph in article.paragraphs:
-        for kept in article_spans(text, paragraph.span):  # site furniture left out (index/furniture.py)
+        kept_spans = article_spans(text, paragraph.span) if skip_furniture else [paragraph.span]
+        for kept in kept_spans:  # site furniture left out (index/furniture.py)
             spans = [kept]
             (tokens,) = count_tokens([text[kept.start:kept.end]])
             if tokens > budget:

@@ -51,6 +51,9 @@ class IndexConfig:
     approximate_above: int = 50_000
     # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
     hnsw_ef_search: int = 64
+    # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
+    # lists: index/furniture.py) out of the chunks. The files are never changed either way.
+    skip_furniture: bool = True
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
