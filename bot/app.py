@@ -14,6 +14,7 @@ import discord
 import yarl
 
 from bot.client import ArticleBot
+from bot.polling import FeedPoller
 from bot.worker import Worker
 from index.config import Config, DiscordConfig
 from index.model import BuildProgress
@@ -87,9 +88,14 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                 for skipped in report.skipped:
                     log.warning("skipped %s: %s", skipped.source, skipped.reason)
             client = asyncio.ensure_future(bot.connect())
-            if not await _finished_before(client, stop):
-                log.info("stopping: finishing answers in progress, then closing the gateway")
-                await bot.shutdown(SHUTDOWN_GRACE)
+            bot.feed_poller = FeedPoller(bot)
+            polling = asyncio.ensure_future(bot.feed_poller.run())
+            try:
+                if not await _finished_before(client, stop):
+                    log.info("stopping: finishing answers in progress, then closing the gateway")
+                    await bot.shutdown(SHUTDOWN_GRACE)
+            finally:
+                polling.cancel()
             await client  # re-raises a gateway failure
             log.info("stopped")
 

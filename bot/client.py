@@ -17,6 +17,7 @@ from discord import app_commands
 from bot import commands, render, views
 from bot.errors import QuestionRefused, Refusal, ShuttingDown
 from bot.guards import Cooldowns, GuildSlots
+from bot.polling import FeedPoller
 from bot.worker import Worker
 from index.config import Config
 from index.errors import ArticlebotError, QuestionError
@@ -75,6 +76,7 @@ class ArticleBot(discord.Client):
         self._idle.set()
         self._stopping = False
         self.conversations = Conversations()
+        self.feed_poller: FeedPoller | None = None  # set by bot.app.serve once the bot goes online
 
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"

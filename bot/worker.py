@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
+from index import feeds
+from index.config import Config
 from index.errors import ReindexInProgressError
+from index.feeds import FeedHealth
 from index.followup import Turn
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Entry, Gap, Record, Summary
@@ -37,7 +40,11 @@ class Worker:
         self.record = record  # the question record, None when it is turned off
         self._questions = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="articlebot-ask")
         self._rebuilds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-rebuild")
+        # Adding and removing articles (fetching pages and feeds included), one at a time: two adds
+        # of the same link cannot both find it new, and a slow fetch never holds up a question.
+        self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
+        self._rebuilds_started = 0
 
     async def __aenter__(self) -> Worker:
         return self
@@ -54,6 +61,7 @@ class Worker:
     def _shutdown(self) -> None:
         self._questions.shutdown(wait=True, cancel_futures=True)
         self._rebuilds.shutdown(wait=True, cancel_futures=True)
+        self._ingests.shutdown(wait=True, cancel_futures=True)
 
     def check_question(self, question: str) -> None:
         """Raise QuestionError if the engine would refuse this question; cheap, safe on the event loop."""
@@ -103,6 +111,10 @@ class Worker:
         record = self.record
         return await self._in_thread(lambda: record.gaps(self.engine.embedder, days, guild=guild))
 
+    async def feed_health(self, config: Config) -> list[FeedHealth]:
+        """How each followed feed fares (read from the feed state file), in a worker thread."""
+        return await self._in_thread(lambda: feeds.health(config))
+
     async def _in_thread(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._questions, call)
 
@@ -129,12 +141,37 @@ class Worker:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         loop = asyncio.get_running_loop()
         self._rebuild = loop.run_in_executor(self._rebuilds, self.engine.rebuild, _on_loop(loop, progress))
+        self._rebuilds_started += 1
         return self._rebuild
+
+    async def ingest(self, call: Callable[[], T]) -> T:
+        """Run a change of the corpus folder (index.ingest, index.feeds) in the ingest thread, one at a time."""
+        return await asyncio.get_running_loop().run_in_executor(self._ingests, call)
+
+    async def update_index(self) -> BuildReport:
+        """Bring the index up to date after the corpus folder changed, off the event loop.
+
+        A rebuild already running may have read the folder before the change, so it is waited for
+        and another one started; changes made meanwhile by others share that one.
+        """
+        changed_after = self._rebuilds_started
+        while True:
+            job = self._rebuild
+            if job is not None and self._rebuilds_started > changed_after:
+                return await asyncio.shield(job)  # started after the change: it sees it
+            if job is not None and not job.done():
+                await asyncio.wait({job})
+                continue
+            self.start_rebuild(_ignore)
 
     async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+
+
+def _ignore(progress: BuildProgress) -> None:
+    pass
 
 
 def _on_loop(

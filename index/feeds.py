@@ -143,6 +143,8 @@ def sync(config: Config, *, now: datetime | None = None, wait_after_failures: bo
     line tries every feed.
     """
     now = now or datetime.now(UTC)
+    if not feeds(config):
+        return []  # and nothing is written
     runs = []
     with _editing(config.feed_state_path) as state:
         for feed in _all(config, state):

@@ -1,0 +1,79 @@
+"""Polling the feeds while the bot runs: new entries are added, the index updated, and channels told."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot import render
+from index import feeds
+from index.errors import ArticlebotError
+
+if TYPE_CHECKING:
+    from bot.client import ArticleBot
+
+log = logging.getLogger(__name__)
+
+
+class FeedPoller:
+    """Polls every followed feed each `fetch.feed_interval_minutes`, from the bot's ingest thread.
+
+    The first poll is at once; a feed that fails is skipped until its next try is due (index/feeds.py).
+    `wake()` polls again now (after /feeds add).
+    """
+
+    def __init__(self, bot: ArticleBot) -> None:
+        self.bot = bot
+        self.interval = bot.config.fetch.feed_interval_minutes * 60
+        self._wake = asyncio.Event()
+        self.polls = 0  # finished polls, for tests and the log
+
+    def wake(self) -> None:
+        """Poll again as soon as the current poll (if any) is over."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll until cancelled; an unexpected failure is logged and the next poll comes all the same."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.poll()
+            except Exception:
+                log.exception("polling the feeds failed")
+            self.polls += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def poll(self) -> None:
+        """Poll every feed that is due, update the index once if anything was added, then tell the channels."""
+        config = self.bot.config
+        runs = await self.bot.worker.ingest(lambda: feeds.sync(config, wait_after_failures=True))
+        added = [run for run in runs if run.added]
+        for run in runs:
+            for link, why in run.refused:
+                log.warning("feed %s: %s not added: %s", run.feed.title, link, why)
+        if not added:
+            return
+        for run in added:
+            log.info("feed %s: %d new article(s): %s", run.feed.title, len(run.added),
+                     ", ".join(a.source for a in run.added))
+        try:
+            report = await self.bot.worker.update_index()
+        except ArticlebotError as e:
+            log.error("the feeds added articles, but the index could not be updated: %s", e)
+            return
+        log.info("index updated after the feeds: %s", report.summary())
+        for run in added:
+            if run.feed.channel_id:
+                await self._announce(run.feed.channel_id, render.feed_news_text(run.feed, run.added))
+
+    async def _announce(self, channel_id: int, text: str) -> None:
+        try:
+            await self.bot.get_partial_messageable(channel_id).send(text, allowed_mentions=render.NO_MENTIONS,
+                                                                  suppress_embeds=True)
+        except discord.HTTPException as e:
+            log.warning("could not tell channel %s about the feed's new articles: %s", channel_id, e)
