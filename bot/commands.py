@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot import render
+from bot import articles, render
 from bot.errors import ReindexRunning
 from bot.guards import admin_only
 from bot.views import SourcesPages, answer_view
@@ -26,7 +26,8 @@ PROGRESS_EVERY = 1.0
 
 def register(tree: app_commands.CommandTree[ArticleBot]) -> None:
     """Add every command to the tree."""
-    commands: tuple[app_commands.Command[Any, ..., None], ...] = (ask, sources, status, reindex, gaps)
+    commands: tuple[app_commands.Command[Any, ..., None] | app_commands.Group, ...] = (
+        ask, sources, status, reindex, gaps, articles.add, articles.remove, articles.feeds)
     for command in commands:
         tree.add_command(command)
 
@@ -73,7 +74,8 @@ async def status(interaction: discord.Interaction[ArticleBot]) -> None:
         await interaction.response.defer(thinking=True)
         index_status = await bot.worker.status()
         summary = await bot.worker.summary(days=7)
-        await interaction.followup.send(embed=render.status_embed(index_status, bot.uptime, summary),
+        feeds = await bot.worker.feed_health(bot.config)
+        await interaction.followup.send(embed=render.status_embed(index_status, bot.uptime, summary, feeds),
                                         allowed_mentions=render.NO_MENTIONS)
 
 

@@ -14,6 +14,9 @@ from urllib.parse import quote as percent_encode
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from index.config import FeedConfig
+from index.feeds import FeedHealth
+from index.ingest import Addition, Removal
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Gap, Summary, gap_lines
 
@@ -199,8 +202,9 @@ def _article_line(article: ArticleInfo) -> str:
     return f"• {title}{tail} ({fit(article.source, 100)})"
 
 
-def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | None = None) -> discord.Embed:
-    """The index being served, how long the bot has been up, and (with the record on) the last days' answers."""
+def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | None = None,
+                 feeds: Sequence[FeedHealth] = ()) -> discord.Embed:
+    """The index being served, how long the bot has been up, (with the record on) the last days' answers, the feeds."""
     embed = discord.Embed(title="Index status", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=str(status.articles))
     embed.add_field(name="Chunks", value=str(status.chunks))
@@ -216,7 +220,87 @@ def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | N
         names = ", ".join(f"{s.source} ({s.reason})" for s in status.skipped)
         embed.add_field(name=f"Skipped files ({len(status.skipped)})", value=fit(names, FIELD_VALUE_LIMIT),
                         inline=False)
+    failing = [h for h in feeds if h.failures]
+    if feeds:
+        embed.add_field(name="Feeds", value=f"{len(feeds)} followed, {len(failing)} failing")
+    if failing:
+        lines = [f"{h.feed.title}: failed {h.failures} time{'s' if h.failures != 1 else ''} in a row ({h.error})"
+                 + (f"; next try {discord.utils.format_dt(h.retry_at, 'R')}" if h.retry_at else "") for h in failing]
+        embed.add_field(name=f"Failing feeds ({len(failing)})", value=_escaped_lines(lines, FIELD_VALUE_LIMIT),
+                        inline=False)
     return embed
+
+
+def _escaped_lines(lines: Sequence[str], limit: int) -> str:
+    """Lines escaped (but for <t:…> timestamps, which contain nothing to escape), as many as fit."""
+    return listing([escape(line) for line in lines], limit)
+
+
+def listing(lines: Sequence[str], limit: int = CONTENT_LIMIT, *, head: str = "") -> str:
+    """Lines already escaped, under an optional head, as many as fit in `limit`; then how many were left out."""
+    out = [head] if head else []
+    for i, line in enumerate(lines):
+        more = f"… and {len(lines) - i} more"
+        if len("\n".join([*out, line])) + (len(more) + 1 if i < len(lines) - 1 else 0) > limit:
+            out.append(more)
+            break
+        out.append(line)
+    return "\n".join(out)[:limit]
+
+
+def article_link(title: str, url: str | None) -> str:
+    """An article's title, escaped, linked to its page when the URL is safe to link (no preview)."""
+    name = fit(title, 200)
+    return f"[{name}](<{url}>)" if linkable(url) else name
+
+
+def feed_news_text(feed: FeedConfig, additions: Sequence[Addition]) -> str:
+    """The one message a feed's channel gets after a poll added articles."""
+    lines = [f"• {article_link(a.title, a.url)}" for a in additions]
+    plural = "s" if len(additions) != 1 else ""
+    return listing(lines, head=f"{len(additions)} new article{plural} from {fit(feed.title, 300)}:")
+
+
+def addition_text(addition: Addition, index_error: str | None = None) -> str:
+    """The /add reply: what was added (or that it was there already), and whether the index has it."""
+    what = f"{article_link(addition.title, addition.url)} (`{fit(addition.source, 300)}`)"
+    if addition.outcome == "present":
+        return f"Already in the corpus: {what}. Nothing changed."
+    if index_error is not None:
+        return fit_lines([f"Added {addition.source} ({addition.title}), but the index could not be updated: "
+                          f"{index_error}. An administrator's /reindex adds it once that is fixed."], CONTENT_LIMIT)
+    return f"Added {what}. It is indexed: questions can be answered from it now."
+
+
+def removal_text(removals: Sequence[Removal], index_error: str | None = None) -> str:
+    """The /remove reply."""
+    names = ", ".join(f"{r.title} ({r.source})" for r in removals)
+    if index_error is not None:
+        return fit(f"Removed {names}, but the index could not be updated: {index_error}. "
+                   "An administrator's /reindex finishes it once that is fixed.", CONTENT_LIMIT)
+    return fit(f"Removed {names}. It is no longer cited.", CONTENT_LIMIT)
+
+
+def feeds_text(feeds: Sequence[FeedHealth], *, configured: Sequence[str], interval_minutes: float) -> str:
+    """The /feeds list reply: each feed, where it announces, whether it came from the config, how it fares."""
+    if not feeds:
+        return ("No feeds are followed. Follow one with /feeds add, or list it as [[feeds]] in the bot's "
+                "configuration file.")
+    lines = []
+    for h in feeds:
+        line = f"• {escape(h.feed.title)}"
+        if h.feed.title != h.feed.url:
+            line += f" <{h.feed.url}>" if linkable(h.feed.url) else f" ({escape(h.feed.url)})"
+        if h.feed.channel_id:
+            line += f" → <#{h.feed.channel_id}>"
+        if h.feed.url in configured:
+            line += " (config file)"
+        if h.failures:
+            line += f": failing, {h.failures} time{'s' if h.failures != 1 else ''} in a row ({escape(h.error or '')})"
+        elif h.last_read is not None:
+            line += f": read {discord.utils.format_dt(h.last_read, 'R')}"
+        lines.append(line)
+    return listing(lines, head=f"Feeds followed (polled every {interval_minutes:g} min):")
 
 
 def _when(built_at: str) -> str:

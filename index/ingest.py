@@ -150,12 +150,30 @@ def add_file(config: Config, path: Path) -> Addition:
         data = path.read_bytes()
     except OSError as e:
         raise IngestError(f"it cannot be read: {e.strerror or e}") from None
-    corpus = _corpus_folder(config, create=True)
-    inside = _as_source_path(corpus, path)
+    inside = _as_source_path(_corpus_folder(config, create=True), path)
     if inside is not None:
         raise IngestError(f"it is already in the corpus folder (as {inside}); run `articlebot index` to index it")
+    return add_data(config, path.name, data, given=str(path))
+
+
+def add_data(config: Config, name: str, data: bytes, *, given: str | None = None) -> Addition:
+    """Write a file's bytes (an upload) into the corpus under its cleaned name; the same article there changes nothing.
+
+    Only the last part of `name` is used, cleaned to word characters, dots and dashes, so it cannot
+    lead outside the corpus folder. Raises IngestError saying why not.
+    """
+    base = PurePosixPath(name.replace("\\", "/")).name
+    suffix = PurePosixPath(base).suffix.lower()
+    if suffix not in SUFFIXES:
+        accepted = ", ".join(sorted(SUFFIXES))
+        what = f"{suffix} files" if suffix else "files without an extension"
+        raise IngestError(f"{what} are not accepted (only {accepted})")
+    limit = int(config.index.max_file_mb * 1_000_000)
+    if len(data) > limit:
+        raise IngestError(f"it is larger than the {config.index.max_file_mb:g} MB limit (index.max_file_mb)")
+    corpus = _corpus_folder(config, create=True)
     known = _catalogue(config)
-    stem = _safe_stem(path.stem)
+    stem = _safe_stem(PurePosixPath(base).stem)
     article = _check_readable(stem + suffix, data)
     sha = hashlib.sha256(data).hexdigest()
     text_key = _text_key(_body(data, suffix)) if SUFFIXES[suffix] != "html" else None
@@ -163,9 +181,9 @@ def add_file(config: Config, path: Path) -> Addition:
              or (_find(known, link=url_key(article.url)) if article.url else None)
              or (_find(known, text=text_key) if text_key else None))
     if match is not None:
-        return Addition(str(path), match.source, match.title, match.url, "present")
+        return Addition(given or name, match.source, match.title, match.url, "present")
     target = _write_new(corpus, stem, suffix, data)
-    return Addition(str(path), target.relative_to(corpus).as_posix(), article.title, article.url, "added")
+    return Addition(given or name, target.relative_to(corpus).as_posix(), article.title, article.url, "added")
 
 
 def remove(config: Config, target: str) -> list[Removal]:

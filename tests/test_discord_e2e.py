@@ -39,7 +39,7 @@ async def test_start_up_syncs_the_commands_to_the_configured_guild(start_bot: An
     fake = bot.fake
     assert list(fake.synced) == [fake.guild_id]
     commands = {c["name"]: c for c in fake.synced[fake.guild_id]}
-    assert set(commands) == {"ask", "sources", "status", "reindex", "gaps"}
+    assert set(commands) == {"ask", "sources", "status", "reindex", "gaps", "add", "remove", "feeds"}
     assert [o["name"] for o in commands["ask"]["options"]] == ["question", "private"]
     assert int(commands["reindex"]["default_member_permissions"]) == MANAGE_GUILD
     assert fake.identifies == 1 and fake.resumes == []

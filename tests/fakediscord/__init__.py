@@ -6,9 +6,10 @@ unknown route, a bad token, an unexpected gateway opcode, a message Discord woul
 message that could ping, or an error logged by the bot.
 """
 
-from fakediscord.objects import FakeUser, Sent, snowflake
+from fakediscord.objects import FakeAttachment, FakeUser, Sent, snowflake
 from fakediscord.rules import ADMINISTRATOR, EPHEMERAL, EVERYDAY, MANAGE_GUILD, limit_problems, live_mentions
 from fakediscord.server import FakeDiscord, FakeInteraction
 
-__all__ = ["ADMINISTRATOR", "EPHEMERAL", "EVERYDAY", "MANAGE_GUILD", "FakeDiscord", "FakeInteraction", "FakeUser",
+__all__ = ["ADMINISTRATOR", "EPHEMERAL", "EVERYDAY", "MANAGE_GUILD", "FakeAttachment", "FakeDiscord", "FakeInteraction",
+           "FakeUser",
            "Sent", "limit_problems", "live_mentions", "snowflake"]

@@ -42,6 +42,26 @@ class FakeUser:
         return member
 
 
+@dataclass(frozen=True)
+class FakeAttachment:
+    """A file a user attached to a slash command option; the fake serves its bytes at `url`."""
+
+    id: int
+    filename: str
+    data: bytes
+    content_type: str | None
+    url: str
+    size: int  # what Discord says it is; the real size unless a test says otherwise
+
+    def payload(self) -> dict[str, Any]:
+        """The attachment object, as in an interaction's `resolved.attachments`."""
+        payload: dict[str, Any] = {"id": str(self.id), "filename": self.filename, "size": self.size,
+                                   "url": self.url, "proxy_url": self.url, "ephemeral": True}
+        if self.content_type is not None:
+            payload["content_type"] = self.content_type
+        return payload
+
+
 @dataclass
 class Sent:
     """One thing the bot sent: a message, an edit, an interaction callback, a typing indicator."""

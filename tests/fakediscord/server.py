@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
-from fakediscord.objects import FakeUser, Sent, channel_payload, guild_payload, snowflake
+from fakediscord.objects import FakeAttachment, FakeUser, Sent, channel_payload, guild_payload, snowflake
 from fakediscord.rules import EPHEMERAL, EVERYDAY, LOADING, limit_problems
 
 T = TypeVar("T")
@@ -76,6 +77,8 @@ class FakeDiscord:
         # Knobs for tests: a slow network for interaction responses, and follow-ups Discord refuses.
         self.callback_delay = 0.0
         self.refuse_followups = 0
+        self.attachments: dict[int, FakeAttachment] = {}
+        self.downloads: list[int] = []  # the attachment ids the bot downloaded
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._changed = asyncio.Event()
@@ -89,6 +92,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/resume-gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{name:.+}", self._attachment)  # Discord's CDN
         api = API_PREFIX
         routes = [
             ("GET", "/gateway", self._get_gateway), ("GET", "/gateway/bot", self._get_gateway),
@@ -181,18 +185,56 @@ class FakeDiscord:
                     return command
         raise AssertionError(f"/{name} was not synced (synced: {self.synced})")
 
-    async def slash(self, name: str, user: FakeUser, *, dm: bool = False, **options: Any) -> FakeInteraction:
-        """A user runs a slash command; options are checked against the synced command."""
-        guild_id = None if dm else self.guild_id
-        command = self.command(name, guild_id)
-        known = {o["name"]: o for o in command.get("options", [])}
-        for key in options:
-            assert key in known, f"/{name} has no option {key!r} (it has {list(known)})"
-        data = {"id": command["id"], "name": name, "type": 1,
-                "options": [{"name": k, "type": known[k]["type"], "value": v} for k, v in options.items()]}
+    async def slash(self, name: str, user: FakeUser, /, *, dm: bool = False, subcommand: str | None = None,
+                    **options: Any) -> FakeInteraction:
+        """A user runs a slash command (or one of its subcommands); options are checked against the synced command.
+
+        An option's value may be a FakeAttachment (see `attachment`): it goes into `resolved.attachments`.
+        """
+        return await self._interact(2, self._command_data(name, dm, subcommand, options), user, dm=dm)
+
+    async def autocomplete(self, name: str, user: FakeUser, option: str, typed: str, /, *, dm: bool = False,
+                           subcommand: str | None = None, **options: Any) -> FakeInteraction:
+        """A user types `typed` into an option that autocompletes; the callback's data holds the choices."""
+        data = self._command_data(name, dm, subcommand, {**options, option: typed}, focused=option)
+        return await self._interact(4, data, user, dm=dm)
+
+    def attachment(self, filename: str, data: bytes, content_type: str | None = "text/plain; charset=utf-8",
+                   *, size: int | None = None) -> FakeAttachment:
+        """A file a user attaches to a command option, served by the fake like Discord's CDN."""
+        attachment_id = snowflake()
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{quote(filename, safe='')}"
+        attachment = FakeAttachment(attachment_id, filename, data, content_type, url,
+                                    len(data) if size is None else size)
+        self.attachments[attachment_id] = attachment
+        return attachment
+
+    def _command_data(self, name: str, dm: bool, subcommand: str | None, options: dict[str, Any],
+                      focused: str | None = None) -> dict[str, Any]:
+        command = self.command(name, None if dm else self.guild_id)
+        declared = command.get("options", [])
+        if subcommand is not None:
+            sub = next((o for o in declared if o["name"] == subcommand and o["type"] == 1), None)
+            assert sub is not None, f"/{name} has no subcommand {subcommand!r}"
+            declared = sub.get("options", [])
+        known = {o["name"]: o for o in declared}
+        resolved: dict[str, Any] = {}
+        values = []
+        for key, value in options.items():
+            assert key in known, f"/{name} {subcommand or ''} has no option {key!r} (it has {list(known)})"
+            if isinstance(value, FakeAttachment):
+                resolved.setdefault("attachments", {})[str(value.id)] = value.payload()
+                value = str(value.id)
+            values.append({"name": key, "type": known[key]["type"], "value": value}
+                          | ({"focused": True} if key == focused else {}))
+        data: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": values}
+        if subcommand is not None:
+            data["options"] = [{"name": subcommand, "type": 1, "options": values}]
+        if resolved:
+            data["resolved"] = resolved
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        return await self._interact(2, data, user, dm=dm)
+        return data
 
     async def click(self, message_id: int, custom_id: str, user: FakeUser) -> FakeInteraction:
         """A user clicks a button of a message the bot sent."""
@@ -451,6 +493,15 @@ class FakeDiscord:
             "thread_metadata": {"archived": False, "auto_archive_duration": body.get("auto_archive_duration", 1440),
                                 "archive_timestamp": "2025-02-14T12:00:00+00:00", "locked": False},
         })
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        attachment = self.attachments.get(int(request.match_info["id"]))
+        if attachment is None:
+            return web.Response(status=404)
+        self.downloads.append(attachment.id)
+        self.notify()
+        return web.Response(body=attachment.data, content_type=(attachment.content_type or "application/octet-stream"
+                                                                ).split(";")[0])
 
     async def _typing(self, request: web.Request) -> web.Response:
         await self._body(request)
