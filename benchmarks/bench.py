@@ -159,7 +159,7 @@ def bench_build(work: Path, stuff, articles: int, runs: int) -> dict[str, Any]: 
     tokens = embedders["torch"].count_tokens(texts)
     return {"articles": articles, "chunks": len(texts), "mean_tokens": sum(tokens) / len(tokens),
             "raw_s": raws, "build_s": builds,
-            "ratio": {b: [x / r for x, r in zip(builds[b], raws)] for b in BACKENDS}}
+            "ratio": {b: [x / r for x, r in zip(builds[b], raws, strict=True)] for b in BACKENDS}}
 
 
 def bench_backends(work: Path, stuff, runs: int, questions: int, quality: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -263,7 +263,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
         # Where the time goes, per part, on the same questions.
         vectors = stuff.question_vectors[:questions]
         parts: dict[str, list[float]] = {"embed": [], "dense": [], "lexical": []}
-        for question, vector in zip(asked, vectors):
+        for question, vector in zip(asked, vectors, strict=True):
             began = time.perf_counter()
             embedder.encode([question])
             parts["embed"].append((time.perf_counter() - began) * 1000)

@@ -112,7 +112,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
 
         vectors = _embed([t for _, _, t in new_chunks], embedder, notify)
         fresh_vectors: dict[str, list[np.ndarray]] = {}
-        for (source, _, _), vector in zip(new_chunks, vectors):
+        for (source, _, _), vector in zip(new_chunks, vectors, strict=True):
             fresh_vectors.setdefault(source, []).append(vector)
 
         notify(BuildProgress("writing", 0, 1))

@@ -92,7 +92,7 @@ def _split_long(text: str, span: Span, count_tokens: CountTokens, budget: int) -
     out: list[Span] = []
     start: int | None = None
     end = used = 0
-    for part, size in zip(parts, sizes):
+    for part, size in zip(parts, sizes, strict=True):
         if size > budget:  # one sentence longer than the window: cut it between words
             if start is not None:
                 out.append(Span(start, end))

@@ -100,8 +100,8 @@ def evaluate(
 def score(questions: Sequence[Question], predictions: Sequence[Prediction], texts: dict[str, str],
           declined_offtopic: Sequence[bool]) -> dict[str, float]:
     """The metrics of one system over all questions."""
-    answerable = [(q, p) for q, p in zip(questions, predictions) if not q.impossible and q.answers]
-    impossible = [p for q, p in zip(questions, predictions) if q.impossible]
+    answerable = [(q, p) for q, p in zip(questions, predictions, strict=True) if not q.impossible and q.answers]
+    impossible = [p for q, p in zip(questions, predictions, strict=True) if q.impossible]
 
     def cited(q: Question, p: Prediction, n: int) -> bool:
         return any(source == q.article and start <= a_start and a_end <= end

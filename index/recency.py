@@ -35,7 +35,7 @@ def parse_date(text: str | None) -> date | None:
         match = pattern.search(text)
         if not match:
             continue
-        parts = dict(zip(order, match.groups()))
+        parts = dict(zip(order, match.groups(), strict=True))
         month = _MONTHS.get(parts["m"].lower()) if not parts["m"].isdigit() else int(parts["m"])
         try:
             return date(int(parts["y"]), month, int(parts["d"])) if month else None

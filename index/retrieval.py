@@ -44,7 +44,7 @@ def search(snapshot: Snapshot, question: str, query: np.ndarray, k: int) -> list
     if len(lexical_ids):
         best = float(lexical_scores.max())
         position = {int(c): i for i, c in enumerate(candidates)}
-        for chunk_id, score in zip(lexical_ids, lexical_scores):
+        for chunk_id, score in zip(lexical_ids, lexical_scores, strict=True):
             bm25[position[int(chunk_id)]] = score / best
     fused = DENSE_WEIGHT * cosines + (1 - DENSE_WEIGHT) * bm25
     order = np.argsort(-fused, kind="stable")[:k]

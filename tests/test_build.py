@@ -42,21 +42,26 @@ def test_rebuild_embeds_only_what_changed(config: Config, corpus_dir: Path) -> N
     embedder = CountingEmbedder()
     engine = Engine.from_config(config, embedder)
     first = engine.rebuild()
-    assert first.added == ("us-diplomat-visits-belarus.txt",) and first.chunks_embedded == first.chunks_total > 0
+    assert first.added == ("us-diplomat-visits-belarus.txt",)
+    assert first.chunks_embedded == first.chunks_total > 0
 
     embedder.embedded.clear()
     again = engine.rebuild()
-    assert not again.changed_anything and embedder.embedded == [] and again.chunks_embedded == 0
+    assert not again.changed_anything
+    assert embedder.embedded == []
+    assert again.chunks_embedded == 0
 
     _write(corpus_dir, "budget.txt", "City budget agreed\nThe council agreed the city budget on Tuesday.")
     added = engine.rebuild()
-    assert added.added == ("budget.txt",) and added.unchanged == ("us-diplomat-visits-belarus.txt",)
+    assert added.added == ("budget.txt",)
+    assert added.unchanged == ("us-diplomat-visits-belarus.txt",)
     assert all("budget" in t for t in embedder.embedded)
 
     embedder.embedded.clear()
     _write(corpus_dir, "budget.txt", "City budget agreed\nThe council rejected the city budget on Wednesday.")
     changed = engine.rebuild()
-    assert changed.changed == ("budget.txt",) and len(embedder.embedded) == 1
+    assert changed.changed == ("budget.txt",)
+    assert len(embedder.embedded) == 1
     assert "rejected" in engine.ask("what did the council do with the budget?").citations[0].quote
 
     (corpus_dir / "budget.txt").unlink()
@@ -71,7 +76,8 @@ def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config
     Engine.from_config(config, make_embedder(config.index)).rebuild()
     embedder = make_embedder(config.index)
     report = Engine.from_config(config, embedder).rebuild()
-    assert not report.changed_anything and not embedder.loaded()
+    assert not report.changed_anything
+    assert not embedder.loaded()
 
 
 def test_changing_the_backend_re_embeds_everything(config: Config, corpus_dir: Path) -> None:
@@ -188,7 +194,8 @@ def test_reused_chunks_and_vectors_belong_to_their_own_article(config: Config, c
     after = load_snapshot(config.index.index_dir)
     for source in ("a.txt", "us-diplomat-visits-belarus.txt"):
         (old_chunks, old_vectors), (new_chunks, new_vectors) = before.chunks_of(source), after.chunks_of(source)
-        assert new_chunks == old_chunks and all(c.source == source for c in new_chunks)
+        assert new_chunks == old_chunks
+        assert all(c.source == source for c in new_chunks)
         assert np.array_equal(old_vectors, new_vectors)
     assert "bridges" in after.chunks_of("m.txt")[0][0].text
 
@@ -212,7 +219,8 @@ def test_an_unreadable_file_does_not_make_every_build_rewrite_the_index(tmp_path
 
     (corpus / "broken.txt").write_text("The lighthouse keeper rang the bell at dawn.\n", "utf-8")  # mended
     mended = build_index(config.index, HashEmbedder())
-    assert mended.changed_anything and not mended.skipped
+    assert mended.changed_anything
+    assert not mended.skipped
     (corpus / "broken.txt").unlink()
     (corpus / "worse.txt").write_bytes(b"")
     build_index(config.index, HashEmbedder())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def test_short_paragraphs_merge_but_never_across_dropped_markup(corpus_dir: Path
     chunks = chunk_article(article, HashEmbedder().count_tokens, max_tokens=254, min_words=40)
     assert not any("image" in c.text for c in chunks)
     released = [c for c in chunks if "three political prisoners" in c.text]
-    assert len(released) == 1 and released[0].paragraph == 6
+    assert len(released) == 1
+    assert released[0].paragraph == 6
 
 
 @settings(max_examples=200, deadline=None)
@@ -57,9 +59,10 @@ def test_every_chunk_quotes_its_article_exactly(text: str, max_tokens: int, min_
     chunks = chunk_article(article, HashEmbedder().count_tokens, max_tokens=max_tokens, min_words=min_words)
     covered = "".join(c.text for c in chunks)
     for chunk in chunks:
-        assert chunk.text == text[chunk.start:chunk.end] and chunk.text.strip() == chunk.text
+        assert chunk.text == text[chunk.start:chunk.end]
+        assert chunk.text.strip() == chunk.text
     assert sorted(c.start for c in chunks) == [c.start for c in chunks]
-    assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
+    assert all(a.end <= b.start for a, b in pairwise(chunks))
     assert len("".join(covered.split())) == len("".join(text.split()))  # nothing lost, nothing twice
 
 

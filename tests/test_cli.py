@@ -30,21 +30,25 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     (corpus / "broken.txt").write_bytes(b"\x00\x00\x00")
     result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert result.returncode == 0, result.stderr
-    assert "skipped: broken.txt" in result.stdout and "1 added" in result.stdout
+    assert "skipped: broken.txt" in result.stdout
+    assert "1 added" in result.stdout
     return corpus, index
 
 
 def test_reindexing_an_unchanged_corpus_embeds_nothing(built: tuple[Path, Path]) -> None:
     corpus, index = built
     result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
-    assert result.returncode == 0 and "already up to date" in result.stdout and "0 chunks embedded" in result.stdout
+    assert result.returncode == 0
+    assert "already up to date" in result.stdout
+    assert "0 chunks embedded" in result.stdout
 
 
 def test_ask_prints_the_answer_and_numbered_quoted_sources(built: tuple[Path, Path]) -> None:
     result = run("ask", "--index-dir", str(built[1]), "who was released?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\n")
-    assert "three political prisoners" in answer and answer.rstrip().endswith("[1]")
+    assert "three political prisoners" in answer
+    assert answer.rstrip().endswith("[1]")
     assert sources.startswith("[1] Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership, ¶6")
 
 
@@ -56,11 +60,14 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stderr
     released, australia, empty = (json.loads(line) for line in lines)
-    assert not released["abstained"] and australia["abstained"] and empty["error"]
+    assert not released["abstained"]
+    assert australia["abstained"]
+    assert empty["error"]
     text = SEED.read_text("utf-8")
     for citation in released["citations"]:
         assert text[citation["start"]:citation["end"]] == citation["quote"]
-        assert citation["source"] == SEED.name and citation["url"] is None
+        assert citation["source"] == SEED.name
+        assert citation["url"] is None
     assert result.returncode == 1  # one question could not be asked
 
 
@@ -71,7 +78,8 @@ def test_ask_piped_into_a_reader_that_stops_early_ends_quietly(built: tuple[Path
     env["PYTHONPATH"] = str(REPO)
     process = subprocess.Popen([*ARTICLEBOT, "ask", "--index-dir", str(built[1]), "--questions", str(questions)],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     assert process.stdout.readline() == "Q: who was released?\n"  # `| head -1`
     process.stdout.close()
     error = process.stderr.read()
@@ -81,31 +89,38 @@ def test_ask_piped_into_a_reader_that_stops_early_ends_quietly(built: tuple[Path
 
 def test_show_prints_the_text_offsets_refer_to(built: tuple[Path, Path]) -> None:
     result = run("show", "--index-dir", str(built[1]), SEED.name)
-    assert result.returncode == 0 and result.stdout == SEED.read_text("utf-8")
+    assert result.returncode == 0
+    assert result.stdout == SEED.read_text("utf-8")
 
 
 def test_missing_corpus_missing_index_and_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
     missing = run("index", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i"))
-    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    assert missing.returncode != 0
+    assert "does not exist" in missing.stderr
     (tmp_path / "empty").mkdir()
     empty = run("index", "--corpus", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i"))
-    assert empty.returncode != 0 and "holds no articles" in empty.stderr
+    assert empty.returncode != 0
+    assert "holds no articles" in empty.stderr
     no_index = run("ask", "--index-dir", str(tmp_path / "i"), "who?")
-    assert no_index.returncode != 0 and "articlebot index" in no_index.stderr
+    assert no_index.returncode != 0
+    assert "articlebot index" in no_index.stderr
     neither = run("ask", "--index-dir", str(tmp_path / "i"))
-    assert neither.returncode == 2 and "give a question" in neither.stderr
+    assert neither.returncode == 2
+    assert "give a question" in neither.stderr
     assert "Traceback" not in missing.stderr + empty.stderr + no_index.stderr + neither.stderr
 
 
 @pytest.mark.parametrize("command", ["index", "ask", "show", "sources", "eval", "run"])
 def test_every_command_explains_itself_with_an_example(command: str) -> None:
     result = run(command, "--help")
-    assert result.returncode == 0 and "example" in result.stdout
+    assert result.returncode == 0
+    assert "example" in result.stdout
 
 
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
     result = run("run", "--index-dir", str(tmp_path / "i"))
-    assert result.returncode == 2 and "DISCORD_TOKEN" in result.stderr
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr
 
 
 @pytest.mark.parametrize("k", ["0", "-1", "21", "three"])
@@ -113,7 +128,8 @@ def test_a_top_k_that_cannot_be_cited_is_refused(built: tuple[Path, Path], k: st
     _, index = built
     result = run("ask", "--index-dir", str(index), "--top-k", k, "who was released?")
     assert result.returncode == 2
-    assert "--top-k" in result.stderr and not result.stdout
+    assert "--top-k" in result.stderr
+    assert not result.stdout
 
 
 def test_json_lines_stay_one_line_when_a_quote_holds_a_line_separator(tmp_path: Path) -> None:
@@ -137,8 +153,11 @@ def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) ->
     (corpus / SEED.name).write_bytes(SEED.read_bytes())
     assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
     unchanged = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
-    assert unchanged.returncode == 0 and "changed since" not in unchanged.stderr
+    assert unchanged.returncode == 0
+    assert "changed since" not in unchanged.stderr
     (corpus / SEED.name).write_text("Edited after indexing.\n" + SEED.read_text("utf-8"), "utf-8")
     edited = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
-    assert edited.returncode == 0 and edited.stdout.startswith("Edited after indexing.")
-    assert "changed since it was indexed" in edited.stderr and "articlebot index" in edited.stderr
+    assert edited.returncode == 0
+    assert edited.stdout.startswith("Edited after indexing.")
+    assert "changed since it was indexed" in edited.stderr
+    assert "articlebot index" in edited.stderr

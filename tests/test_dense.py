@@ -27,7 +27,8 @@ def test_small_index_is_exact_and_writes_no_file(tmp_path: Path) -> None:
     index.save(tmp_path)
     assert not (tmp_path / GRAPH_FILE).exists()
     ids, scores = DenseIndex.load(tmp_path, vectors).search(vectors[7], 3)
-    assert ids[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert ids[0] == 7
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_large_index_is_hnsw_agrees_with_exact_and_survives_save_and_load(tmp_path: Path) -> None:
@@ -38,7 +39,8 @@ def test_large_index_is_hnsw_agrees_with_exact_and_survives_save_and_load(tmp_pa
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     exact = DenseIndex.build(vectors, approximate_above=len(vectors))
     graph = DenseIndex.build(vectors, approximate_above=1000, ef_search=64)
-    assert graph.approximate and len(graph) == len(vectors)
+    assert graph.approximate
+    assert len(graph) == len(vectors)
     graph.save(tmp_path)
     loaded = DenseIndex.load(tmp_path, vectors, ef_search=64)
     assert loaded.approximate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +343,7 @@ async def test_many_questions_during_a_reindex_are_all_answered_and_the_gateway_
     assert "finished" in (await reindex.edit(lambda s: "finished" in s.content, 120)).content
     # A stalled event loop shows as a gap in the heartbeats (answering 150 questions on it takes seconds).
     beats = fake.heartbeats[beats_before:]
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(beats)]
     assert len(beats) >= 3 and max(gaps) < 1.5, f"heartbeats stalled: longest gap {max(gaps):.2f} s"
 
 

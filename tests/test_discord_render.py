@@ -55,7 +55,8 @@ def test_any_answer_renders_within_every_limit_and_pings_no_one(answer: Answer) 
        st.integers(-3, 10))
 def test_any_page_of_sources_fits_and_pings_no_one(articles: list[ArticleInfo], page: int) -> None:
     message = {"embeds": [render.sources_page(articles, page).to_dict()]}
-    assert limit_problems(message) == [] and live_mentions(message) == []
+    assert limit_problems(message) == []
+    assert live_mentions(message) == []
 
 
 @settings(max_examples=100, deadline=None)
@@ -65,7 +66,8 @@ def test_any_page_of_sources_fits_and_pings_no_one(articles: list[ArticleInfo], 
                  skipped=st.lists(st.builds(SkippedFile, source=TEXT, reason=TEXT), max_size=30).map(tuple)))
 def test_any_reindex_report_fits_and_always_gives_the_counts(report: BuildReport) -> None:
     text = render.report_text(report)
-    assert limit_problems({"content": text}) == [] and live_mentions({"content": text}) == []
+    assert limit_problems({"content": text}) == []
+    assert live_mentions({"content": text}) == []
     assert (f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
             f"{len(report.skipped)} skipped") in text
 
@@ -77,7 +79,8 @@ def test_any_reindex_report_fits_and_always_gives_the_counts(report: BuildReport
                  .map(tuple)))
 def test_any_status_fits(status: IndexStatus) -> None:
     message = {"embeds": [render.status_embed(status, dt.timedelta(seconds=3725)).to_dict()]}
-    assert limit_problems(message) == [] and live_mentions(message) == []
+    assert limit_problems(message) == []
+    assert live_mentions(message) == []
 
 
 @given(TEXT, st.integers(1, 3000))
@@ -99,7 +102,8 @@ def test_declined_answers_label_the_nearest_passages_as_such() -> None:
     near = Citation(1, "a.txt", "Title", None, 0, 5, "Some passage.", 0.2, 3)
     reply = render.answer_reply(Answer("q", "I could not find an answer to that in the articles.", True, (near,)))
     embed = reply.embeds[0]
-    assert "Nearest passages" in (embed.title or "") and "do not answer" in (embed.title or "")
+    assert "Nearest passages" in (embed.title or "")
+    assert "do not answer" in (embed.title or "")
     assert embed.fields[0].name == "Passage 1: Title (paragraph 3)"
     assert render.answer_reply(Answer("q", "No.", True, ())).embeds == ()
 
@@ -108,7 +112,8 @@ def test_sources_link_to_the_quote_with_a_text_fragment() -> None:
     cited = Citation(1, "a.md", "Title", "https://example.org/news", 0, 5, "Three - prisoners, & one American", 0.9, 2)
     value = render.answer_reply(Answer("q", "Yes [1]", False, (cited,))).embeds[0].fields[0].value
     link = re.search(r"\(<(.+)>\)", value or "")
-    assert link and link.group(1) == "https://example.org/news#:~:text=Three%20%2D%20prisoners%2C%20%26%20one%20American"
+    assert link
+    assert link.group(1) == "https://example.org/news#:~:text=Three%20%2D%20prisoners%2C%20%26%20one%20American"
 
 
 @pytest.mark.parametrize(("url", "quote", "expected"), [

@@ -36,7 +36,8 @@ def test_onnx_gives_the_same_vectors_as_torch(real_embedder: Embedder, texts: li
                                               torch_vectors: np.ndarray) -> None:
     assert real_embedder.backend == "onnx"
     vectors = real_embedder.encode(texts)
-    assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
+    assert vectors.shape == torch_vectors.shape
+    assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert float(np.min(np.sum(vectors * torch_vectors, axis=1))) > 0.9999
 
@@ -52,7 +53,8 @@ def test_int8_stays_close_to_float32(tmp_path: Path, texts: list[str], torch_vec
     quantized = OnnxEmbedder(config.model, cache_dir=config.model_cache_dir, quantized=True)
     assert quantized.backend == "onnx-int8"
     cosines = np.sum(quantized.encode(texts) * torch_vectors, axis=1)
-    assert float(np.mean(cosines)) > 0.98 and float(np.min(cosines)) > 0.95
+    assert float(np.mean(cosines)) > 0.98
+    assert float(np.min(cosines)) > 0.95
 
 
 def test_token_counts_agree_between_backends(real_embedder: Embedder, texts: list[str]) -> None:
@@ -65,7 +67,8 @@ def test_the_export_is_made_once_and_reused(tmp_path: Path) -> None:
     first = OnnxEmbedder(config.model, cache_dir=tmp_path)
     first.encode(["warm up"])
     exported = sorted(tmp_path.glob("*.onnx"))
-    assert len(exported) == 1 and not list(tmp_path.glob(".*"))  # no temporary file left behind
+    assert len(exported) == 1
+    assert not list(tmp_path.glob(".*"))
     stamp = exported[0].stat().st_mtime_ns
     OnnxEmbedder(config.model, cache_dir=tmp_path).encode(["again"])
     assert exported[0].stat().st_mtime_ns == stamp

@@ -32,7 +32,8 @@ def test_search_scores_as_bm25s_does(passages: list[str], question: str) -> None
     (terms,) = index.terms([question])
     ids, scores = index.search(question, 10)
     if not terms:
-        assert len(ids) == 0 and len(scores) == 0
+        assert len(ids) == 0
+        assert len(scores) == 0
         return
     assert len(ids) > 0
     expected_ids, expected_scores = index._retriever.retrieve([terms], k=10, show_progress=False, n_threads=1)
@@ -41,8 +42,8 @@ def test_search_scores_as_bm25s_does(passages: list[str], question: str) -> None
     np.testing.assert_allclose(scores, expected_scores[keep], rtol=1e-5)
     # Passages with equal scores may come in either order; every score must belong to the same passage.
     all_ids, all_scores = index._retriever.retrieve([terms], k=len(passages), show_progress=False, n_threads=1)
-    full = {int(i): float(s) for i, s in zip(all_ids[0], all_scores[0])}
-    for passage, score in zip(ids.tolist(), scores.tolist()):
+    full = {int(i): float(s) for i, s in zip(all_ids[0], all_scores[0], strict=True)}
+    for passage, score in zip(ids.tolist(), scores.tolist(), strict=True):
         assert full[passage] == pytest.approx(score, rel=1e-5)
     assert np.all(np.diff(scores) <= 0), "best first"
 
@@ -50,7 +51,8 @@ def test_search_scores_as_bm25s_does(passages: list[str], question: str) -> None
 def test_search_asks_for_more_than_there_is(passages: list[str]) -> None:
     index = LexicalIndex.build(passages[:3])
     ids, scores = index.search("Belarus Lukashenko prisoners", 50)
-    assert len(ids) <= 3 and np.all(scores > 0)
+    assert len(ids) <= 3
+    assert np.all(scores > 0)
     assert index.search("Belarus", 0)[0].size == 0
 
 

@@ -94,14 +94,16 @@ def test_question_kinds(question: str, kind: Kind | None) -> None:
 def test_highlight_skips_what_the_question_already_says() -> None:
     sentence = "Denver linebacker Von Miller was named Super Bowl MVP, recording five solo tackles."
     span = highlight(Kind.NUMBER, sentence, "How many solo tackles did Von Miller record?")
-    assert span is not None and sentence[span[0]:span[1]] == "five"
+    assert span is not None
+    assert sentence[span[0]:span[1]] == "five"
 
 
 def test_a_word_that_only_opens_a_sentence_is_the_last_choice_for_a_name() -> None:
     text = ("Three prisoners — including an American — were released from detention, paving the way for a "
             "gesture of goodwill. Following their release, the envoy commended the operation.")
     span = highlight(Kind.NAME, text, "Who was released?")
-    assert span is not None and text[span[0]:span[1]] == "American"
+    assert span is not None
+    assert text[span[0]:span[1]] == "American"
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +161,8 @@ def test_answers_on_the_shared_eval_are_a_sentence_or_two_quoted_exactly(squad_e
         for sentence in answer.sentences:
             cited = answer.citations[sentence.citation - 1]
             assert (corpus / cited.source).read_text("utf-8")[sentence.start:sentence.end] == sentence.text
-            assert cited.start <= sentence.start and sentence.end <= cited.end
+            assert cited.start <= sentence.start
+            assert sentence.end <= cited.end
 
 
 @pytest.mark.slow

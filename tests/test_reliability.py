@@ -74,9 +74,10 @@ def test_hundreds_of_questions_during_a_rebuild_are_all_answered(tmp_path: Path,
         rebuild = builder.submit(engine.rebuild)
         answers = list(askers.map(engine.ask, questions))
         report = rebuild.result(timeout=300)
-    assert report.added and len(answers) == len(questions)
+    assert report.added
+    assert len(answers) == len(questions)
     assert all(a.citations for a in answers)
-    released = [a for q, a in zip(questions, answers) if q == "who was released?"]
+    released = [a for q, a in zip(questions, answers, strict=True) if q == "who was released?"]
     assert all("three political prisoners" in a.citations[0].quote for a in released)
     assert any(c.source == "super-bowl-50-0.md" for c in engine.ask("Which NFL team won Super Bowl 50?").citations)
 

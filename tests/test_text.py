@@ -59,7 +59,8 @@ def test_spans_are_ordered_trimmed_slices_of_the_text(text: str) -> None:
         for span in spans:
             piece = text[span.start:span.end]
             assert 0 <= previous_end <= span.start < span.end <= len(text)
-            assert piece == piece.strip() and piece
+            assert piece == piece.strip()
+            assert piece
             previous_end = span.end
     for paragraph in paragraphs(text):
         for sentence in sentences(text, paragraph):
