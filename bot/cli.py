@@ -148,7 +148,7 @@ def _engine(config: Config) -> Any:
     return Engine.from_config(config)
 
 
-def _index(config: Config, args: argparse.Namespace) -> int:
+def _index(config: Config, _args: argparse.Namespace) -> int:
     print_report(_rebuild(config), sys.stdout)
     return 0
 
@@ -300,7 +300,7 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
         print(f"articlebot ask: {args.questions} holds no questions", file=sys.stderr)
         return 2
     engine = _engine(config)
-    answers = _answer_each(engine, questions, args.top_k, args.json)
+    answers = _answer_each(engine, questions, args.top_k)
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
@@ -336,7 +336,7 @@ def _json_line(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _answer_each(engine: Any, questions: list[str], top_k: int | None, as_json: bool) -> list[Answer | str]:
+def _answer_each(engine: Any, questions: list[str], top_k: int | None) -> list[Answer | str]:
     """Answer all askable questions in one batch; a question that cannot be asked yields its reason."""
     from index.errors import QuestionError
 
@@ -396,7 +396,7 @@ def _show(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _sources(config: Config, args: argparse.Namespace) -> int:
+def _sources(config: Config, _args: argparse.Namespace) -> int:
     for article in _engine(config).sources():
         extra = " · ".join(x for x in (article.date, article.url) if x)
         print(f"{article.source}: {article.title} ({article.chunks} chunks){' · ' + extra if extra else ''}")
@@ -443,7 +443,7 @@ def _days(value: str) -> int:
     return days
 
 
-def _run(config: Config, args: argparse.Namespace) -> int:
+def _run(config: Config, _args: argparse.Namespace) -> int:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("articlebot run: set the DISCORD_TOKEN environment variable to your bot's token "

@@ -41,12 +41,12 @@ class SourcesPages(discord.ui.View):
                                                 allowed_mentions=render.NO_MENTIONS)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesPages]) -> None:
+    async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button[SourcesPages]) -> None:
         """Show the page before."""
         await self._show(interaction, self.page - 1)
 
     @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesPages]) -> None:
+    async def next(self, interaction: discord.Interaction, _button: discord.ui.Button[SourcesPages]) -> None:
         """Show the page after."""
         await self._show(interaction, self.page + 1)
 
@@ -79,7 +79,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         self.asked, self.up = asked, up
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+    async def from_custom_id(cls, _interaction: discord.Interaction, _item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> VoteButton:
         return cls(int(match["asked"]), match["way"] == "up")
 
@@ -100,7 +100,7 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
         self.asked = asked
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+    async def from_custom_id(cls, _interaction: discord.Interaction, _item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> MoreSourcesButton:
         return cls(int(match["asked"]))
 
@@ -132,7 +132,7 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         self.asked, self.n = asked, n
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+    async def from_custom_id(cls, _interaction: discord.Interaction, _item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> PassageButton:
         return cls(int(match["asked"]), int(match["n"]))
 

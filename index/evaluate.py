@@ -93,11 +93,11 @@ def evaluate(
         for name, system in systems.items():
             predictions = system([q.question for q in questions])
             declined_offtopic = [p.declined for p in system(offtopic_questions)] if offtopic_questions else []
-            report["systems"][name] = score(questions, predictions, texts, declined_offtopic)
+            report["systems"][name] = score(questions, predictions, declined_offtopic)
     return report
 
 
-def score(questions: Sequence[Question], predictions: Sequence[Prediction], texts: dict[str, str],
+def score(questions: Sequence[Question], predictions: Sequence[Prediction],
           declined_offtopic: Sequence[bool]) -> dict[str, float]:
     """The metrics of one system over all questions."""
     answerable = [(q, p) for q, p in zip(questions, predictions, strict=True) if not q.impossible and q.answers]

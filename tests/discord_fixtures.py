@@ -152,4 +152,4 @@ def unescape() -> Iterator[Callable[[str], str]]:
     def undo(text: str) -> str:
         return re.sub(r"\\(.)", r"\1", text.replace("@\u200b", "@"))
 
-    yield undo
+    return undo

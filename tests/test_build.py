@@ -80,7 +80,7 @@ def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config
     assert not embedder.loaded()
 
 
-def test_changing_the_backend_re_embeds_everything(config: Config, corpus_dir: Path) -> None:
+def test_changing_the_backend_re_embeds_everything(config: Config) -> None:
     from dataclasses import replace
 
     from index.embedding import make_embedder

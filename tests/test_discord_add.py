@@ -47,22 +47,26 @@ async def test_add_by_link_answers_in_one_message_and_the_article_is_then_cited(
     admin = fake.user("root", permissions=ADMINISTRATOR)
 
     refused = await fake.slash("add", fake.user("member"), url=site.url("/a/lighthouse"))
-    assert (await refused.callback()).ephemeral and "Only server administrators" in (await refused.callback()).content
+    assert (await refused.callback()).ephemeral
+    assert "Only server administrators" in (await refused.callback()).content
     assert not site.asked("/a/")
 
     it = await fake.slash("add", admin, url=site.url("/a/lighthouse"))
     assert (await it.callback()).body["type"] == 5
     reply = await answered(it)
     assert reply.content.startswith("Added [Lighthouse keeper retires after forty years](<")
-    assert "lighthouse-keeper-retires-after-forty-years.md" in reply.content and "indexed" in reply.content
+    assert "lighthouse-keeper-retires-after-forty-years.md" in reply.content
+    assert "indexed" in reply.content
     assert [s.kind for s in it.sent] == ["callback", "edit"]  # one message
     ask = await fake.slash("ask", fake.user("ann"), question="How long could the supply boat not land?")
     assert "nine weeks" in (await ask.followup()).content
 
     again = await answered(await fake.slash("add", admin, url=site.url("/a/lighthouse")))
-    assert again.content.startswith("Already in the corpus") and "Nothing changed" in again.content
+    assert again.content.startswith("Already in the corpus")
+    assert "Nothing changed" in again.content
     menu = await answered(await fake.slash("add", admin, url=site.url("/a/menu")))
-    assert menu.content.startswith("Not added:") and "No article text was found" in menu.content
+    assert menu.content.startswith("Not added:")
+    assert "No article text was found" in menu.content
     both = await fake.slash("add", admin)
     assert "either a link" in (await both.callback()).content
 
@@ -89,13 +93,16 @@ async def test_add_an_uploaded_file_with_checks_on_name_type_size_and_content(
         (fake.attachment("photo.txt", b"\x89PNG\r\n", "image/png"), "It is image/png, not text"),
     ]:
         refused = await answered(await fake.slash("add", admin, file=attachment))
-        assert refused.content.startswith("Not added:") and why in refused.content, refused.content
+        assert refused.content.startswith("Not added:"), refused.content
+        assert why in refused.content, refused.content
     assert len(fake.downloads) == downloads  # refused before downloading anything
 
     binary = await answered(await fake.slash("add", admin, file=fake.attachment("data.txt", b"\x00\x01\x02" * 50)))
-    assert "Not added" in binary.content and "cannot be indexed" in binary.content
+    assert "Not added" in binary.content
+    assert "cannot be indexed" in binary.content
     same = await answered(await fake.slash("add", admin, file=fake.attachment("copy.md", NOTE.encode())))
-    assert same.content.startswith("Already in the corpus") and "harbour.md" in same.content
+    assert same.content.startswith("Already in the corpus")
+    assert "harbour.md" in same.content
     assert sorted(p.name for p in corpus.iterdir()) == ["harbour.md", "us-diplomat-visits-belarus.txt"]
 
 
@@ -117,7 +124,8 @@ async def test_remove_autocompletes_indexed_titles_for_admins_only(start_bot: An
     assert not (engine.config.index.corpus_dir / "harbour.md").exists()
     assert [a.source for a in engine.sources()] == ["us-diplomat-visits-belarus.txt"]
     missing = await answered(await fake.slash("remove", admin, article="harbour.md"))
-    assert missing.content.startswith("Not removed") and "is not an article" in missing.content
+    assert missing.content.startswith("Not removed")
+    assert "is not an article" in missing.content
     last = await answered(await fake.slash("remove", admin, article="us-diplomat-visits-belarus.txt"))
     assert "last article" in last.content
 
@@ -131,20 +139,24 @@ async def test_feeds_followed_in_discord_are_polled_announced_once_and_persist(
 
     followed = await answered(await fake.slash("feeds", admin, subcommand="add", url=site.url("/rss.xml"),
                                                name="Coast News"))
-    assert followed.content.startswith("Following Coast News (2 entries now)") and "announced here" in followed.content
+    assert followed.content.startswith("Following Coast News (2 entries now)")
+    assert "announced here" in followed.content
     news = await fake.wait_for(lambda: [m for m in fake.replies() if m.channel_id == fake.channel_id], 120,
                                "the feed's announcement")
     assert len(news) == 1
     text = news[0].content
     assert text.startswith("2 new articles from Coast News:")
     assert f"[Lighthouse keeper retires after forty years](<{site.url('/a/lighthouse')}>)" in text
-    assert "Village bakery wins the national bread prize" in text and news[0].body["flags"] & 4  # no previews
+    assert "Village bakery wins the national bread prize" in text
+    assert news[0].body["flags"] & 4
     await fake.wait_for(lambda: len(engine.sources()) == 3, 60, "the feed's articles in the index")
     assert any("feed Broken wire failed (1 time in a row)" in line for line in bot.logs.lines)
 
     listed = await answered(await fake.slash("feeds", admin, subcommand="list"))
-    assert "Coast News" in listed.content and f"<#{fake.channel_id}>" in listed.content
-    assert "Broken wire" in listed.content and "(config file): failing, 1 time in a row" in listed.content
+    assert "Coast News" in listed.content
+    assert f"<#{fake.channel_id}>" in listed.content
+    assert "Broken wire" in listed.content
+    assert "(config file): failing, 1 time in a row" in listed.content
     status = await fake.slash("status", fake.user("ann"))
     fields = {f["name"]: f["value"] for f in (await status.followup()).embeds[0]["fields"]}
     assert fields["Feeds"] == "2 followed, 1 failing"

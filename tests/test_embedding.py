@@ -48,7 +48,7 @@ def test_one_text_embeds_as_it_does_in_a_batch(real_embedder: Embedder, texts: l
         assert float(real_embedder.encode([text])[0] @ together[row]) > 0.9999
 
 
-def test_int8_stays_close_to_float32(tmp_path: Path, texts: list[str], torch_vectors: np.ndarray) -> None:
+def test_int8_stays_close_to_float32(texts: list[str], torch_vectors: np.ndarray) -> None:
     config = load_config(environ={}).index
     quantized = OnnxEmbedder(config.model, cache_dir=config.model_cache_dir, quantized=True)
     assert quantized.backend == "onnx-int8"

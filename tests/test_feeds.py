@@ -143,7 +143,8 @@ def test_sync_adds_rss_and_atom_entries_then_an_unchanged_feed_costs_one_304(
     before, asked = state(tmp_path), len(site.requests)
     status, out, err = articlebot(capsys, "feeds", "sync", "--config", str(config))
     assert status == 0, err
-    assert "Coast News: unchanged since the last sync" in out and "index already up to date" not in out
+    assert "Coast News: unchanged since the last sync" in out
+    assert "index already up to date" not in out
     conditional = site.requests[asked:]
     assert [p for p, _ in conditional if p != "/robots.txt"] == ["/rss.xml", "/atom.xml", "/broken.xml"]
     headers = dict(conditional)
@@ -155,12 +156,17 @@ def test_sync_adds_rss_and_atom_entries_then_an_unchanged_feed_costs_one_304(
     asked = len(site.requests)
     status, out, err = articlebot(capsys, "feeds", "sync", "--config", str(config))
     assert status == 0, err
-    assert "Coast News: added river-ferry-changes-its-timetable.md" in out and "lighthouse" not in out
-    assert site.asked("/a/")[-1:] == ["/a/ferry"] and len(site.asked("/a/")) == 4
+    assert "Coast News: added river-ferry-changes-its-timetable.md" in out
+    assert "lighthouse" not in out
+    assert site.asked("/a/")[-1:] == ["/a/ferry"]
+    assert len(site.asked("/a/")) == 4
     assert [p for p, _ in site.requests[asked:] if p.startswith("/a/")] == ["/a/ferry"]
 
     status, out, _ = articlebot(capsys, "feeds", "list", "--config", str(config))
-    assert "Coast News (" in out and "last read" in out and "Broken (" in out and "failing (3 in a row)" in out
+    assert "Coast News (" in out
+    assert "last read" in out
+    assert "Broken (" in out
+    assert "failing (3 in a row)" in out
 
 
 def test_when_every_feed_fails_sync_exits_1_and_changes_nothing(
@@ -170,9 +176,11 @@ def test_when_every_feed_fails_sync_exits_1_and_changes_nothing(
     before = state(tmp_path)
     status, out, err = articlebot(capsys, "feeds", "sync", "--config", str(config))
     assert status == 1
-    assert "the server answered 500" in err and "the server answered 404" in err
+    assert "the server answered 500" in err
+    assert "the server answered 404" in err
     assert "it is text/html, and it does not look like an RSS or Atom feed" in err
-    assert state(tmp_path) == before and not (tmp_path / "index" / "CURRENT").exists()
+    assert state(tmp_path) == before
+    assert not (tmp_path / "index" / "CURRENT").exists()
 
     (tmp_path / "strict").mkdir()
     (tmp_path / "none").mkdir()
@@ -180,11 +188,13 @@ def test_when_every_feed_fails_sync_exits_1_and_changes_nothing(
                          {"url": site.url("/rss.xml")})
     asked = len(site.requests)
     status, _, err = articlebot(capsys, "feeds", "sync", "--config", str(private))
-    assert status == 1 and "a loopback address, which is not fetched" in err
+    assert status == 1
+    assert "a loopback address, which is not fetched" in err
     assert len(site.requests) == asked
 
     status, _, err = articlebot(capsys, "feeds", "sync", "--config", str(write_config(tmp_path / "none")))
-    assert status == 1 and "no feeds are followed" in err
+    assert status == 1
+    assert "no feeds are followed" in err
 
 
 def test_a_failing_feed_waits_longer_each_time(site: FeedSite, tmp_path: Path) -> None:
@@ -198,11 +208,14 @@ def test_a_failing_feed_waits_longer_each_time(site: FeedSite, tmp_path: Path) -
         if len(site.requests) > asked:
             tries.append((minutes, run.failures, run.retry_at - start if run.retry_at else None))
         else:
-            assert run.outcome == "waiting" and "500" in (run.error or "")
+            assert run.outcome == "waiting"
+            assert "500" in (run.error or "")
     m = timedelta(minutes=1)
     assert tries == [(0, 1, 30 * m), (31, 2, 91 * m), (92, 3, 212 * m), (400, 4, 640 * m)]
     [h] = feeds.health(config)
-    assert h.failures == 4 and "500" in (h.error or "") and h.last_read is None
+    assert h.failures == 4
+    assert "500" in (h.error or "")
+    assert h.last_read is None
 
 
 def test_an_entry_whose_page_is_refused_is_tried_again_then_given_up(site: FeedSite, tmp_path: Path) -> None:
@@ -210,9 +223,11 @@ def test_an_entry_whose_page_is_refused_is_tried_again_then_given_up(site: FeedS
     config = replace(config, feeds=(FeedConfig(site.url("/menu.xml")),))
     for attempt in range(1, 5):
         [run] = feeds.sync(config)
-        assert run.outcome == "read" and not run.added
+        assert run.outcome == "read"
+        assert not run.added
         if attempt < 3:
-            assert run.refused and "no article text" in run.refused[0][1]
+            assert run.refused
+            assert "no article text" in run.refused[0][1]
         elif attempt == 3:
             assert "given up after 3 tries" in run.refused[0][1]
         else:
@@ -224,7 +239,8 @@ def test_an_entry_whose_page_is_refused_is_tried_again_then_given_up(site: FeedS
 def test_feeds_follow_the_fetch_rules(site: FeedSite, tmp_path: Path) -> None:
     fetch = load_config(write_config(tmp_path), environ={}).fetch
     document = fetch_feed(site.url("/rss.xml"), fetch)
-    assert document is not None and document.etag == '"v2"'
+    assert document is not None
+    assert document.etag == '"v2"'
     assert [e.link for e in feeds.read_entries(document)] == [site.url("/a/bakery"), site.url("/a/lighthouse")]
     assert fetch_feed(site.url("/rss.xml"), fetch, etag='"v2"') is None
     with pytest.raises(FetchError, match="robots.txt does not allow"):
@@ -267,6 +283,8 @@ def test_feed_settings_are_validated(tmp_path: Path, text: str, message: str) ->
 
 def test_the_example_config_documents_feeds() -> None:
     config = load_config(REPO / "config.example.toml", environ={})
-    assert config.fetch.feed_interval_minutes == 30 and config.feeds == ()
+    assert config.fetch.feed_interval_minutes == 30
+    assert config.feeds == ()
     text = (REPO / "config.example.toml").read_text("utf-8")
-    assert "[[feeds]]" in text and "feed_interval_minutes" in text
+    assert "[[feeds]]" in text
+    assert "feed_interval_minutes" in text

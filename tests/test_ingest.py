@@ -251,7 +251,8 @@ def test_a_page_already_in_the_corpus_changes_nothing(library: Path, site: Site,
     before = state(library)
     status, out, err = articlebot(capsys, "add", "--config", str(library / "config.toml"), site.url(path))
     assert status == 0, err
-    assert "already in the corpus" in out and "lighthouse-keeper-retires-after-forty-years.md" in out, why
+    assert "already in the corpus" in out, why
+    assert "lighthouse-keeper-retires-after-forty-years.md" in out, why
     assert "--refresh" in out
     assert state(library) == before
 
@@ -291,7 +292,8 @@ def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_noth
     status, out, err = articlebot(capsys, "add", "--config", str(config), site.url(path))
     assert status == 1
     assert not out
-    assert err.startswith(f"articlebot add: {site.url(path)}: ") and reason in err, err
+    assert err.startswith(f"articlebot add: {site.url(path)}: "), err
+    assert reason in err, err
     assert state(tmp_path) == before
     assert not (tmp_path / "index").exists()
     assert time.monotonic() - began < 2.5  # the slow page is given up on at its deadline, not waited for
@@ -312,7 +314,9 @@ def test_loopback_is_refused_unless_the_config_allows_private_addresses(
     asked = len(site.requests)
     for link in (site.url("/article"), site.url("/article").replace("127.0.0.1", "localhost")):
         status, out, err = articlebot(capsys, "add", "--config", str(config), link)
-        assert status == 1 and "a loopback address" in err and "fetch.allow_private_addresses" in err, err
+        assert status == 1, err
+        assert "a loopback address" in err, err
+        assert "fetch.allow_private_addresses" in err, err
     assert len(site.requests) == asked  # not even robots.txt was asked for
     assert not any((tmp_path / "corpus").iterdir())
     assert not (tmp_path / "index").exists()
@@ -331,7 +335,8 @@ def test_every_redirect_hop_is_checked_for_its_address(site: Site, tmp_path: Pat
         asked = len(site.requests)
         config = write_config(tmp_path, allow_private_addresses=False)
         status, _, err = articlebot(capsys, "add", "--config", str(config), public.url("/elsewhere"))
-        assert status == 1 and "127.0.0.1, a loopback address" in err, err
+        assert status == 1, err
+        assert "127.0.0.1, a loopback address" in err, err
         assert f"(at {site.url('/article')}, after 1 redirect)" in err
         assert public.requests == ["/robots.txt", "/elsewhere"]
         assert len(site.requests) == asked
@@ -403,7 +408,8 @@ def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
     other.write_text("A visit to Minsk\n\nThe delegation toured a tractor factory and met students at the "
                      "university before flying home on Thursday evening.\n", "utf-8")
     status, out, err = articlebot(capsys, "add", "--config", config, str(other))
-    assert status == 0 and "added: belarus-visit-draft-2.txt" in out, err
+    assert status == 0, err
+    assert "added: belarus-visit-draft-2.txt" in out, err
 
 
 def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_path: Path,
@@ -418,7 +424,8 @@ def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_
     assert "1 removed" in out
     status, out, err = articlebot(capsys, "remove", "--config", config,
                                   str(tmp_path / "corpus" / "village-bakery-wins-the-national-bread-prize.md"))
-    assert status == 0 and "removed: village-bakery-wins-the-national-bread-prize.md" in out, err
+    assert status == 0, err
+    assert "removed: village-bakery-wins-the-national-bread-prize.md" in out, err
     status, out, _ = articlebot(capsys, "sources", "--config", config)
     assert out.startswith(f"{SEED.name}:")
     assert len(out.splitlines()) == 1
@@ -428,7 +435,9 @@ def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_
                            ("../config.toml", "not an article in the corpus"),
                            (site.url("/bakery"), "not an article in the corpus")):
         status, out, err = articlebot(capsys, "remove", "--config", config, target)
-        assert status == 1 and reason in err and not out, (target, err)
+        assert status == 1, (target, err)
+        assert reason in err, (target, err)
+        assert not out, (target, err)
     assert state(tmp_path) == before
 
 

@@ -533,7 +533,7 @@ class FakeDiscord:
                 self.heartbeats.append(time.monotonic())
                 await self._send(ws, 11, None)
             elif op == 2:
-                await self._identify(ws, request, data)
+                await self._identify(ws, data)
             elif op == 6:
                 await self._resume(ws, request, data)
             else:
@@ -544,7 +544,7 @@ class FakeDiscord:
         self.notify()
         return ws
 
-    async def _identify(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         if data.get("token") != self.token:
             self.fail("IDENTIFY with the wrong token")
             await ws.close(code=4004)
