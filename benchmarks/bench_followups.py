@@ -47,8 +47,8 @@ def main() -> None:
                 after = engine.ask(pair["followup"], before=Turn(pair["question"], first))
                 gold = normalise(pair["gold"])
                 rows.append({**pair, "refers_back": refers_back(pair["followup"]),
-                             "alone": not alone.abstained and gold in normalise(alone.text),
-                             "with_conversation": not after.abstained and gold in normalise(after.text),
+                             "alone": not alone.declined and gold in normalise(alone.text),
+                             "with_conversation": not after.declined and gold in normalise(after.text),
                              "answer_with_conversation": after.text})
     result: dict[str, Any] = {"pairs": len(rows), "sets": {}}
     for name in [*CORPORA, "all"]:

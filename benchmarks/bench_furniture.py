@@ -48,9 +48,9 @@ def main() -> None:
             rows = []
             for q in questions:
                 answer = engine.ask(q.question)
-                rows.append({"question": q.question, "declined": answer.abstained,
+                rows.append({"question": q.question, "declined": answer.declined,
                              "answer": answer.text,
-                             "answer_furniture": not answer.abstained
+                             "answer_furniture": not answer.declined
                              and any(holds_furniture(s.text) for s in answer.sentences),
                              "first_citation_furniture": bool(answer.citations)
                              and holds_furniture(answer.citations[0].quote)})

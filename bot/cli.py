@@ -376,7 +376,7 @@ def read_questions(path: Path) -> list[str]:
 def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
     """An answer for a terminal: the answer, then the numbered sources with their quotes."""
     lines = [answer.text, ""]
-    if answer.abstained and answer.citations:
+    if answer.declined and answer.citations:
         lines.append("Nearest passages (they do not answer it):")
     for c in answer.citations:
         where = f"{c.title}, ¶{c.paragraph}" + (f" — {c.url}" if c.url else f" ({c.source})")

@@ -113,7 +113,7 @@ def answer_reply(answer: Answer) -> Reply:
     content = fit(answer.text or "(no answer)", CONTENT_LIMIT)
     if not answer.citations:
         return Reply(content)
-    return Reply(content, (citations_embed(answer.citations, declined=answer.abstained),))
+    return Reply(content, (citations_embed(answer.citations, declined=answer.declined),))
 
 
 def citations_embed(citations: Sequence[Citation], *, declined: bool) -> discord.Embed:

@@ -166,7 +166,7 @@ def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
         text = " ".join(s.text for s in answer.sentences)
         marked = " ".join(s.text[s.highlight[0]:s.highlight[1]] if s.highlight else s.text for s in answer.sentences)
         out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
-                              answer.abstained, seconds, marked))
+                              answer.declined, seconds, marked))
     return out
 
 

@@ -48,7 +48,7 @@ def in_context(question: str, before: Turn | None) -> str:
     said = set(words(question))
     context = [w for w in words(before.question) if w not in _ASKING and w not in said]
     answer = before.answer
-    if not answer.abstained and answer.sentences:
+    if not answer.declined and answer.sentences:
         first = answer.sentences[0]
         if first.highlight:
             context += words(first.text[first.highlight[0]:first.highlight[1]])

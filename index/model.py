@@ -45,13 +45,13 @@ class AnswerSentence:
 class Answer:
     """What the engine says to a question: the answer sentences and their numbered sources.
 
-    When `abstained` is true, `text` explains that the articles do not answer the question, and
+    When `declined` is true, `text` explains that the articles do not answer the question, and
     `citations` holds the nearest passages, to be shown as such (never as support for an answer).
     """
 
     question: str
     text: str
-    abstained: bool
+    declined: bool  # written "abstained" in the JSON output, which scripts read
     citations: tuple[Citation, ...]
     sentences: tuple[AnswerSentence, ...] = ()
     relevance: float = 0.0
@@ -68,7 +68,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.text,
-            "abstained": self.abstained,
+            "abstained": self.declined,
             "note": self.note,
             "relevance": round(self.relevance, 4),
             "confidence": round(self.confidence, 4) if self.confidence is not None else None,

@@ -111,7 +111,7 @@ class Record:
                 "INSERT INTO asked (at, guild, channel, asker, question, answer, declined, confidence, citations)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (when.isoformat(), guild, channel, self._hash(asker), answer.question, answer.text,
-                 int(answer.abstained), answer.confidence, citations))
+                 int(answer.declined), answer.confidence, citations))
             oldest = _now() - dt.timedelta(days=self.retention_days)
             db.execute("DELETE FROM asked WHERE at < ?", (oldest.isoformat(),))
             return int(row.lastrowid or 0)

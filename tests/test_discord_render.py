@@ -31,7 +31,7 @@ def citation(n: int) -> st.SearchStrategy[Citation]:
 
 
 ANSWERS = st.integers(0, 25).flatmap(lambda k: st.builds(
-    Answer, question=TEXT, text=TEXT, abstained=st.booleans(),
+    Answer, question=TEXT, text=TEXT, declined=st.booleans(),
     citations=st.tuples(*(citation(n) for n in range(1, k + 1)))))
 
 

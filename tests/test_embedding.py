@@ -96,13 +96,13 @@ def test_answering_with_onnx_never_imports_torch(tmp_path: Path) -> None:
         "engine = Engine.from_config(config)\n"
         "engine.ensure_index()\n"
         "answer = engine.ask('who was released?')\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'abstained': answer.abstained,\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'declined': answer.declined,\n"
         "                  'sentence_transformers': 'sentence_transformers' in sys.modules}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
                           check=True)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen == {"torch": False, "sentence_transformers": False, "abstained": False}
+    assert seen == {"torch": False, "sentence_transformers": False, "declined": False}
 
 
 def test_bfloat16_stays_close_to_float32(texts: list[str], torch_vectors: np.ndarray) -> None:

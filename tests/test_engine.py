@@ -24,7 +24,7 @@ TEXT = SEED.read_text("utf-8")
 def test_questions_the_article_answers_get_the_right_sentence(seed_engine: Engine, question: str,
                                                               expected: str) -> None:
     answer = seed_engine.ask(question)
-    assert not answer.abstained
+    assert not answer.declined
     assert expected in answer.sentences[0].text
     assert answer.text.endswith("]")
 
@@ -33,7 +33,7 @@ def test_questions_the_article_answers_get_the_right_sentence(seed_engine: Engin
                                       "Who won the 2018 World Cup?"])
 def test_off_topic_questions_are_declined_plainly(seed_engine: Engine, question: str) -> None:
     answer = seed_engine.ask(question)
-    assert answer.abstained
+    assert answer.declined
     assert "could not find" in answer.text
     assert not answer.sentences
 
@@ -74,7 +74,7 @@ def test_questions_in_other_languages_or_with_markup_still_get_an_answer_object(
     for question in ["¿Quién fue liberado?", "**who** was <@123> released @everyone", "日本の首都は？"]:
         answer = seed_engine.ask(question)
         assert answer.text
-        assert (answer.abstained or answer.sentences)
+        assert (answer.declined or answer.sentences)
 
 
 def _flood_reports(folder: Path) -> None:
@@ -97,7 +97,7 @@ def test_a_latest_question_answers_from_the_newest_article_and_says_the_sources_
     engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
     engine.rebuild()
     answer = engine.ask("How many people has the river valley flood killed so far?")
-    assert not answer.abstained
+    assert not answer.declined
     first, second = answer.sentences
     assert answer.citations[first.citation - 1].source == "flood-friday.md"
     assert "31" in first.text
@@ -148,7 +148,7 @@ def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path
     engine = Engine.from_config(make_config(tmp_path / "corpus", tmp_path / "index"), real_embedder)
     engine.rebuild()
     answer = engine.ask("Who won the pumpkin contest at the harvest festival?")
-    assert not answer.abstained
+    assert not answer.declined
     assert answer.note is None
     assert answer.citations[0].source == "harvest.md"
     # The heading above the paragraph names the story; it is not part of the answer's sentence.

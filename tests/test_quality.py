@@ -34,7 +34,7 @@ SEED_ANSWERS = {
 def test_seed_questions_are_answered_with_the_right_sentence(seed_engine: Engine, question: str) -> None:
     answer = seed_engine.ask(question)
     text = SEED.read_text("utf-8")
-    assert not answer.abstained
+    assert not answer.declined
     assert answer.confidence is not None
     assert answer.confidence >= seed_engine.config.answer.reader_threshold
     assert answer.to_json()["confidence"] == round(answer.confidence, 4)
@@ -50,7 +50,7 @@ def test_seed_questions_are_answered_with_the_right_sentence(seed_engine: Engine
 
 def test_a_question_the_seed_article_does_not_answer_is_declined(seed_engine: Engine) -> None:
     answer = seed_engine.ask("What is the capital of Australia?")
-    assert answer.abstained
+    assert answer.declined
     assert "could not find" in answer.text
     assert answer.citations  # the nearest passages, shown as such
 
@@ -61,7 +61,7 @@ def test_a_question_the_seed_article_does_not_answer_is_declined(seed_engine: En
 ])
 def test_a_question_about_the_article_that_it_does_not_answer_is_declined(seed_engine: Engine, question: str) -> None:
     answer = seed_engine.ask(question)
-    assert answer.abstained, answer.text
+    assert answer.declined, answer.text
     assert answer.citations  # the nearest passages, labelled as not answering
 
 
@@ -72,7 +72,7 @@ def test_without_the_reading_model_the_word_overlap_scorer_answers(real_embedder
     engine.rebuild()
     assert engine.reader is None
     answer = engine.ask("who was released?")
-    assert not answer.abstained
+    assert not answer.declined
     assert "three political prisoners" in answer.sentences[0].text
 
 
@@ -154,7 +154,7 @@ def test_answers_on_the_shared_eval_are_a_sentence_or_two_quoted_exactly(squad_e
                  for q in load_questions([path])[::7]]
     corpus = squad_engine.config.index.corpus_dir
     for answer in squad_engine.ask_many(questions):
-        if answer.abstained:
+        if answer.declined:
             continue
         assert 1 <= sum(len(sentences(s.text)) for s in answer.sentences) <= 2
         assert len({c.quote for c in answer.citations}) == len(answer.citations)
