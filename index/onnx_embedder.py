@@ -87,8 +87,13 @@ class OnnxEmbedder:
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            # onnxruntime's memory arena grows to the largest batch it ever ran (a build's 32 passages of
+            # 256 word pieces: +250 MB) and keeps it for the life of the process; a large batch hands it
+            # back after its run (the bot: 192 -> 204 MB, not 440), a question's small one keeps it (fast).
+            # Found by benchmarks/soak.py (issue 15, item 8).
+            options = _shrinking() if ids.size > _SHRINK_ABOVE else None
             with self._encode_lock:
-                hidden = session.run(None, feed)[0]
+                hidden = session.run(None, feed, options)[0]
             out[rows] = _mean_pooled(hidden, mask)
         return out
 
@@ -132,12 +137,16 @@ def cpu_session(path: Path) -> Any:
     options.inter_op_num_threads = 1
     # Spinning threads would compete with FAISS and BM25 for the same two cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # No memory arena: the arena grows to the largest batch it ever ran (a /reindex's 32 passages of
-    # 256 word pieces: +250 MB) and keeps it for the life of the process. Without it the same batch
-    # peaks ~60 MB lower and the memory goes back after it; a question's encoding is as fast (4.65 vs
-    # 4.70 ms here). Found by benchmarks/soak.py (issue 15, item 8).
-    options.enable_cpu_mem_arena = False
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _shrinking() -> Any:
+    """Run options that hand the memory arena back after the run (for the large batches of a build)."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
 def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -146,6 +155,10 @@ def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
     return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+# Word pieces in a batch above which the arena is handed back after the run (a question has under 100).
+_SHRINK_ABOVE = 2048
 
 
 class _ModelSpec:
