@@ -88,8 +88,8 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                 for skipped in report.skipped:
                     log.warning("skipped %s: %s", skipped.source, skipped.reason)
             client = asyncio.ensure_future(bot.connect())
-            bot.feed_poller = FeedPoller(bot)
-            polling = asyncio.ensure_future(bot.feed_poller.run())
+            poller = bot.services.feed_poller = FeedPoller(bot)
+            polling = asyncio.ensure_future(poller.run())
             try:
                 if not await _finished_before(client, stop):
                     log.info("stopping: finishing answers in progress, then closing the gateway")

@@ -7,7 +7,7 @@ answers in the one message it deferred. Questions keep being answered meanwhile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -21,155 +21,156 @@ from index.corpus import SUFFIXES
 from index.errors import ArticlebotError, IngestError
 
 if TYPE_CHECKING:
+    from bot.admission import Services
     from bot.client import ArticleBot
+    from bot.worker import Worker
 
 # Content types a .txt, .md or .html upload may declare (Discord guesses them from the name and bytes).
 TEXT_TYPES = ("text/", "application/xhtml+xml", "application/octet-stream")
 CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
-@app_commands.command(description="Add an article: a web page by its link, or an uploaded .txt, .md or .html file "
-                                  "(administrators only).")
-@app_commands.describe(url="A link to a web page (https://…)", file="A .txt, .md or .html file")
-@app_commands.default_permissions(manage_guild=True)
-@admin_only()
-async def add(interaction: discord.Interaction[ArticleBot], url: str | None = None,
-              file: discord.Attachment | None = None) -> None:
-    """Fetch a page or take an upload into the corpus folder, then index it; one message says what happened."""
-    bot = interaction.client
-    config = bot.config
-    if (url is None) == (file is None):
-        raise Refusal("Give either a link (url:) or a file (file:), one of the two.")
-    async with bot.in_flight():
-        await interaction.response.defer(thinking=True)
-        try:
-            if url is not None:
-                link = url
-                addition = await bot.worker.ingest(lambda: ingest.add_url(config, link))
-            else:
-                assert file is not None
-                name, data = file.filename, await _download(file, config.index.max_file_mb)
-                addition = await bot.worker.ingest(lambda: ingest.add_data(config, name, data))
-        except IngestError as e:
-            given = url if url is not None else (file.filename if file else "")
-            await _say(interaction, render.failure_text(f"Not added: {given}", _sentence(str(e))))
-            return
-        error = await _update_index(bot) if addition.changed else None
-        await _say(interaction, render.addition_text(addition, error))
+def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app_commands.Group]:
+    """/add, /remove and /feeds, each given the services it uses (never the client)."""
+
+    @app_commands.command(description="Add an article: a web page by its link, or an uploaded .txt, .md or .html file "
+                                      "(administrators only).")
+    @app_commands.describe(url="A link to a web page (https://…)", file="A .txt, .md or .html file")
+    @app_commands.default_permissions(manage_guild=True)
+    @admin_only()
+    async def add(interaction: discord.Interaction[ArticleBot], url: str | None = None,
+                  file: discord.Attachment | None = None) -> None:
+        """Fetch a page or take an upload into the corpus folder, then index it; one message says what happened."""
+        config = services.config
+        if (url is None) == (file is None):
+            raise Refusal("Give either a link (url:) or a file (file:), one of the two.")
+        async with services.admission.in_flight():
+            await interaction.response.defer(thinking=True)
+            try:
+                if url is not None:
+                    link = url
+                    addition = await services.worker.ingest(lambda: ingest.add_url(config, link))
+                else:
+                    assert file is not None
+                    name, data = file.filename, await _download(file, config.index.max_file_mb)
+                    addition = await services.worker.ingest(lambda: ingest.add_data(config, name, data))
+            except IngestError as e:
+                given = url if url is not None else (file.filename if file else "")
+                await _say(interaction, render.failure_text(f"Not added: {given}", _sentence(str(e))))
+                return
+            error = await _update_index(services.worker) if addition.changed else None
+            await _say(interaction, render.addition_text(addition, error))
 
 
-@app_commands.command(description="Remove an article from the corpus and the index (administrators only).")
-@app_commands.describe(article="The article to remove: start typing its title")
-@app_commands.default_permissions(manage_guild=True)
-@admin_only()
-async def remove(interaction: discord.Interaction[ArticleBot], article: str) -> None:
-    """Delete an article's file (by its source or URL), then update the index."""
-    bot = interaction.client
-    config = bot.config
-    async with bot.in_flight():
-        await interaction.response.defer(thinking=True)
-        try:
-            removals = await bot.worker.ingest(lambda: ingest.remove(config, article))
-        except IngestError as e:
-            await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
-            return
-        await _say(interaction, render.removal_text(removals, await _update_index(bot)))
+    @app_commands.command(description="Remove an article from the corpus and the index (administrators only).")
+    @app_commands.describe(article="The article to remove: start typing its title")
+    @app_commands.default_permissions(manage_guild=True)
+    @admin_only()
+    async def remove(interaction: discord.Interaction[ArticleBot], article: str) -> None:
+        """Delete an article's file (by its source or URL), then update the index."""
+        config = services.config
+        async with services.admission.in_flight():
+            await interaction.response.defer(thinking=True)
+            try:
+                removals = await services.worker.ingest(lambda: ingest.remove(config, article))
+            except IngestError as e:
+                await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
+                return
+            await _say(interaction, render.removal_text(removals, await _update_index(services.worker)))
 
 
-@remove.autocomplete("article")
-async def _indexed_articles(interaction: discord.Interaction[ArticleBot], current: str,
-                            ) -> list[app_commands.Choice[str]]:
-    """The indexed articles whose title or file name holds what was typed (nothing for non-admins)."""
-    bot = interaction.client
-    if not is_admin(interaction, bot.config.discord):
-        return []
-    needle = current.casefold().strip()
-    choices = []
-    for info in await bot.worker.sources():
-        if len(info.source) > 100 or (needle and needle not in f"{info.title} {info.source}".casefold()):
-            continue
-        label = f"{info.title} ({info.source})"
-        choices.append(app_commands.Choice(name=label if len(label) <= 100 else label[:99] + "…", value=info.source))
-        if len(choices) == CHOICES:
-            break
-    return choices
+    @remove.autocomplete("article")
+    async def _indexed_articles(interaction: discord.Interaction[ArticleBot], current: str,
+                                ) -> list[app_commands.Choice[str]]:
+        """The indexed articles whose title or file name holds what was typed (nothing for non-admins)."""
+        if not is_admin(interaction, services.config.discord):
+            return []
+        needle = current.casefold().strip()
+        choices = []
+        for info in await services.worker.sources():
+            if len(info.source) > 100 or (needle and needle not in f"{info.title} {info.source}".casefold()):
+                continue
+            label = f"{info.title} ({info.source})"
+            name = label if len(label) <= 100 else label[:99] + "…"
+            choices.append(app_commands.Choice(name=name, value=info.source))
+            if len(choices) == CHOICES:
+                break
+        return choices
 
 
-feeds = app_commands.Group(name="feeds", description="RSS and Atom feeds whose new articles are added "
-                                                     "(administrators only).",
-                           default_permissions=discord.Permissions(manage_guild=True))
+    feeds = app_commands.Group(name="feeds", description="RSS and Atom feeds whose new articles are added "
+                                                         "(administrators only).",
+                               default_permissions=discord.Permissions(manage_guild=True))
 
 
-@feeds.command(name="list", description="The feeds followed, and how each fares.")
-@admin_only()
-async def feeds_list(interaction: discord.Interaction[ArticleBot]) -> None:
-    """Every feed, from the config file and from /feeds add."""
-    bot = interaction.client
-    config = bot.config
-    async with bot.in_flight():
-        await interaction.response.defer(thinking=True)
-        found = await bot.worker.ingest(lambda: feed_list.health(config))
-        await _say(interaction, render.feeds_text(found, configured=[f.url for f in config.feeds],
-                                                  interval_minutes=config.fetch.feed_interval_minutes))
+    @feeds.command(name="list", description="The feeds followed, and how each fares.")
+    @admin_only()
+    async def feeds_list(interaction: discord.Interaction[ArticleBot]) -> None:
+        """Every feed, from the config file and from /feeds add."""
+        config = services.config
+        async with services.admission.in_flight():
+            await interaction.response.defer(thinking=True)
+            found = await services.worker.ingest(lambda: feed_list.health(config))
+            await _say(interaction, render.feeds_text(found, configured=[f.url for f in config.feeds],
+                                                      interval_minutes=config.fetch.feed_interval_minutes))
 
 
-@feeds.command(name="add", description="Follow an RSS or Atom feed: its new articles are added and announced here.")
-@app_commands.describe(url="The feed's link (https://…)", name="What to call it (default: its link)",
-                       announce="Post the new articles in this channel (default: yes)")
-@admin_only()
-async def feeds_add(interaction: discord.Interaction[ArticleBot], url: str,
-                    name: app_commands.Range[str, 0, 100] = "", announce: bool = True) -> None:
-    """Check that the link is a feed, follow it (kept beside the index), and poll the feeds now."""
-    bot = interaction.client
-    config = bot.config
-    channel = interaction.channel_id if announce and interaction.guild_id is not None else None
-    async with bot.in_flight():
-        await interaction.response.defer(thinking=True)
-        try:
-            feed, entries = await bot.worker.ingest(
-                lambda: feed_list.follow(config, url, name=name, channel_id=channel or 0))
-        except IngestError as e:
-            await _say(interaction, render.failure_text(f"Not followed: {url}", _sentence(str(e))))
-            return
-        if bot.feed_poller is not None:
-            bot.feed_poller.wake()
-        where = " and announced here" if feed.channel_id else ""
-        await _say(interaction, render.fit(
-            f"Following {feed.title} ({entries} entries now). Its new articles are added in the background{where}; "
-            f"it is polled every {config.fetch.feed_interval_minutes:g} min.", render.CONTENT_LIMIT))
+    @feeds.command(name="add", description="Follow an RSS or Atom feed: its new articles are added and announced here.")
+    @app_commands.describe(url="The feed's link (https://…)", name="What to call it (default: its link)",
+                           announce="Post the new articles in this channel (default: yes)")
+    @admin_only()
+    async def feeds_add(interaction: discord.Interaction[ArticleBot], url: str,
+                        name: app_commands.Range[str, 0, 100] = "", announce: bool = True) -> None:
+        """Check that the link is a feed, follow it (kept beside the index), and poll the feeds now."""
+        config = services.config
+        channel = interaction.channel_id if announce and interaction.guild_id is not None else None
+        async with services.admission.in_flight():
+            await interaction.response.defer(thinking=True)
+            try:
+                feed, entries = await services.worker.ingest(
+                    lambda: feed_list.follow(config, url, name=name, channel_id=channel or 0))
+            except IngestError as e:
+                await _say(interaction, render.failure_text(f"Not followed: {url}", _sentence(str(e))))
+                return
+            if services.feed_poller is not None:
+                services.feed_poller.wake()
+            where = " and announced here" if feed.channel_id else ""
+            await _say(interaction, render.fit(
+                f"Following {feed.title} ({entries} entries now). Its new articles are added in the background{where}; "
+                f"it is polled every {config.fetch.feed_interval_minutes:g} min.", render.CONTENT_LIMIT))
 
 
-@feeds.command(name="remove", description="Stop following a feed added with /feeds add (its articles stay).")
-@app_commands.describe(feed="The feed: start typing its name or link")
-@admin_only()
-async def feeds_remove(interaction: discord.Interaction[ArticleBot], feed: str) -> None:
-    """Forget a feed added from Discord; the articles it brought stay in the corpus."""
-    bot = interaction.client
-    config = bot.config
-    async with bot.in_flight():
-        await interaction.response.defer(thinking=True)
-        try:
-            gone = await bot.worker.ingest(lambda: feed_list.unfollow(config, feed))
-        except IngestError as e:
-            await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
-            return
-        await _say(interaction, render.fit(f"No longer following {gone.title}. The articles it added stay; "
-                                           "remove them with /remove.", render.CONTENT_LIMIT))
+    @feeds.command(name="remove", description="Stop following a feed added with /feeds add (its articles stay).")
+    @app_commands.describe(feed="The feed: start typing its name or link")
+    @admin_only()
+    async def feeds_remove(interaction: discord.Interaction[ArticleBot], feed: str) -> None:
+        """Forget a feed added from Discord; the articles it brought stay in the corpus."""
+        config = services.config
+        async with services.admission.in_flight():
+            await interaction.response.defer(thinking=True)
+            try:
+                gone = await services.worker.ingest(lambda: feed_list.unfollow(config, feed))
+            except IngestError as e:
+                await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
+                return
+            await _say(interaction, render.fit(f"No longer following {gone.title}. The articles it added stay; "
+                                               "remove them with /remove.", render.CONTENT_LIMIT))
 
 
-@feeds_remove.autocomplete("feed")
-async def _followed_feeds(interaction: discord.Interaction[ArticleBot], current: str,
-                          ) -> list[app_commands.Choice[str]]:
-    bot = interaction.client
-    if not is_admin(interaction, bot.config.discord):
-        return []
-    config = bot.config
-    needle = current.casefold().strip()
-    found = await bot.worker.ingest(lambda: feed_list.feeds(config))
-    configured = {f.url for f in config.feeds}
-    return [app_commands.Choice(name=f.title[:100], value=f.url) for f in found
-            if f.url not in configured and len(f.url) <= 100
-            and (not needle or needle in f"{f.title} {f.url}".casefold())][:CHOICES]
+    @feeds_remove.autocomplete("feed")
+    async def _followed_feeds(interaction: discord.Interaction[ArticleBot], current: str,
+                              ) -> list[app_commands.Choice[str]]:
+        if not is_admin(interaction, services.config.discord):
+            return []
+        config = services.config
+        needle = current.casefold().strip()
+        found = await services.worker.ingest(lambda: feed_list.feeds(config))
+        configured = {f.url for f in config.feeds}
+        return [app_commands.Choice(name=f.title[:100], value=f.url) for f in found
+                if f.url not in configured and len(f.url) <= 100
+                and (not needle or needle in f"{f.title} {f.url}".casefold())][:CHOICES]
+
+    return [add, remove, feeds]
 
 
 async def _download(file: discord.Attachment, max_mb: float) -> bytes:
@@ -193,10 +194,10 @@ async def _download(file: discord.Attachment, max_mb: float) -> bytes:
     return data
 
 
-async def _update_index(bot: ArticleBot) -> str | None:
+async def _update_index(worker: Worker) -> str | None:
     """Update the index after a change; the reason when it could not be (the change itself stays)."""
     try:
-        await bot.worker.update_index()
+        await worker.update_index()
     except ArticlebotError as e:
         return str(e).rstrip(".")
     return None

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import discord
 from discord import app_commands
 
 from bot import commands, render, views
-from bot.errors import QuestionRefused, Refusal, ShuttingDown
-from bot.guards import Cooldowns, GuildSlots
-from bot.polling import FeedPoller
+from bot.admission import Admission, Services
+from bot.errors import Refusal
 from bot.worker import Worker
 from index.config import Config
-from index.errors import ArticlebotError, QuestionError
+from index.errors import ArticlebotError
 from index.followup import Turn, in_context
 
 log = logging.getLogger(__name__)
@@ -68,22 +64,17 @@ class ArticleBot(discord.Client):
         self.config = config
         self.worker = worker
         self.tree = ArticleTree(self)
-        self.cooldowns = Cooldowns(config.discord.cooldown_questions, config.discord.cooldown_seconds)
-        self.guild_slots = GuildSlots(config.discord.max_concurrent_per_guild)
-        self.started_at = discord.utils.utcnow()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._stopping = False
+        self.admission = Admission(config, worker)
         self.conversations = Conversations()
-        self.feed_poller: FeedPoller | None = None  # set by bot.app.serve once the bot goes online
+        # What the slash commands are given (bot/commands.py); the feed poller joins once the bot is online.
+        self.services = Services(config, worker, self.admission, self.conversations, discord.utils.utcnow())
 
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
 
     async def setup_hook(self) -> None:
         """Register the slash commands and sync them: to the configured guilds (instant), else globally."""
-        commands.register(self.tree)
+        commands.register(self.tree, self.services)
         self.add_dynamic_items(*views.ANSWER_BUTTONS)  # answers' buttons, including those sent before a restart
         guild_ids = self.config.discord.guild_ids
         if guild_ids:
@@ -106,32 +97,6 @@ class ArticleBot(discord.Client):
         """Log who we are once the gateway session is ready."""
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user and self.user.id, len(self.guilds))
 
-    @property
-    def uptime(self) -> dt.timedelta:
-        """How long ago this client was created."""
-        return discord.utils.utcnow() - self.started_at
-
-    # --- questions: the path shared by /ask and @mentions -----------------------------------
-
-    @asynccontextmanager
-    async def question_turn(self, question: str, user_id: int, guild_id: int | None) -> AsyncIterator[None]:
-        """Admit a question, or raise a Refusal saying why not: stopping, malformed, busy server, cooldown.
-
-        The checks run with no await between them, so two questions cannot both take the last slot.
-        """
-        if self._stopping:
-            raise ShuttingDown()
-        try:
-            self.worker.check_question(question)
-        except QuestionError as e:
-            raise QuestionRefused(_sentence(str(e))) from None
-        key = self.guild_slots.key(guild_id, user_id)
-        self.guild_slots.check(key)
-        self.cooldowns.hit(user_id)
-        with self.guild_slots.hold(key):
-            async with self.in_flight():
-                yield
-
     # --- @mentions ------------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
@@ -149,7 +114,7 @@ class ArticleBot(discord.Client):
             return
         guild_id = message.guild.id if message.guild else None
         try:
-            async with self.question_turn(question, message.author.id, guild_id):
+            async with self.admission.question_turn(question, message.author.id, guild_id):
                 before = (self.conversations.get(message.reference.message_id if message.reference else None)
                           or self.conversations.in_thread(message.channel.id))
                 async with message.channel.typing():
@@ -230,33 +195,17 @@ class ArticleBot(discord.Client):
 
     # --- shutting down ----------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def in_flight(self) -> AsyncIterator[None]:
-        """Mark work that shutting down must wait for; refuse new work once stopping."""
-        if self._stopping:
-            raise ShuttingDown()
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
-
     async def shutdown(self, grace: float) -> None:
         """Take no new work, let work in flight finish (up to `grace` seconds), then close the gateway."""
-        self._stopping = True
+        self.admission.stopping = True
         if self.ws is not None and not self.is_ready():
             # discord.py dispatches on_ready from a task that breaks if the client closes under it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wait_until_ready(), self.config.discord.guild_ready_timeout + 1)
-        if self._in_flight:
-            log.info("waiting for %d answer(s) in progress before stopping", self._in_flight)
-            try:
-                await asyncio.wait_for(self._idle.wait(), timeout=grace)
-            except TimeoutError:
-                log.warning("stopping with %d answer(s) still in progress after %.0f s", self._in_flight, grace)
+        if self.admission.busy:
+            log.info("waiting for %d answer(s) in progress before stopping", self.admission.busy)
+            if not await self.admission.idle(grace):
+                log.warning("stopping with %d answer(s) still in progress after %.0f s", self.admission.busy, grace)
         await self.close()
 
 
@@ -293,9 +242,3 @@ class Conversations:
     def in_thread(self, channel_id: int) -> Turn | None:
         """The latest exchange of the bot's thread with this id, if it is one."""
         return self._threads.get(channel_id)
-
-
-def _sentence(text: str) -> str:
-    """An engine message ('the question is empty; ...') as a sentence for a chat reply."""
-    text = text.strip()
-    return (text[:1].upper() + text[1:]) if text else text

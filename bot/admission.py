@@ -1,0 +1,110 @@
+"""Whether work may start now, and what the commands are given to do it.
+
+`Admission` decides whether a question or a command may start: not while the bot is stopping,
+not a malformed question, not past a server's cap on work in progress or a user's cooldown. It
+also counts the work in flight, so that stopping can wait for it. `Services` is everything a
+slash command uses (the configuration, the worker, the admission, the conversations, the feed
+poller), handed to the commands when they are built (bot/commands.py), so that no command reaches
+back through the Discord client for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.errors import QuestionRefused, ShuttingDown
+from bot.guards import Cooldowns, GuildSlots
+from index.config import Config
+from index.errors import QuestionError
+
+if TYPE_CHECKING:
+    from bot.client import Conversations
+    from bot.polling import FeedPoller
+    from bot.worker import Worker
+
+
+class Admission:
+    """Admits questions and commands, counts the work in flight, and refuses new work once stopping."""
+
+    def __init__(self, config: Config, worker: Worker) -> None:
+        self.worker = worker
+        self.cooldowns = Cooldowns(config.discord.cooldown_questions, config.discord.cooldown_seconds)
+        self.guild_slots = GuildSlots(config.discord.max_concurrent_per_guild)
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
+
+    @property
+    def busy(self) -> int:
+        """How many pieces of work are in flight."""
+        return self._in_flight
+
+    @asynccontextmanager
+    async def question_turn(self, question: str, user_id: int, guild_id: int | None) -> AsyncIterator[None]:
+        """Admit a question, or raise a Refusal saying why not: stopping, malformed, busy server, cooldown.
+
+        The checks run with no await between them, so two questions cannot both take the last slot.
+        """
+        if self.stopping:
+            raise ShuttingDown()
+        try:
+            self.worker.check_question(question)
+        except QuestionError as e:
+            raise QuestionRefused(sentence(str(e))) from None
+        key = self.guild_slots.key(guild_id, user_id)
+        self.guild_slots.check(key)
+        self.cooldowns.hit(user_id)
+        with self.guild_slots.hold(key):
+            async with self.in_flight():
+                yield
+
+    @asynccontextmanager
+    async def in_flight(self) -> AsyncIterator[None]:
+        """Mark work that stopping must wait for; refuse new work once stopping."""
+        if self.stopping:
+            raise ShuttingDown()
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def idle(self, grace: float) -> bool:
+        """Wait (up to `grace` seconds) until no work is in flight; whether it got there."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass
+class Services:
+    """What the slash commands use, given to them when they are built."""
+
+    config: Config
+    worker: Worker
+    admission: Admission
+    conversations: Conversations
+    started_at: dt.datetime
+    feed_poller: FeedPoller | None = field(default=None)  # set once the bot goes online
+
+    @property
+    def uptime(self) -> dt.timedelta:
+        """How long the bot has been up."""
+        return dt.datetime.now(dt.UTC) - self.started_at
+
+
+def sentence(text: str) -> str:
+    """An engine message ('the question is empty; ...') as a sentence for a chat reply."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:]) if text else text
