@@ -51,9 +51,10 @@ def main() -> None:
             latencies, read_ms = [], []
             original = engine.reader.read if engine.reader else None
             if engine.reader and original:
-                def timed(question: str, sentences: Any, _read: Any = original, _ms: list[float] = read_ms) -> Any:
+                def timed(question: str, sentences: Any, previous: Any = None, _read: Any = original,
+                          _ms: list[float] = read_ms) -> Any:
                     began = time.perf_counter()
-                    out = _read(question, sentences)
+                    out = _read(question, sentences, previous)
                     _ms.append((time.perf_counter() - began) * 1000)
                     return out
                 engine.reader.read = timed  # type: ignore[method-assign]

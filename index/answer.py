@@ -81,7 +81,7 @@ class Weights:
     # word-overlap score above; a second sentence joins when it scores within `reader_second` of the
     # best, after paying `reader_length_cost` per 100 characters it adds, and the model thinks it
     # answers too.
-    reader_mix: float = 2.0
+    reader_mix: float = 3.0
     reader_second: float = 1.0
     reader_length_cost: float = 0.3
 
@@ -100,6 +100,7 @@ class _Candidate:
     chunk_id: int  # its passage
     probability: float | None = None  # the reading model's, when it read this sentence
     marked: Span | None = None  # the answer the reading model marked in it, as offsets into the article
+    previous: str = ""  # the sentence before it in its paragraph ("" when it opens one)
 
 
 def compose(
@@ -114,7 +115,7 @@ def compose(
     weights: Weights = WEIGHTS,
     reader: Reader | None = None,
     reader_candidates: int = 16,
-    reader_threshold: float = 0.2,
+    reader_threshold: float = 0.1,
 ) -> Answer:
     """Build the Answer for a question from its ranked hits."""
     distinct = _distinct(snapshot, hits)
@@ -140,7 +141,10 @@ def compose(
     top_coverage = max((c.coverage for c in candidates), default=0.0)
     if best:
         # Older reports of a "latest" question did not get the newest one's bonus; they still count.
-        slack = 2 * second + (weights.recency if latest else 0.0)
+        # With the model, the word-overlap score counts reader_mix times, and so do the gaps between
+        # reports that word the same fact differently ("killed" / "have died"): the slack grows with it.
+        spread = weights.reader_mix if reader is not None else 2.0
+        slack = spread * second + (weights.recency if latest else 0.0)
         chosen = _other_reports(snapshot, chosen, candidates, kind, question, top_coverage, slack=slack, limit=top_k)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
@@ -149,7 +153,7 @@ def compose(
     unread = confidence is not None and confidence < reader_threshold
     if best is None or relevance < min_relevance or unread:
         return Answer(question, DECLINED, True, citations, relevance=relevance, confidence=confidence)
-    number = {old.n: new.n for old, new in zip(ordered, citations)}
+    number = {old.n: new.n for old, new in zip(ordered, citations, strict=False)}  # citations: the first top_k
     chosen = [c for c in chosen if c.citation.n in number]
     answer_sentences = tuple(
         AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end, _highlight(c, kind, question))
@@ -225,7 +229,7 @@ def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chos
     if None in phrases_ or len({_plain(p or "") for p in phrases_}) < len(phrases_):
         return None
     parts = []
-    for sentence, candidate, phrase in zip(sentences_, chosen, phrases_):
+    for sentence, candidate, phrase in zip(sentences_, chosen, phrases_, strict=True):
         when = dates.get(candidate.citation.source)
         parts.append(f"[{sentence.citation}]{f' ({when.isoformat()})' if when else ''} says \"{phrase}\"")
     lead = "Sources differ; the newest is given first" if newest_first else "Sources differ"
@@ -249,7 +253,8 @@ def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen = set(ranked[:limit])
     read = [candidates[i] for i in ranked[:limit]]
-    readings = dict(zip(ranked[:limit], reader.read(question, [c.text for c in read])))
+    found = reader.read(question, [c.text for c in read], [c.previous for c in read])
+    readings = dict(zip(ranked[:limit], found, strict=True))
     floor = min(r.logit for r in readings.values()) - 10.0
     out = []
     for i, c in enumerate(candidates):
@@ -334,18 +339,23 @@ def _candidates(
 ) -> list[_Candidate]:
     spans: list[tuple[Citation, Span, str]] = []
     positions: list[int] = []
+    before: list[str] = []  # the sentence before each one in its paragraph: the reading model's context
     for citation in citations:
         # Sentences of each paragraph of the passage: a line of a scraped page (a heading, an image
         # tag, a caption) is never the start of the sentence after it.
-        local_sentences = [sentence for paragraph in paragraphs(citation.quote)
-                           if not is_markup(citation.quote[paragraph.start:paragraph.end])
-                           for sentence in sentences(citation.quote, paragraph)]
-        for position, local in enumerate(local_sentences):
-            if is_heading(citation.quote[local.start:local.end]):  # it names the subject, it answers nothing
+        position = 0
+        for paragraph in paragraphs(citation.quote):
+            if is_markup(citation.quote[paragraph.start:paragraph.end]):
                 continue
-            spans.append((citation, Span(citation.start + local.start, citation.start + local.end),
-                          citation.quote[local.start:local.end]))
-            positions.append(position)
+            previous = ""
+            for local in sentences(citation.quote, paragraph):
+                text = citation.quote[local.start:local.end]
+                if not is_heading(text):  # a heading names the subject, it answers nothing
+                    spans.append((citation, Span(citation.start + local.start, citation.start + local.end), text))
+                    positions.append(position)
+                    before.append(previous)
+                previous = text
+                position += 1
     if not spans:
         return []
     terms = _weighted_terms(snapshot, question)
@@ -368,7 +378,8 @@ def _candidates(
                  + cosine_weight * float(similarity[i]))
         if kind is not None and weights.kind and phrases(kind, text, question):
             score += weights.kind
-        out.append(_Candidate(citation, positions[i], span, text, coverage[i], score, hit.chunk_id))
+        out.append(_Candidate(citation, positions[i], span, text, coverage[i], score, hit.chunk_id,
+                              previous=before[i]))
     return out
 
 

@@ -18,8 +18,22 @@ from typing import Any, Sequence
 import numpy as np
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader" / "reader.onnx"
-_MAX_LENGTH = 128  # word pieces of question and sentence together, as in training
+_MAX_LENGTH = 160  # word pieces of question, context and sentence together, as in training
 _MAX_ANSWER = 24  # word pieces a marked answer may span
+_CONTEXT_CHARS = 160  # the end of the sentence before, as context: about 32 word pieces
+
+
+def first_segment(question: str, previous: str = "") -> str:
+    """What the model reads before the sentence: the question and, after a separator, the sentence before it.
+
+    A sentence often answers with "he" or "it" what the one before set up; the model sees the end of
+    that sentence (training/train_reader.py builds its examples with this same function).
+    """
+    previous = " ".join(previous.split())
+    if len(previous) > _CONTEXT_CHARS:
+        cut = previous[-_CONTEXT_CHARS:]
+        previous = cut[cut.find(" ") + 1:] if " " in cut else cut
+    return f"{question} [SEP] {previous}" if previous else question
 
 
 @dataclass(frozen=True)
@@ -46,12 +60,14 @@ class Reader:
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        """One Reading per sentence, in order."""
+    def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
+        """One Reading per sentence, in order; `previous[i]` is the sentence before `sentences[i]` ("" if none)."""
         if not sentences:
             return []
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch([(question, s) for s in sentences])
+        before = previous if previous is not None else [""] * len(sentences)
+        encodings = tokenizer.encode_batch([(first_segment(question, p), s)
+                                            for s, p in zip(sentences, before, strict=True)])
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)

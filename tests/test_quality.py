@@ -25,7 +25,7 @@ SEED_ANSWERS = {
     "What was discussed?": "Smith's discussions with the Belarusian president",
     "Who was freed?": "three political prisoners",
     # With the reading model (no shared word with the sentence that answers, or one that only it reads right).
-    "What conversation came before the trip?": "a critical conversation between President Trump and Russian",
+    "What city did the diplomat fly into?": "arrived quietly in Minsk",
     "Who arrived in Minsk?": "Christopher W. Smith",
 }
 
@@ -128,19 +128,19 @@ def test_quality_on_a_slice_of_the_shared_eval(squad_engine: Engine) -> None:
     texts = {p.name: p.read_text("utf-8") for p in sorted(squad_engine.config.index.corpus_dir.iterdir())}
     asked = [q.question for q in questions]
 
-    ours = score(questions, _articlebot(squad_engine, asked), texts,
+    ours = score(questions, _articlebot(squad_engine, asked),
                  [p.declined for p in _articlebot(squad_engine, offtopic)])
     bm25: list[Prediction] = _bm25_baseline(texts)(asked)
-    baseline = score(questions, bm25, texts, [])
+    baseline = score(questions, bm25, [])
 
     # With the reading model, measured on this slice: see README, "Answer quality" (the floors sit just below).
     print("slice", ours, "bm25", baseline)
-    assert ours["cite@1"] >= 0.72
-    assert ours["cite@3"] >= 0.91
-    assert ours["answer_has_gold"] >= 0.75
-    assert ours["highlight_f1"] >= 0.45
+    assert ours["cite@1"] >= 0.73
+    assert ours["cite@3"] >= 0.89
+    assert ours["answer_has_gold"] >= 0.80
+    assert ours["highlight_f1"] >= 0.52
     assert ours["highlight_f1"] > ours["answer_f1"] + 0.25
-    assert ours["median_answer_chars"] <= 230
+    assert ours["median_answer_chars"] <= 220
     assert ours["declined_answerable"] <= 0.03
     assert ours["declined_offtopic"] >= 0.85
     assert ours["cite@1"] > baseline["cite@1"]
@@ -177,12 +177,12 @@ def test_quality_and_declining_on_scraped_news(real_embedder: Embedder, tmp_path
     questions = load_questions([news / "questions.jsonl"])
     texts = {p.name: p.read_text("utf-8") for p in sorted((tmp_path / "corpus").iterdir())}
     asked = [q.question for q in questions]
-    ours = score(questions, _articlebot(engine, asked), texts, [])
-    baseline = score(questions, _bm25_baseline(texts)(asked), texts, [])
+    ours = score(questions, _articlebot(engine, asked), [])
+    baseline = score(questions, _bm25_baseline(texts)(asked), [])
     print("news", ours, "bm25", baseline)
-    assert ours["cite@1"] >= 0.74
-    assert ours["answer_has_gold"] >= 0.70
+    assert ours["cite@1"] >= 0.78
+    assert ours["answer_has_gold"] >= 0.75
     assert ours["answer_has_gold"] > baseline["answer_has_gold"]
     assert ours["median_answer_chars"] <= 240
-    assert ours["declined_impossible"] >= 0.14  # before the reading model: none of the 21
-    assert ours["declined_answerable"] <= 0.06
+    assert ours["declined_impossible"] >= 0.28  # before the reading model: none of the 21
+    assert ours["declined_answerable"] <= 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.config import load_config
-from index.reader import MODEL_PATH, Reader
+from index.reader import MODEL_PATH, Reader, first_segment
 
 ARRIVED = ("On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, "
            "arrived quietly in Minsk.")
@@ -60,3 +60,24 @@ def test_the_reader_is_on_by_default_and_can_be_turned_off() -> None:
     assert load_config(environ={}).answer.reader is True
     config = load_config(environ={}, overrides={"answer": {"reader": False}})
     assert config.answer.reader is False
+
+
+def test_the_sentence_before_is_read_as_context(reader: Reader) -> None:
+    """A sentence that answers with "his" is read with the sentence that says whose."""
+    followed = ("Focusing on reinstating diplomatic ties, his visit followed a critical conversation between "
+                "President Trump and Russian President Vladimir Putin.")
+    question = "What came before Smith's visit to Minsk?"
+    [alone] = reader.read(question, [followed])
+    [with_context] = reader.read(question, [followed], [ARRIVED])
+    assert with_context.logit > alone.logit
+    assert with_context.answer is not None  # marked inside the sentence, never in the context
+    assert 0 <= with_context.answer[0] < with_context.answer[1] <= len(followed)
+
+
+def test_the_context_is_cut_to_its_end() -> None:
+    long_before = "word " * 200 + "the last words before."
+    segment = first_segment("Who?", long_before)
+    assert segment.startswith("Who? [SEP] ")
+    assert segment.endswith("the last words before.")
+    assert len(segment) < 200
+    assert first_segment("Who?", "") == "Who?"

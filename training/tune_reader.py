@@ -30,13 +30,16 @@ EVAL = ROOT.parent / "shared" / "eval"
 class CachedReader(Reader):
     def __init__(self) -> None:
         super().__init__()
-        self.cache: dict[tuple[str, str], Reading] = {}
+        self.cache: dict[tuple[str, str, str], Reading] = {}
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        missing = [s for s in dict.fromkeys(sentences) if (question, s) not in self.cache]
-        for s, r in zip(missing, super().read(question, missing), strict=True):
-            self.cache[(question, s)] = r
-        return [self.cache[(question, s)] for s in sentences]
+    def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
+        before = list(previous) if previous is not None else [""] * len(sentences)
+        keys = list(zip(sentences, before, strict=True))
+        missing = [k for k in dict.fromkeys(keys) if (question, *k) not in self.cache]
+        readings = super().read(question, [s for s, _ in missing], [p for _, p in missing])
+        for (s, p), r in zip(missing, readings, strict=True):
+            self.cache[(question, s, p)] = r
+        return [self.cache[(question, s, p)] for s, p in keys]
 
 
 def engine_for(folders: list[Path], tmp: Path) -> tuple[Engine, dict[str, str]]:
@@ -50,10 +53,10 @@ def engine_for(folders: list[Path], tmp: Path) -> tuple[Engine, dict[str, str]]:
     return engine, {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
 
 
-def run(engine: Engine, texts: dict[str, str], questions: Any, offtopic: list[str]) -> dict[str, float]:
+def run(engine: Engine, questions: Any, offtopic: list[str]) -> dict[str, float]:
     predictions = _articlebot(engine, [q.question for q in questions])
     declined = [p.declined for p in _articlebot(engine, offtopic)]
-    return score(questions, predictions, texts, declined)
+    return score(questions, predictions, declined)
 
 
 def main() -> None:
@@ -65,21 +68,21 @@ def main() -> None:
     }
     keys = ["cite@1", "cite@3", "answer_has_gold", "highlight_f1", "median_answer_chars", "declined_answerable",
             "declined_impossible", "declined_offtopic", "latency_p50_ms"]
-    grid = list(itertools.product([0.0, 0.5, 1.0, 2.0], [0.5, 1.0, 2.0], [0.3], [0.1, 0.2, 0.3, 0.5], [16]))
+    grid = list(itertools.product([0.5, 1.0, 2.0, 3.0], [1.0], [0.3], [0.1, 0.2, 0.3, 0.4, 0.5], [16]))
     if "--quick" in sys.argv:
         grid = grid[:1]
     with tempfile.TemporaryDirectory() as tmp:
         for name, (folders, files) in sets.items():
             if "--news" in sys.argv and name != "news":
                 continue
-            engine, texts = engine_for(folders, Path(tmp) / name)
+            engine, _ = engine_for(folders, Path(tmp) / name)
             questions = load_questions(files)[::3 if name == "squad" else 1]  # a third of SQuAD: 360 questions
             for mix, second, cost, threshold, candidates in grid:
                 engine.weights = replace(engine.weights, reader_mix=mix, reader_second=second,
                                          reader_length_cost=cost)
                 answer = replace(engine.config.answer, reader_threshold=threshold, reader_candidates=candidates)
                 engine.config = replace(engine.config, answer=answer)
-                m = run(engine, texts, questions, offtopic)
+                m = run(engine, questions, offtopic)
                 print(name, f"mix={mix} second={second} cost={cost} threshold={threshold} n={candidates}",
                       " ".join(f"{k}={m[k]}" for k in keys), flush=True)
 
