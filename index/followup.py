@@ -19,8 +19,9 @@ from index.text import words
 
 # Words that point back at something said before.
 _PRONOUN = re.compile(r"\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|the same)\b", re.IGNORECASE)
-# "that" or "this" standing for a thing ("when was that?", "who did this"), not introducing a clause.
-_DEMONSTRATIVE = re.compile(r"\b(that|this|those|these|there|then)\s*(?:[?.!,]|$)", re.IGNORECASE)
+# "that" or "this" standing for a thing ("when was that?", "when did that happen?", "will there be?"),
+# not introducing a clause: at the end of the question, or with one word after it.
+_DEMONSTRATIVE = re.compile(r"\b(that|this|those|these|there|then)(?:\s+\w+)?\s*(?:[?.!,]|$)", re.IGNORECASE)
 _OPENER = re.compile(r"^\s*(and|also|but|so|what about|how about|what else|who else)\b", re.IGNORECASE)
 _ASKING = frozenset("who whom whose what which when where why how was were is are did do does has have had "
                     "the a an of in on at to for by with and or but so else about also".split())

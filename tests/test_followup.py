@@ -16,6 +16,8 @@ from index.model import Answer, AnswerSentence
     ("Who else was freed?", True),
     ("Where?", True),
     ("How many of them were there?", True),
+    ("When did that happen?", True),
+    ("How many statues will there be?", True),
     ("Who visited Belarus?", False),
     ("What city did the diplomat fly into?", False),
     ("Which company that sells phones was fined?", False),
