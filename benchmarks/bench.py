@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,20 @@ def rss_mb() -> float:
 def spread(values: list[float]) -> str:
     """'median (min-max)' of a list of measurements."""
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+_SECTION = re.compile(r"<!-- (\w+): begin -->.*?<!-- \1: end -->", re.DOTALL)
+
+
+def replace_section(results: Path, begin: str, end: str, section: str) -> None:
+    """Replace the part of `results` between the markers `begin` and `end` with `section` (markers included),
+    or append it; the rest of the file is left as it is."""
+    text = results.read_text() if results.exists() else ""
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -360,7 +375,10 @@ def main() -> int:
     results["seconds"] = time.perf_counter() - began
     results["load_after"] = os.getloadavg()
     (HERE / ("results-quick.json" if quick else "results.json")).write_text(json.dumps(results, indent=1))
-    args.out.write_text(render(results))
+    # bench_reader.py and soak.py write their own marked sections of the same file: keep them.
+    previous = args.out.read_text() if args.out.exists() else ""
+    kept = [m.group(0) for m in _SECTION.finditer(previous)]
+    args.out.write_text(render(results).rstrip("\n") + "".join(f"\n\n{k}" for k in kept) + "\n")
     print(args.out.read_text())
     return 0
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import HERE, make_config, percentile
+from bench import HERE, make_config, percentile, replace_section
 
 BEGIN, END = "<!-- reader: begin -->", "<!-- reader: end -->"
 
@@ -92,14 +92,7 @@ def write_section(r: dict[str, Any]) -> None:
         lines.append(f"| {'on' if row['reader'] else 'off'}{default} | {row['candidates'] or '–'} | "
                      f"{row['p50']:.1f} | {row['p95']:.1f} | {reader} | {met if row['reader'] else '–'} |")
     lines.append(END)
-    results = HERE / "RESULTS.md"
-    text = results.read_text()
-    section = "\n".join(lines)
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    replace_section(HERE / "RESULTS.md", BEGIN, END, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(HERE)]  # the fake Discord and tests.support, as the tests do
 
-from bench import percentile  # noqa: E402
+from bench import percentile, replace_section  # noqa: E402
 from fakediscord import ADMINISTRATOR, EVERYDAY, FakeDiscord, FakeUser, Sent  # noqa: E402
 
 from bot.render import APOLOGY  # noqa: E402
@@ -703,13 +703,7 @@ def write_section(r: dict[str, Any], results: Path) -> None:
               f"{'the' if final['status_matches_manifest'] else 'NOT the'} manifest's build time; all three changes "
               f"{'are' if all(p['found'] for p in final['probes']) else 'are NOT all'} answered. Newest served: "
               f"**{'yes' if final['newest_served'] else 'no'}**.", END]
-    text = results.read_text() if results.exists() else ""
-    section = "\n".join(lines)
-    if BEGIN in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    replace_section(results, BEGIN, END, "\n".join(lines))
 
 
 def main() -> None:
