@@ -54,6 +54,12 @@ class IndexConfig:
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
     # lists: index/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
+    # Whether corpus_dir (the shared corpus) is visible to every Discord server, besides the servers'
+    # own corpora ([guilds.<id>] tables), and to DMs; false: to none of them.
+    share_corpus: bool = True
+    # Not a key of the file: set in a server's own configuration (Config.for_guild) to the shared
+    # corpus folder, whose articles that server's index then holds too, under SHARED_PREFIX.
+    shared_corpus_dir: Path | None = None
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
@@ -190,6 +196,18 @@ class RecordConfig:
 
 
 @dataclass(frozen=True)
+class GuildConfig:
+    """A Discord server with a corpus of its own (a `[guilds.<id>]` table)."""
+
+    id: int
+    # Its articles' folder; its index lives in <index_dir>/guilds/<id>.
+    corpus: Path
+
+    def __post_init__(self) -> None:
+        _check(self.id > 0, f"guilds.{self.id}", "must be named by a server id (a positive number)")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with `load_config`."""
 
@@ -199,6 +217,29 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     feeds: tuple[FeedConfig, ...] = ()
+    guilds: tuple[GuildConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_separate_corpora(self.index.corpus_dir, self.guilds)
+
+    def guild(self, guild_id: int | None) -> GuildConfig | None:
+        """The server's own corpus table, or None (a DM, or a server without one)."""
+        return next((g for g in self.guilds if g.id == guild_id), None) if guild_id is not None else None
+
+    def for_guild(self, guild_id: int | None) -> Config | None:
+        """The configuration questions in this server (None: a DM) are answered with; None when it has no corpus.
+
+        A server with a [guilds.<id>] table gets its own folder and an index of its own in
+        <index_dir>/guilds/<id>, holding the shared corpus's articles too (under SHARED_PREFIX) when
+        index.share_corpus is on; its feeds are those added there with /feeds add. Any other server,
+        and a DM, gets this configuration itself when the shared corpus is shared, else none.
+        """
+        own = self.guild(guild_id)
+        if own is None:
+            return self if self.index.share_corpus else None
+        index = replace(self.index, corpus_dir=own.corpus, index_dir=self.index.index_dir / "guilds" / str(own.id),
+                        shared_corpus_dir=self.index.corpus_dir if self.index.share_corpus else None)
+        return replace(self, index=index, feeds=(), guilds=())
 
     @property
     def feed_state_path(self) -> Path:
@@ -222,6 +263,8 @@ ENVIRONMENT = {
 
 _TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig,
            "record": RecordConfig}
+# Fields that are worked out, never read from the file.
+_DERIVED = {"shared_corpus_dir"}
 _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
 
 
@@ -261,8 +304,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
             if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
                 raise ConfigError(f"config file {path}: 'feeds' must be tables, each written [[feeds]]")
             continue
+        if table == "guilds":
+            if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+                raise ConfigError(f"config file {path}: 'guilds' must be tables, one per server, "
+                                  "each written [guilds.<server id>]")
+            continue
         if table not in _TABLES:
-            raise ConfigError(f"config file {path}: unknown table [{table}] (known: {', '.join(_TABLES)}, feeds)")
+            raise ConfigError(f"config file {path}: unknown table [{table}] "
+                              f"(known: {', '.join(_TABLES)}, feeds, guilds)")
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: '{table}' must be a table, like [{table}]")
         for key in values:
@@ -278,7 +327,7 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     tables = {}
     for table, cls in _TABLES.items():
         values = dict(raw.get(table, {}))
-        known = {f.name: f for f in fields(cls)}
+        known = file_keys(cls)
         unknown = set(values) - set(known)
         if unknown:
             raise ConfigError(f"[{table}] has unknown key(s): {', '.join(sorted(unknown))} "
@@ -298,8 +347,58 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         index_dir=_resolve(index_config.index_dir, base),
         model_cache_dir=_resolve(index_config.model_cache_dir, base),
     )
+    guilds = _guilds(raw.get("guilds", {}), base)
+    if not index_config.share_corpus and not guilds:
+        raise ConfigError("index.share_corpus = false leaves every server without articles: give servers "
+                          "corpora of their own in [guilds.<server id>] tables, or share the main one")
     return Config(index=index_config, answer=tables["answer"], discord=tables["discord"], fetch=tables["fetch"],
-                  record=tables["record"], feeds=_feeds(raw.get("feeds", [])))
+                  record=tables["record"], feeds=_feeds(raw.get("feeds", [])), guilds=guilds)
+
+
+def file_keys(cls: type) -> list[str]:
+    """The keys a table of the file may hold: the fields of its class, less those worked out at load."""
+    return [f.name for f in fields(cls) if f.name not in _DERIVED]
+
+
+def _guilds(tables: Mapping[str, Any], base: Path) -> tuple[GuildConfig, ...]:
+    """The [guilds.<id>] tables, each naming its server by id and holding its corpus folder."""
+    guilds = []
+    for key, values in tables.items():
+        where = f"[guilds.{key}]"
+        if not key.isdigit() or int(key) == 0:
+            raise ConfigError(f"{where}: a server is named by its id, a number (with Developer Mode on, "
+                              "right-click the server icon → Copy Server ID)")
+        unknown = set(values) - {"corpus"}
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s): {', '.join(sorted(unknown))} (known: corpus)")
+        if "corpus" not in values:
+            raise ConfigError(f"{where} has no corpus (the folder of this server's articles)")
+        corpus = _convert(f"guilds.{key}.corpus", values["corpus"], "")
+        if not corpus.strip():
+            raise ConfigError(f"guilds.{key}.corpus must name a folder")
+        guilds.append(GuildConfig(int(key), _resolve(Path(corpus), base)))
+    return tuple(guilds)
+
+
+def _check_separate_corpora(main: Path, guilds: tuple[GuildConfig, ...]) -> None:
+    """Refuse corpus folders that overlap: one server's articles would show in another's answers."""
+    if not guilds:
+        return
+    folders = [("index.corpus_dir", main.resolve())] + [(f"guilds.{g.id}.corpus", g.corpus.resolve()) for g in guilds]
+    seen: set[int] = set()
+    for guild in guilds:
+        if guild.id in seen:
+            raise ConfigError(f"[guilds.{guild.id}] is given twice")
+        seen.add(guild.id)
+    for n, (key, folder) in enumerate(folders):
+        for other_key, other in folders[n + 1:]:
+            if folder == other:
+                raise ConfigError(f"{other_key} is the same folder as {key} ({folder}): each server needs a "
+                                  "folder of its own (leave a server out of [guilds] to give it the main corpus)")
+            if folder in other.parents or other in folder.parents:
+                inner, outer = (other_key, key) if folder in other.parents else (key, other_key)
+                raise ConfigError(f"{inner} lies inside {outer}: their articles would mix; give each its own "
+                                  "folder, side by side")
 
 
 def _feeds(tables: Any) -> tuple[FeedConfig, ...]:

@@ -52,16 +52,82 @@ def test_environment_overrides_the_file_and_paths_resolve_beside_it(tmp_path: Pa
 
 def test_the_example_config_documents_every_key_with_its_default() -> None:
     import tomllib
-    from dataclasses import fields
 
-    from index.config import AnswerConfig, IndexConfig
+    from index.config import AnswerConfig, IndexConfig, file_keys
 
     with open(REPO / "config.example.toml", "rb") as f:
         documented = tomllib.load(f)
     # A key whose default depends on the machine is documented by a commented-out example line.
     commented = set(re.findall(r"^# (\w+) = ", (REPO / "config.example.toml").read_text("utf-8"), re.M))
     for table, cls in (("index", IndexConfig), ("answer", AnswerConfig)):
-        assert set(documented[table]) | commented >= {f.name for f in fields(cls)}, table
-        assert set(documented[table]) <= {f.name for f in fields(cls)}, table
+        assert set(documented[table]) | commented >= set(file_keys(cls)), table
+        assert set(documented[table]) <= set(file_keys(cls)), table
     config = load_config(REPO / "config.example.toml", environ={})
     assert config.answer == AnswerConfig()
+
+
+GUILD = 123456789012345678
+
+
+def test_a_server_with_its_own_corpus_gets_its_own_folder_and_index(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[index]\nshare_corpus = true\n[guilds.{GUILD}]\ncorpus = 'corpora/newsroom'\n")
+    config = load_config(path, environ={})
+    assert [(g.id, g.corpus) for g in config.guilds] == [(GUILD, tmp_path / "corpora" / "newsroom")]
+    own = config.for_guild(GUILD)
+    assert own is not None
+    assert own.index.corpus_dir == tmp_path / "corpora" / "newsroom"
+    assert own.index.index_dir == tmp_path / "data" / "index" / "guilds" / str(GUILD)
+    assert own.index.shared_corpus_dir == tmp_path / "corpus"
+    assert own.record_path.parent == own.feed_state_path.parent == own.index.index_dir
+    # Any other server, and a DM, is answered from the shared corpus: today's configuration itself.
+    assert config.for_guild(987654321098765432) is config
+    assert config.for_guild(None) is config
+
+
+def test_without_sharing_only_the_servers_with_a_corpus_have_one(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[index]\nshare_corpus = false\n[guilds.{GUILD}]\ncorpus = '/srv/newsroom'\n")
+    config = load_config(path, environ={})
+    own = config.for_guild(GUILD)
+    assert own is not None
+    assert own.index.corpus_dir == Path("/srv/newsroom")
+    assert own.index.shared_corpus_dir is None
+    assert config.for_guild(987654321098765432) is None
+    assert config.for_guild(None) is None
+
+
+def test_without_guild_tables_nothing_changes(tmp_path: Path) -> None:
+    config = load_config(REPO / "config.example.toml", environ={})
+    assert config.guilds == ()
+    assert config.index.share_corpus
+    assert config.index.shared_corpus_dir is None
+    assert config.for_guild(GUILD) is config
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[guilds.newsroom]\ncorpus = 'a'\n", r"\[guilds.newsroom\]: a server is named by its id"),
+    (f"[guilds.{GUILD}]\nfolder = 'a'\n", f"guilds.{GUILD}.*unknown key.*folder"),
+    (f"[guilds.{GUILD}]\n", f"guilds.{GUILD}.*has no corpus"),
+    (f"[guilds.{GUILD}]\ncorpus = 5\n", f"guilds.{GUILD}.corpus = 5"),
+    ("guilds = 5\n", "'guilds' must be tables"),
+    ("[index]\nshare_corpus = false\n", "share_corpus = false leaves every server without articles"),
+    (f"[guilds.{GUILD}]\ncorpus = 'corpus'\n", f"guilds.{GUILD}.corpus is the same folder as index.corpus_dir"),
+    (f"[guilds.{GUILD}]\ncorpus = 'corpus/newsroom'\n", f"guilds.{GUILD}.corpus lies inside index.corpus_dir"),
+    (f"[index]\ncorpus_dir = 'corpora/shared'\n[guilds.{GUILD}]\ncorpus = 'corpora'\n",
+     f"index.corpus_dir lies inside guilds.{GUILD}.corpus"),
+    (f"[guilds.{GUILD}]\ncorpus = 'a'\n[guilds.2]\ncorpus = 'a/b'\n", f"guilds.2.corpus lies inside guilds.{GUILD}"),
+    (f"[guilds.{GUILD}]\ncorpus = 'a'\n[guilds.2]\ncorpus = 'a'\n", "guilds.2.corpus is the same folder"),
+])
+def test_bad_guild_tables_are_refused_with_their_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, environ={})
+
+
+def test_the_worked_out_shared_folder_is_not_a_key_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[index]\nshared_corpus_dir = 'elsewhere'\n")
+    with pytest.raises(ConfigError, match="unknown key.*shared_corpus_dir"):
+        load_config(path, environ={})
