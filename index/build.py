@@ -18,7 +18,7 @@ import numpy as np
 
 from index.chunking import Chunk, chunk_article, embedding_prefix
 from index.config import IndexConfig
-from index.corpus import READER_VERSION, ArticleSkipped, read_article, scan_corpus
+from index.corpus import READER_VERSION, ArticleSkipped, read_article, scan_sources
 from index.dense import DenseIndex
 from index.embedding import Embedder
 from index.errors import ArticlebotError, CorpusError
@@ -53,10 +53,10 @@ def chunk_settings(config: IndexConfig) -> dict[str, Any]:
 
 
 def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:
-    """Bring the index in `config.index_dir` up to date with `config.corpus_dir`."""
+    """Bring the index in `config.index_dir` up to date with `config.corpus_dir` (and a server's shared articles)."""
     began = time.perf_counter()
     notify = progress or (lambda _: None)
-    files, skipped = scan_corpus(config.corpus_dir, max_bytes=int(config.max_file_mb * 1_000_000))
+    files, skipped = scan_sources(config)
     if not files and not skipped:
         raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md or .html files)")
     settings = chunk_settings(config)

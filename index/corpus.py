@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from index.config import IndexConfig
 from index.errors import CorpusError
 from index.model import SkippedFile
 from index.text import Span, is_markup, paragraphs, words
@@ -22,6 +23,10 @@ SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "ma
 # Bumped whenever reading changes what an article's text or paragraphs are, so that old
 # index entries are re-read rather than trusted.
 READER_VERSION = 1
+# In a server's own index, the shared corpus's articles are named by their path under this folder
+# name; a folder of that name at the top of the server's own corpus is left out (and reported),
+# so the two can never be confused.
+SHARED_PREFIX = "shared/"
 
 
 class ArticleSkipped(Exception):
@@ -93,6 +98,46 @@ def scan_corpus(root: Path, *, max_bytes: int) -> tuple[list[CorpusFile], list[S
                 continue
             files.append(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
     return files, skipped
+
+
+def scan_sources(config: IndexConfig) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """The article files an index is built from: the corpus folder's, and for a server that sees the
+    shared corpus, the shared folder's too (the file's index.corpus_dir), named under SHARED_PREFIX.
+
+    A server's own folder that does not exist yet is then an empty one (/add creates it).
+    """
+    max_bytes = int(config.max_file_mb * 1_000_000)
+    shared = config.shared_corpus_dir
+    if shared is None:
+        return scan_corpus(config.corpus_dir, max_bytes=max_bytes)
+    files: list[CorpusFile] = []
+    skipped: list[SkippedFile] = []
+    if config.corpus_dir.exists():
+        files, skipped = scan_corpus(config.corpus_dir, max_bytes=max_bytes)
+        reserved = sum(f.source.startswith(SHARED_PREFIX) for f in files)
+        reserved += sum(s.source.startswith(SHARED_PREFIX) for s in skipped)
+        files = [f for f in files if not f.source.startswith(SHARED_PREFIX)]
+        skipped = [s for s in skipped if not s.source.startswith(SHARED_PREFIX)]
+        if reserved:
+            skipped.append(SkippedFile(SHARED_PREFIX, f"{reserved} file(s) of this server's own folder named "
+                                       f"{SHARED_PREFIX.rstrip('/')}, the name its index gives the shared "
+                                       "articles: rename the folder"))
+    shared_files, shared_skipped = scan_corpus(shared, max_bytes=max_bytes)
+    files += [CorpusFile(SHARED_PREFIX + f.source, f.path, f.sha256, f.data) for f in shared_files]
+    skipped += [SkippedFile(SHARED_PREFIX + s.source, s.reason, s.sha256) for s in shared_skipped]
+    return files, skipped
+
+
+def is_shared(config: IndexConfig, source: str) -> bool:
+    """Whether a source names one of the shared articles in a server's index (never in the shared index itself)."""
+    return config.shared_corpus_dir is not None and source.startswith(SHARED_PREFIX)
+
+
+def article_path(config: IndexConfig, source: str) -> Path:
+    """The file an indexed source names: in the shared folder for a server's shared article, else in corpus_dir."""
+    if config.shared_corpus_dir is not None and is_shared(config, source):
+        return config.shared_corpus_dir / source.removeprefix(SHARED_PREFIX)
+    return config.corpus_dir / source
 
 
 def _no_follow_opener(path: str, flags: int) -> int:

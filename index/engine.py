@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from index.answer import WEIGHTS, Weights, compose
 from index.build import build_index, chunk_settings
 from index.config import Config
-from index.corpus import decode
+from index.corpus import article_path, decode
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
 from index.followup import Turn, in_context
@@ -53,6 +53,11 @@ class Engine:
     def index_dir(self) -> Path:
         """Where the index lives."""
         return self.config.index.index_dir
+
+    @property
+    def indexed(self) -> bool:
+        """Whether an index has been built here (a server's own corpus may have none yet)."""
+        return current_generation(self.index_dir) is not None
 
     def snapshot(self) -> Snapshot:
         """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
@@ -175,13 +180,13 @@ class Engine:
             return snapshot.extracted[source]
         if not any(a.source == source for a in snapshot.manifest.articles):
             raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
-        return decode((self.config.index.corpus_dir / source).read_bytes())[0]
+        return decode(article_path(self.config.index, source).read_bytes())[0]
 
     def changed_since_indexed(self, source: str) -> bool:
         """Whether the article's file now holds other bytes than were indexed (or is gone)."""
         indexed = next((a.sha256 for a in self.snapshot().manifest.articles if a.source == source), None)
         try:
-            data = (self.config.index.corpus_dir / source).read_bytes()
+            data = article_path(self.config.index, source).read_bytes()
         except OSError:
             return True
         return indexed is not None and hashlib.sha256(data).hexdigest() != indexed

@@ -23,7 +23,17 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 from index.config import Config
-from index.corpus import SUFFIXES, Article, ArticleSkipped, CorpusFile, decode, front_matter, read_article, scan_corpus
+from index.corpus import (
+    SUFFIXES,
+    Article,
+    ArticleSkipped,
+    CorpusFile,
+    decode,
+    front_matter,
+    is_shared,
+    read_article,
+    scan_sources,
+)
 from index.errors import ArticlebotError, FetchError, IngestError
 from index.fetch import Page, check_url, fetch_page
 from index.store import read_manifest
@@ -116,6 +126,8 @@ def add_url(config: Config, url: str, *, refresh: bool = False, now: datetime | 
     match = match or _find(known, link=url_key(article.url)) or _find(known, text=_text_key(article.body))
     if match is not None and not refresh:
         return Addition(url, match.source, match.title, match.url, "present")
+    if match is not None and is_shared(config.index, match.source):
+        raise IngestError(_shared_refusal(match.source, "refreshed"))
     text = article.markdown(now or datetime.now(UTC))
     data = text.encode("utf-8")
     _check_readable(f"{slug(article.title)}.md", data)
@@ -200,6 +212,10 @@ def remove(config: Config, target: str) -> list[Removal]:
     if not matches:
         raise IngestError(f"{target} is not an article in the corpus folder {corpus} "
                           "(see `articlebot sources` for the paths and URLs)")
+    own = [m for m in matches if not is_shared(config.index, m.source)]
+    if not own:
+        raise IngestError(_shared_refusal(matches[0].source, "removed"))
+    matches = own
     if len(matches) == len(known):
         raise IngestError(f"{matches[0].source} is the last article in the corpus, and an index cannot be empty; "
                           "add another article first")
@@ -276,9 +292,18 @@ def _corpus_folder(config: Config, *, create: bool) -> Path:
     return corpus
 
 
+def _shared_refusal(source: str, done: str) -> str:
+    return (f"{source} is one of the shared articles, which other servers see too, so it cannot be {done} "
+            "from here, only in the shared corpus itself (the main corpus folder)")
+
+
 def _catalogue(config: Config) -> list[_Known]:
-    """The article files in the corpus, with their URL and a key of their text, to recognise duplicates."""
-    files, _ = scan_corpus(config.index.corpus_dir, max_bytes=int(config.index.max_file_mb * 1_000_000))
+    """The article files in the corpus, with their URL and a key of their text, to recognise duplicates.
+
+    For a server that sees the shared corpus, the shared articles are listed too (under SHARED_PREFIX),
+    so that adding one of them changes nothing; they are never written or removed from here.
+    """
+    files, _ = scan_sources(config.index)
     try:  # the index knows the URLs and titles of HTML articles without extracting them again
         indexed = {a.source: a for a in read_manifest(config.index.index_dir).articles}
     except ArticlebotError:

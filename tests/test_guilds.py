@@ -1,0 +1,139 @@
+"""One bot, many servers: each server's corpus and index, and the shared corpus in them.
+
+Two servers whose articles answer the same question differently, with the real model: neither
+server's answers, citations or sources ever hold the other's articles.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.config import Config, load_config
+from index.corpus import SHARED_PREFIX
+from index.embedding import Embedder
+from index.engine import Engine
+from index.errors import IngestError
+from index.ingest import add_data, remove
+from tests.support import SEED
+
+NORTH, EAST = 111111111111111111, 222222222222222222
+QUESTION = "Who won the Harbour Regatta?"
+REGATTA = """The Harbour Regatta
+
+The Harbour Regatta was won on Saturday by {winner} of the {club}, who finished the twelve-mile course
+in {time}, well ahead of the other forty boats that started from the old pier in the morning.
+
+The race committee said the wind dropped in the afternoon, and several crews retired before the
+final mark off the lighthouse, where the tide runs hardest after three o'clock.
+"""
+NORTH_ARTICLE = REGATTA.format(winner="Anna Berg", club="Northside Sailing Club", time="two hours and ten minutes")
+EAST_ARTICLE = REGATTA.format(winner="Tomas Lind", club="Eastport Yacht Club", time="two hours and forty minutes")
+
+
+def servers(root: Path, *, share: bool = True) -> Config:
+    """A config file naming two servers with a regatta article each, beside the shared seed corpus."""
+    (root / "corpus").mkdir()
+    shutil.copy(SEED, root / "corpus" / SEED.name)
+    for name, text in (("north", NORTH_ARTICLE), ("east", EAST_ARTICLE)):
+        (root / "corpora" / name).mkdir(parents=True)
+        (root / "corpora" / name / "regatta.txt").write_text(text, encoding="utf-8")
+    path = root / "config.toml"
+    path.write_text(f"[index]\nshare_corpus = {'true' if share else 'false'}\n"
+                    f"[guilds.{NORTH}]\ncorpus = 'corpora/north'\n[guilds.{EAST}]\ncorpus = 'corpora/east'\n")
+    return load_config(path, environ={})
+
+
+def engine_of(config: Config, guild_id: int, embedder: Embedder) -> Engine:
+    own = config.for_guild(guild_id)
+    assert own is not None
+    engine = Engine(own, embedder)
+    engine.ensure_index()
+    return engine
+
+
+def test_each_server_answers_from_its_own_articles_and_the_shared_ones(tmp_path: Path,
+                                                                        real_embedder: Embedder) -> None:
+    config = servers(tmp_path)
+    north, east = engine_of(config, NORTH, real_embedder), engine_of(config, EAST, real_embedder)
+
+    assert [a.source for a in north.sources()] == ["regatta.txt", SHARED_PREFIX + SEED.name]
+    assert [a.source for a in east.sources()] == ["regatta.txt", SHARED_PREFIX + SEED.name]
+    assert north.index_dir == tmp_path / "data" / "index" / "guilds" / str(NORTH)
+    assert north.status().articles == 2
+
+    in_north, in_east = north.ask(QUESTION, top_k=5), east.ask(QUESTION, top_k=5)
+    assert "Anna Berg" in in_north.text
+    assert "Tomas Lind" in in_east.text
+    for answer, other in ((in_north, "Tomas Lind"), (in_east, "Anna Berg")):
+        assert other not in answer.text
+        assert all(other not in c.quote for c in answer.citations)
+    # Each quote is exactly in the file its source names: the server's own, or the shared one.
+    for engine, folder in ((north, tmp_path / "corpora" / "north"), (east, tmp_path / "corpora" / "east")):
+        for citation in engine.ask(QUESTION, top_k=5).citations + engine.ask("Who visited Minsk?").citations:
+            path = (tmp_path / "corpus" / citation.source.removeprefix(SHARED_PREFIX)
+                    if citation.source.startswith(SHARED_PREFIX) else folder / citation.source)
+            assert path.read_text("utf-8")[citation.start:citation.end] == citation.quote
+    minsk = north.ask("Who visited Minsk?")
+    assert "Smith" in minsk.text
+    assert minsk.citations[0].source == SHARED_PREFIX + SEED.name
+    assert north.article_text(SHARED_PREFIX + SEED.name) == SEED.read_text("utf-8")
+    assert not north.changed_since_indexed(SHARED_PREFIX + SEED.name)
+
+
+def test_without_sharing_a_server_sees_only_its_own_articles(tmp_path: Path, real_embedder: Embedder) -> None:
+    config = servers(tmp_path, share=False)
+    north = engine_of(config, NORTH, real_embedder)
+    assert [a.source for a in north.sources()] == ["regatta.txt"]
+    assert "Anna Berg" in north.ask(QUESTION).text
+    assert all(c.source == "regatta.txt" for c in north.ask("Who visited Minsk?").citations)
+
+
+def test_a_folder_named_shared_in_a_servers_own_corpus_is_left_out_and_reported(
+        tmp_path: Path, real_embedder: Embedder) -> None:
+    config = servers(tmp_path)
+    (tmp_path / "corpora" / "north" / "shared").mkdir()
+    (tmp_path / "corpora" / "north" / "shared" / SEED.name).write_text(EAST_ARTICLE, encoding="utf-8")
+    north = engine_of(config, NORTH, real_embedder)
+    assert [a.source for a in north.sources()] == ["regatta.txt", SHARED_PREFIX + SEED.name]
+    assert north.article_text(SHARED_PREFIX + SEED.name) == SEED.read_text("utf-8")  # the shared one
+    assert [(s.source, "rename the folder" in s.reason) for s in north.status().skipped] == [(SHARED_PREFIX, True)]
+    assert "Tomas Lind" not in north.ask(QUESTION, top_k=5).text
+
+
+def test_a_server_without_a_folder_yet_has_the_shared_articles(tmp_path: Path, real_embedder: Embedder) -> None:
+    config = servers(tmp_path)
+    shutil.rmtree(tmp_path / "corpora" / "north")
+    north = engine_of(config, NORTH, real_embedder)
+    assert [a.source for a in north.sources()] == [SHARED_PREFIX + SEED.name]
+
+
+def test_adding_and_removing_change_only_the_servers_own_folder(tmp_path: Path, real_embedder: Embedder) -> None:
+    config = servers(tmp_path)
+    own = config.for_guild(NORTH)
+    assert own is not None
+    north = engine_of(config, NORTH, real_embedder)
+    shared_before = sorted(p.name for p in (tmp_path / "corpus").iterdir())
+
+    added = add_data(own, "race-report.txt", EAST_ARTICLE.replace("Tomas Lind", "Ines Marr").encode())
+    assert (added.outcome, added.source) == ("added", "race-report.txt")
+    assert (tmp_path / "corpora" / "north" / "race-report.txt").is_file()
+    present = add_data(own, "copy.txt", SEED.read_bytes())  # a shared article is already there
+    assert (present.outcome, present.source) == ("present", SHARED_PREFIX + SEED.name)
+
+    with pytest.raises(IngestError, match="one of the shared articles"):
+        remove(own, SHARED_PREFIX + SEED.name)
+    assert [r.source for r in remove(own, "regatta.txt")] == ["regatta.txt"]
+    north.rebuild()
+    assert [a.source for a in north.sources()] == ["race-report.txt", SHARED_PREFIX + SEED.name]
+    assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == shared_before
+    assert (tmp_path / "corpora" / "east" / "regatta.txt").is_file()
+
+
+def test_the_shared_corpus_itself_may_hold_a_folder_named_shared(config: Config) -> None:
+    (config.index.corpus_dir / "shared").mkdir()
+    (config.index.corpus_dir / "shared" / "regatta.txt").write_text(NORTH_ARTICLE, encoding="utf-8")
+    assert [r.source for r in remove(config, "shared/regatta.txt")] == ["shared/regatta.txt"]
+
