@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from index.config import Config, load_config
-from index.errors import ArticlebotError
+from index.errors import ArticlebotError, ConfigError
 from index.model import Answer, BuildProgress, BuildReport
 
 log = logging.getLogger("articlebot")
@@ -30,6 +30,7 @@ examples:
   articlebot ask "who was released?"        answer with numbered, quoted sources
   articlebot ask --json --questions q.txt   one JSON object per question, per line
   articlebot run                            start the Discord bot (token in DISCORD_TOKEN)
+  articlebot ask --guild 1234 "who won?"    answer from one server's corpus ([guilds.1234] in the config)
 
 Settings come from --config FILE (see config.example.toml), then the environment
 (ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL), then flags.
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
+        if name in _GUILD_COMMANDS:
+            add_guild(sub)
         return sub
 
     index = command("index", "Build or update the index of the corpus folder (only changed articles are embedded).",
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
         sub.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+        add_guild(sub)
 
     ask = command("ask", "Answer questions from the index, with numbered sources quoted exactly.",
                   'articlebot ask "who was released?"   or   articlebot ask --json --questions q.txt')
@@ -121,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that act on one corpus, and so on one server's with --guild.
+_GUILD_COMMANDS = ("index", "add", "remove", "ask", "show", "sources", "gaps")
+
+
+def add_guild(parser: argparse.ArgumentParser) -> None:
+    """--guild ID: act on that server's own corpus and index instead of the main ones."""
+    parser.add_argument("--guild", type=_guild_id, metavar="ID",
+                        help="act on the corpus of this Discord server ([guilds.ID] in the config; "
+                             "default: the main corpus)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -129,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides={"index": {
             "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})
+        if getattr(args, "guild", None) is not None:
+            config = guild_config(config, args.guild)
         handler = {"index": _index, "add": _add, "remove": _remove, "ask": _ask, "show": _show, "sources": _sources,
                    "eval": _eval, "run": _run, "gaps": _gaps, "feeds": _feeds}[args.command]
         return handler(config, args)
@@ -140,6 +157,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`articlebot ask ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 141
+
+
+def guild_config(config: Config, guild_id: int) -> Config:
+    """The configuration of a server with its own corpus; refused for one the config does not name."""
+    own = config.for_guild(guild_id)
+    if config.guild(guild_id) is None or own is None:
+        named = ", ".join(str(g.id) for g in config.guilds) or "none"
+        raise ConfigError(f"server {guild_id} has no corpus of its own: the configuration names no [guilds.{guild_id}] "
+                          f"table (servers with one: {named}); without --guild the command acts on the main corpus")
+    return own
+
+
+def _guild_id(value: str) -> int:
+    """--guild: a Discord server id, a positive whole number."""
+    if not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a server id (a number: with Developer Mode on, "
+                                         "right-click the server icon → Copy Server ID)")
+    return int(value)
 
 
 def _engine(config: Config) -> Any:

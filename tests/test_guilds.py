@@ -1,4 +1,4 @@
-"""One bot, many servers: each server's corpus and index, and the shared corpus in them.
+"""One bot, many servers: each server's corpus and index, the shared corpus in them, and `--guild` on the CLI.
 
 Two servers whose articles answer the same question differently, with the real model: neither
 server's answers, citations or sources ever hold the other's articles.
@@ -6,6 +6,7 @@ server's answers, citations or sources ever hold the other's articles.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from index.engine import Engine
 from index.errors import IngestError
 from index.ingest import add_data, remove
 from tests.support import SEED
+from tests.test_cli import run
 
 NORTH, EAST = 111111111111111111, 222222222222222222
 QUESTION = "Who won the Harbour Regatta?"
@@ -137,3 +139,58 @@ def test_the_shared_corpus_itself_may_hold_a_folder_named_shared(config: Config)
     (config.index.corpus_dir / "shared" / "regatta.txt").write_text(NORTH_ARTICLE, encoding="utf-8")
     assert [r.source for r in remove(config, "shared/regatta.txt")] == ["shared/regatta.txt"]
 
+
+# --- the command line -----------------------------------------------------------------------------
+
+def test_the_cli_acts_on_a_servers_corpus_with_guild(tmp_path: Path) -> None:
+    config_file = str(tmp_path / "config.toml")
+    servers(tmp_path)
+
+    for guild in (NORTH, EAST):
+        built = run("index", "--config", config_file, "--guild", str(guild))
+        assert built.returncode == 0, built.stderr
+        assert f"added: {SHARED_PREFIX}{SEED.name}" in built.stdout
+    assert (tmp_path / "data" / "index" / "guilds" / str(NORTH) / "CURRENT").is_file()
+    assert not (tmp_path / "data" / "index" / "CURRENT").exists()  # the main index is not built by --guild
+
+    north = json.loads(run("ask", "--config", config_file, "--guild", str(NORTH), "--json", QUESTION).stdout)
+    east = json.loads(run("ask", "--config", config_file, "--guild", str(EAST), "--json", QUESTION).stdout)
+    assert "Anna Berg" in north["answer"]
+    assert "Tomas Lind" in east["answer"]
+    assert "Tomas Lind" not in json.dumps(north)
+    assert "Anna Berg" not in json.dumps(east)
+
+    sources = run("sources", "--config", config_file, "--guild", str(NORTH))
+    assert [line.split(":")[0] for line in sources.stdout.splitlines()] == ["regatta.txt", SHARED_PREFIX + SEED.name]
+    shown = run("show", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
+    assert shown.stdout == SEED.read_text("utf-8")
+    assert run("show", "--config", config_file, "--guild", str(EAST), "regatta.txt").stdout == EAST_ARTICLE
+
+    note = tmp_path / "race-report.txt"
+    note.write_text(EAST_ARTICLE.replace("Tomas Lind", "Ines Marr"), encoding="utf-8")
+    added = run("add", "--config", config_file, "--guild", str(NORTH), str(note))
+    assert added.returncode == 0, added.stderr
+    assert (tmp_path / "corpora" / "north" / "race-report.txt").is_file()
+    assert not (tmp_path / "corpora" / "east" / "race-report.txt").exists()
+    assert not (tmp_path / "corpus" / "race-report.txt").exists()
+
+    refused = run("remove", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
+    assert refused.returncode == 1
+    assert "one of the shared articles" in refused.stderr
+    assert (tmp_path / "corpus" / SEED.name).is_file()
+    removed = run("remove", "--config", config_file, "--guild", str(EAST), "regatta.txt")
+    assert removed.returncode == 0, removed.stderr
+    assert "removed: regatta.txt" in removed.stdout
+    assert [line.split(":")[0] for line in run("sources", "--config", config_file, "--guild", str(EAST)
+                                                   ).stdout.splitlines()] == [SHARED_PREFIX + SEED.name]
+
+
+def test_the_cli_refuses_a_server_the_config_does_not_name(tmp_path: Path) -> None:
+    servers(tmp_path)
+    result = run("sources", "--config", str(tmp_path / "config.toml"), "--guild", "333333333333333333")
+    assert result.returncode == 2
+    assert "server 333333333333333333 has no corpus of its own" in result.stderr
+    assert f"{NORTH}, {EAST}" in result.stderr
+    bad = run("ask", "--guild", "newsroom", "who?")
+    assert bad.returncode == 2
+    assert "is not a server id" in bad.stderr
