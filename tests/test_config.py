@@ -97,7 +97,7 @@ def test_without_sharing_only_the_servers_with_a_corpus_have_one(tmp_path: Path)
     assert config.for_guild(None) is None
 
 
-def test_without_guild_tables_nothing_changes(tmp_path: Path) -> None:
+def test_without_guild_tables_nothing_changes() -> None:
     config = load_config(REPO / "config.example.toml", environ={})
     assert config.guilds == ()
     assert config.index.share_corpus
