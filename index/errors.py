@@ -23,6 +23,10 @@ class IndexMismatchError(ArticlebotError):
     """The index on disk was built with other settings, another model, or is damaged."""
 
 
+class IndexDatabaseError(ArticlebotError):
+    """The index database cannot be used: unreachable, without pgvector, or of a newer schema."""
+
+
 class ReindexInProgressError(ArticlebotError):
     """A rebuild was asked for while another one is running."""
 

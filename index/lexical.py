@@ -23,10 +23,30 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 # long-running bot's questions would grow it without end. Past this many words beyond the index's
 # own vocabulary the cache is reset to that vocabulary (a cache miss only costs a stemmer call).
 _STEM_CACHE_SLACK = 20_000
+# BM25's term-frequency saturation and length normalisation (bm25s' defaults, its Lucene variant).
+# index/pg_store.py computes the same scores in SQL from these two.
+K1 = 1.5
+B = 0.75
 
 
 def _tokenizer() -> bm25s.tokenization.Tokenizer:
     return bm25s.tokenization.Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
+
+
+def passage_text(title: str, text: str) -> str:
+    """What a passage is indexed under: its article's title, then its text."""
+    return f"{title}\n{text}"
+
+
+def stems(texts: Sequence[str]) -> list[list[str]]:
+    """Each text's terms as LexicalIndex indexes them: lower-cased words, stop words out, stemmed, in order.
+
+    A text without any such word is `[""]`: bm25s indexes it as one empty term, so it is one term long.
+    """
+    tokenizer = _tokenizer()
+    ids = tokenizer.tokenize(list(texts), return_as="ids", update_vocab=True, show_progress=False)
+    stem_of = {sid: stem for stem, sid in tokenizer.stem_to_sid.items()}
+    return [[stem_of[i] for i in row] for row in ids]
 
 
 class LexicalIndex:
@@ -54,7 +74,7 @@ class LexicalIndex:
         """Index passages; ids are positions in `texts`."""
         tokenizer = _tokenizer()
         ids = tokenizer.tokenize(list(texts), return_as="ids", update_vocab=True, show_progress=False)
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(ids, show_progress=False)
         return cls(retriever, tokenizer)
 
