@@ -49,7 +49,7 @@ from index.lexical import passage_text, stems
 from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import describe, ensure_dimension, open_connection, prepare, scrub
 from index.pg_snapshot import PgSnapshot, corpus_name
-from index.store import Manifest
+from index.store import Manifest, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,19 @@ class PgStore:
                 """UPDATE articlebot.generations SET passages = passages + %s, total_length = total_length + %s
                    WHERE id = %s""",
                 (len(chunks) - removed, sum(len(row) for row in terms) - removed_length, generation))
+
+    def import_snapshot(self, corpus: str, snapshot: Snapshot) -> int:
+        """Copy an embedded index into a new generation of `corpus` and publish it; returns the generation."""
+        manifest = snapshot.manifest
+        generation = self.new_generation(corpus, model=manifest.model, backend=manifest.backend,
+                                         dimension=manifest.dimension, settings=manifest.settings,
+                                         versions=manifest.versions)
+        for info in manifest.articles:
+            chunks, vectors = snapshot.chunks_of(info.source)
+            self.replace_article(generation, info, chunks, vectors, extracted=snapshot.extracted.get(info.source))
+        self.finish(generation, skipped=manifest.skipped)
+        self.publish(generation)
+        return generation
 
     def remove_article(self, generation: int, source: str) -> bool:
         """Delete one article from a generation in one transaction; False when it was not there."""

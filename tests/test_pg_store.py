@@ -6,20 +6,25 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 
+from index.build import chunk_settings
 from index.chunking import Chunk
+from index.config import Config
+from index.embedding import Embedder
+from index.engine import Engine
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.lexical import LexicalIndex, passage_text
 from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import SCHEMA_VERSION
 from index.pg_store import PgStore, connect
 from index.text import sentences
-from tests.pg_support import Postgres, running_postgres
+from tests.pg_support import Postgres, ask, running_postgres
 from tests.support import SEED
 
 DIMENSION = 16
@@ -32,6 +37,13 @@ QUESTIONS = [
     "Lukashenko",
     "the of and",  # only stop words
     "quantum chromodynamics",  # words the index never saw
+]
+ANSWERED = [
+    "who was released?",
+    "Which U.S. diplomat visited Belarus?",
+    "How many political prisoners were released?",
+    "what did Lukashenko say about the talks?",
+    "who won the football world cup?",  # declined
 ]
 _databases = itertools.count()
 
@@ -418,3 +430,23 @@ def test_extracted_text_of_html_articles(store: PgStore) -> None:
     with store.snapshot("") as snapshot:
         assert dict(snapshot.extracted) == {"page.html": "Extracted text.\n\nMore."}
         assert "notes.txt" not in snapshot.extracted
+
+
+# Answers
+
+
+def test_answers_from_postgres_are_the_embedded_answers(store: PgStore, config: Config,
+                                                        real_embedder: Embedder) -> None:
+    engine = Engine(config, real_embedder)
+    engine.rebuild()
+    store.import_snapshot("", engine.snapshot())
+    with store.snapshot("") as snapshot:
+        snapshot.check(model=real_embedder.name, backend=real_embedder.backend, settings=chunk_settings(config.index))
+        assert snapshot.manifest.articles == engine.snapshot().manifest.articles
+        for question in ANSWERED:
+            expected, got = engine.ask(question), ask(engine, snapshot, question)
+            assert (got.text, got.declined, got.note) == (expected.text, expected.declined, expected.note), question
+            assert [replace(c, score=0.0) for c in got.citations] == [
+                replace(c, score=0.0) for c in expected.citations], question
+            assert [c.score for c in got.citations] == pytest.approx([c.score for c in expected.citations], abs=1e-6)
+            assert got.relevance == pytest.approx(expected.relevance, abs=1e-6)
