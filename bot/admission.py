@@ -3,9 +3,9 @@
 `Admission` decides whether a question or a command may start: not while the bot is stopping,
 not a malformed question, not past a server's cap on work in progress or a user's cooldown. It
 also counts the work in flight, so that stopping can wait for it. `Services` is everything a
-slash command uses (the configuration, the worker, the admission, the conversations, the feed
-poller), handed to the commands when they are built (bot/commands.py), so that no command reaches
-back through the Discord client for them.
+slash command uses (the configuration, the corpora and their workers, the admission, the
+conversations, the feed poller), handed to the commands when they are built (bot/commands.py),
+so that no command reaches back through the Discord client for them.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from index.errors import QuestionError
 
 if TYPE_CHECKING:
     from bot.client import Conversations
+    from bot.corpora import Corpora
     from bot.polling import FeedPoller
-    from bot.worker import Worker
 
 
 class Admission:
     """Admits questions and commands, counts the work in flight, and refuses new work once stopping."""
 
-    def __init__(self, config: Config, worker: Worker) -> None:
-        self.worker = worker
+    def __init__(self, config: Config, corpora: Corpora) -> None:
+        self.corpora = corpora
         self.cooldowns = Cooldowns(config.discord.cooldown_questions, config.discord.cooldown_seconds)
         self.guild_slots = GuildSlots(config.discord.max_concurrent_per_guild)
         self._in_flight = 0
@@ -47,14 +47,15 @@ class Admission:
 
     @asynccontextmanager
     async def question_turn(self, question: str, user_id: int, guild_id: int | None) -> AsyncIterator[None]:
-        """Admit a question, or raise a Refusal saying why not: stopping, malformed, busy server, cooldown.
+        """Admit a question, or raise a Refusal saying why not: stopping, no articles here, malformed, busy
+        server, cooldown.
 
         The checks run with no await between them, so two questions cannot both take the last slot.
         """
         if self.stopping:
             raise ShuttingDown()
         try:
-            self.worker.check_question(question)
+            self.corpora.answering(guild_id).check_question(question)
         except QuestionError as e:
             raise QuestionRefused(sentence(str(e))) from None
         key = self.guild_slots.key(guild_id, user_id)
@@ -92,7 +93,7 @@ class Services:
     """What the slash commands use, given to them when they are built."""
 
     config: Config
-    worker: Worker
+    corpora: Corpora
     admission: Admission
     conversations: Conversations
     started_at: dt.datetime

@@ -14,13 +14,14 @@ import discord
 import yarl
 
 from bot.client import ArticleBot
+from bot.corpora import Corpora
 from bot.polling import FeedPoller
-from bot.worker import Worker
 from index.config import Config, DiscordConfig
+from index.errors import ArticlebotError
 from index.model import BuildProgress
-from index.record import Record
 
 if TYPE_CHECKING:
+    from bot.worker import Worker
     from index.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -67,26 +68,19 @@ async def _run_until_signalled(config: Config, engine: Engine, token: str) -> No
 
 
 async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Event) -> None:
-    """Log in, bring the index up to date, go online, and run until `stop` is set; then shut down cleanly.
+    """Log in, bring the indexes up to date, go online, and run until `stop` is set; then shut down cleanly.
 
-    Logging in comes first so that a wrong token fails at once, not after a long index build;
-    the bot connects to the gateway (goes online) only once the index is ready.
+    `engine` answers from the shared corpus; each server with a corpus of its own ([guilds]) gets an
+    engine sharing its model. Logging in comes first so that a wrong token fails at once, not after
+    a long index build; the bot connects to the gateway (goes online) only once the indexes are ready.
     """
     with discord_endpoints(config.discord):
-        record = (Record(config.record_path, retention_days=config.record.retention_days)
-                  if config.record.enabled else None)
-        async with Worker(engine, record=record) as worker, ArticleBot(config=config, worker=worker) as bot:
+        async with Corpora.open(config, engine) as corpora, ArticleBot(config=config, corpora=corpora) as bot:
             await bot.login(token)
-            log.info("checking the index in %s against %s", config.index.index_dir, config.index.corpus_dir)
-            indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
-            if not await _finished_before(indexing, stop):
-                log.info("stopping: the index build is left to finish first")
-                return
-            report = indexing.result()
-            if report is not None:
-                log.info("index ready: %s", report.summary())
-                for skipped in report.skipped:
-                    log.warning("skipped %s: %s", skipped.source, skipped.reason)
+            for guild_id, worker in corpora.workers:
+                if not await _ensure_index(guild_id, worker, stop):
+                    log.info("stopping: the index build is left to finish first")
+                    return
             client = asyncio.ensure_future(bot.connect())
             poller = bot.services.feed_poller = FeedPoller(bot)
             polling = asyncio.ensure_future(poller.run())
@@ -98,6 +92,33 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                 polling.cancel()
             await client  # re-raises a gateway failure
             log.info("stopped")
+
+
+async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Event) -> bool:
+    """Build one corpus's index if it is missing or stale; False when `stop` came first.
+
+    The shared index must build (its failure stops the bot, as with a single corpus); a server's own
+    corpus that cannot be indexed yet (an empty new folder) is logged, and that server is told it has
+    no articles until some are added.
+    """
+    config = worker.config.index
+    where = f"server {guild_id}: " if guild_id is not None else ""
+    log.info("%schecking the index in %s against %s", where, config.index_dir, config.corpus_dir)
+    indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
+    if not await _finished_before(indexing, stop):
+        return False
+    try:
+        report = indexing.result()
+    except ArticlebotError as e:
+        if guild_id is None:
+            raise
+        log.warning("server %s has no index: %s; it is told it has no articles until some are added", guild_id, e)
+        return True
+    if report is not None:
+        log.info("%sindex ready: %s", where, report.summary())
+        for skipped in report.skipped:
+            log.warning("%sskipped %s: %s", where, skipped.source, skipped.reason)
+    return True
 
 
 async def _finished_before(task: asyncio.Future[Any], stop: asyncio.Event) -> bool:

@@ -1,8 +1,10 @@
 """The slash commands that change the articles: /add, /remove and /feeds (administrators only).
 
-Each defers, makes its change in the worker's ingest thread (one change at a time), updates the
-index off the event loop (waiting for a /reindex that is running, then updating again), and
-answers in the one message it deferred. Questions keep being answered meanwhile.
+Each acts on the corpus of the server it is used in (bot/corpora.py): only that server's folder is
+written, and only its index updated. Each defers, makes its change in the worker's ingest thread
+(one change at a time), updates the index off the event loop (waiting for a /reindex that is
+running, then updating again), and answers in the one message it deferred. Questions keep being
+answered meanwhile.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.errors import Refusal
 from bot.guards import admin_only, is_admin
 from index import feeds as feed_list
 from index import ingest
-from index.corpus import SUFFIXES
+from index.corpus import SUFFIXES, is_shared
 from index.errors import ArticlebotError, IngestError
 
 if TYPE_CHECKING:
@@ -41,24 +43,25 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     async def add(interaction: discord.Interaction[ArticleBot], url: str | None = None,
                   file: discord.Attachment | None = None) -> None:
         """Fetch a page or take an upload into the corpus folder, then index it; one message says what happened."""
-        config = services.config
         if (url is None) == (file is None):
             raise Refusal("Give either a link (url:) or a file (file:), one of the two.")
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
+            config = worker.config
             await interaction.response.defer(thinking=True)
             try:
                 if url is not None:
                     link = url
-                    addition = await services.worker.ingest(lambda: ingest.add_url(config, link))
+                    addition = await worker.ingest(lambda: ingest.add_url(config, link))
                 else:
                     assert file is not None
                     name, data = file.filename, await _download(file, config.index.max_file_mb)
-                    addition = await services.worker.ingest(lambda: ingest.add_data(config, name, data))
+                    addition = await worker.ingest(lambda: ingest.add_data(config, name, data))
             except IngestError as e:
                 given = url if url is not None else (file.filename if file else "")
                 await _say(interaction, render.failure_text(f"Not added: {given}", _sentence(str(e))))
                 return
-            error = await _update_index(services.worker) if addition.changed else None
+            error = await _update_index(worker) if addition.changed else None
             await _say(interaction, render.addition_text(addition, error))
 
 
@@ -68,26 +71,33 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     @admin_only()
     async def remove(interaction: discord.Interaction[ArticleBot], article: str) -> None:
         """Delete an article's file (by its source or URL), then update the index."""
-        config = services.config
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
+            config = worker.config
             await interaction.response.defer(thinking=True)
             try:
-                removals = await services.worker.ingest(lambda: ingest.remove(config, article))
+                removals = await worker.ingest(lambda: ingest.remove(config, article))
             except IngestError as e:
                 await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
                 return
-            await _say(interaction, render.removal_text(removals, await _update_index(services.worker)))
+            await _say(interaction, render.removal_text(removals, await _update_index(worker)))
 
 
     @remove.autocomplete("article")
     async def _indexed_articles(interaction: discord.Interaction[ArticleBot], current: str,
                                 ) -> list[app_commands.Choice[str]]:
-        """The indexed articles whose title or file name holds what was typed (nothing for non-admins)."""
+        """This server's own indexed articles whose title or file name holds what was typed (nothing for non-admins)."""
         if not is_admin(interaction, services.config.discord):
+            return []
+        try:
+            worker = services.corpora.answering(interaction.guild_id)
+        except Refusal:
             return []
         needle = current.casefold().strip()
         choices = []
-        for info in await services.worker.sources():
+        for info in await worker.sources():
+            if is_shared(worker.config.index, info.source):
+                continue  # other servers see it too: removed only from the shared corpus itself
             if len(info.source) > 100 or (needle and needle not in f"{info.title} {info.source}".casefold()):
                 continue
             label = f"{info.title} ({info.source})"
@@ -106,11 +116,12 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     @feeds.command(name="list", description="The feeds followed, and how each fares.")
     @admin_only()
     async def feeds_list(interaction: discord.Interaction[ArticleBot]) -> None:
-        """Every feed, from the config file and from /feeds add."""
-        config = services.config
+        """Every feed of this server's corpus, from the config file and from /feeds add."""
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
+            config = worker.config
             await interaction.response.defer(thinking=True)
-            found = await services.worker.ingest(lambda: feed_list.health(config))
+            found = await worker.ingest(lambda: feed_list.health(config))
             await _say(interaction, render.feeds_text(found, configured=[f.url for f in config.feeds],
                                                       interval_minutes=config.fetch.feed_interval_minutes))
 
@@ -121,13 +132,14 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     @admin_only()
     async def feeds_add(interaction: discord.Interaction[ArticleBot], url: str,
                         name: app_commands.Range[str, 0, 100] = "", announce: bool = True) -> None:
-        """Check that the link is a feed, follow it (kept beside the index), and poll the feeds now."""
-        config = services.config
+        """Check that the link is a feed, follow it (kept beside this server's index), and poll the feeds now."""
         channel = interaction.channel_id if announce and interaction.guild_id is not None else None
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
+            config = worker.config
             await interaction.response.defer(thinking=True)
             try:
-                feed, entries = await services.worker.ingest(
+                feed, entries = await worker.ingest(
                     lambda: feed_list.follow(config, url, name=name, channel_id=channel or 0))
             except IngestError as e:
                 await _say(interaction, render.failure_text(f"Not followed: {url}", _sentence(str(e))))
@@ -145,11 +157,12 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     @admin_only()
     async def feeds_remove(interaction: discord.Interaction[ArticleBot], feed: str) -> None:
         """Forget a feed added from Discord; the articles it brought stay in the corpus."""
-        config = services.config
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
+            config = worker.config
             await interaction.response.defer(thinking=True)
             try:
-                gone = await services.worker.ingest(lambda: feed_list.unfollow(config, feed))
+                gone = await worker.ingest(lambda: feed_list.unfollow(config, feed))
             except IngestError as e:
                 await _say(interaction, render.failure_text("Not removed", _sentence(str(e))))
                 return
@@ -162,9 +175,13 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
                               ) -> list[app_commands.Choice[str]]:
         if not is_admin(interaction, services.config.discord):
             return []
-        config = services.config
+        try:
+            worker = services.corpora.worker(interaction.guild_id)
+        except Refusal:
+            return []
+        config = worker.config
         needle = current.casefold().strip()
-        found = await services.worker.ingest(lambda: feed_list.feeds(config))
+        found = await worker.ingest(lambda: feed_list.feeds(config))
         configured = {f.url for f in config.feeds}
         return [app_commands.Choice(name=f.title[:100], value=f.url) for f in found
                 if f.url not in configured and len(f.url) <= 100

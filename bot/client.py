@@ -13,8 +13,8 @@ from discord import app_commands
 
 from bot import commands, render, views
 from bot.admission import Admission, Services
+from bot.corpora import Corpora
 from bot.errors import Refusal
-from bot.worker import Worker
 from index.config import Config
 from index.errors import ArticlebotError
 from index.followup import Turn, in_context
@@ -49,11 +49,12 @@ class ArticleTree(app_commands.CommandTree["ArticleBot"]):
 class ArticleBot(discord.Client):
     """Answers questions about the articles through slash commands and @mentions.
 
-    It only translates: each event becomes one call on the `Worker`, whose result `render` turns
-    into a message. It is given everything it uses; it opens nothing itself.
+    It only translates: each event becomes one call on the `Worker` of the corpus of the server it
+    happened in (`Corpora`), whose result `render` turns into a message. It is given everything it
+    uses; it opens nothing itself.
     """
 
-    def __init__(self, *, config: Config, worker: Worker) -> None:
+    def __init__(self, *, config: Config, corpora: Corpora) -> None:
         super().__init__(
             # Default intents: no privileged intent is needed, since Discord delivers the content
             # of messages that mention the bot anyway.
@@ -62,12 +63,12 @@ class ArticleBot(discord.Client):
             guild_ready_timeout=config.discord.guild_ready_timeout,
         )
         self.config = config
-        self.worker = worker
+        self.corpora = corpora
         self.tree = ArticleTree(self)
-        self.admission = Admission(config, worker)
+        self.admission = Admission(config, corpora)
         self.conversations = Conversations()
         # What the slash commands are given (bot/commands.py); the feed poller joins once the bot is online.
-        self.services = Services(config, worker, self.admission, self.conversations, discord.utils.utcnow())
+        self.services = Services(config, corpora, self.admission, self.conversations, discord.utils.utcnow())
 
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
@@ -115,12 +116,13 @@ class ArticleBot(discord.Client):
         guild_id = message.guild.id if message.guild else None
         try:
             async with self.admission.question_turn(question, message.author.id, guild_id):
+                worker = self.corpora.answering(guild_id)
                 before = (self.conversations.get(message.reference.message_id if message.reference else None)
                           or self.conversations.in_thread(message.channel.id))
                 async with message.channel.typing():
-                    answer = await self.worker.ask(question, before=before)
-                    asked = await self.worker.remember(answer, asker=message.author.id, guild=guild_id,
-                                                       channel=message.channel.id)
+                    answer = await worker.ask(question, before=before)
+                    asked = await worker.remember(answer, asker=message.author.id, guild=guild_id,
+                                                  channel=message.channel.id)
                 # Sent inside the turn, so that shutting down waits for the reply too.
                 reply, view = render.answer_reply(answer), views.answer_view(asked, answer)
                 thread = await self._new_thread(message, question)

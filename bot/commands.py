@@ -1,4 +1,5 @@
-"""The slash commands. Each one parses its options, makes one call through the bot's worker, and renders."""
+"""The slash commands. Each one parses its options, makes one call through the worker of the corpus of the
+server it was used in (bot/corpora.py), and renders."""
 
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     async def ask(interaction: discord.Interaction[ArticleBot], question: str, private: bool = False) -> None:
         """Answer a question, publicly or only to the asker."""
         async with services.admission.question_turn(question, interaction.user.id, interaction.guild_id):
+            worker = services.corpora.answering(interaction.guild_id)
             await interaction.response.defer(thinking=True, ephemeral=private)
-            answer = await services.worker.ask(question)
-            asked = await services.worker.remember(answer, asker=interaction.user.id, guild=interaction.guild_id,
-                                              channel=interaction.channel_id)
+            answer = await worker.ask(question)
+            asked = await worker.remember(answer, asker=interaction.user.id, guild=interaction.guild_id,
+                                          channel=interaction.channel_id)
             reply = render.answer_reply(answer)
             view = answer_view(asked, answer)
             sent = await interaction.followup.send(reply.content, embeds=list(reply.embeds), ephemeral=private,
@@ -55,8 +57,9 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     async def sources(interaction: discord.Interaction[ArticleBot]) -> None:
         """The indexed articles, a page at a time."""
         async with services.admission.in_flight():
+            worker = services.corpora.answering(interaction.guild_id)
             await interaction.response.defer(thinking=True)
-            articles = await services.worker.sources()
+            articles = await worker.sources()
             pages = SourcesPages(articles)
             embed = render.sources_page(articles, 0)
             if pages.count > 1:
@@ -70,10 +73,11 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     async def status(interaction: discord.Interaction[ArticleBot]) -> None:
         """The index being served, and the bot's uptime."""
         async with services.admission.in_flight():
+            worker = services.corpora.answering(interaction.guild_id)
             await interaction.response.defer(thinking=True)
-            index_status = await services.worker.status()
-            summary = await services.worker.summary(days=7)
-            feeds = await services.worker.feed_health(services.config)
+            index_status = await worker.status()
+            summary = await worker.summary(days=7)
+            feeds = await worker.feed_health()
             await interaction.followup.send(embed=render.status_embed(index_status, services.uptime, summary, feeds),
                                             allowed_mentions=render.NO_MENTIONS)
 
@@ -85,9 +89,10 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
         """Rebuild the index while answering from the current one; progress and result edit one message."""
         latest: deque[BuildProgress] = deque(maxlen=1)
         async with services.admission.in_flight():
+            worker = services.corpora.worker(interaction.guild_id)
             try:
                 # Started before the first await, so a second /reindex arriving meanwhile is refused.
-                job = services.worker.start_rebuild(latest.append)
+                job = worker.start_rebuild(latest.append)
             except ReindexInProgressError:
                 raise ReindexRunning() from None
             await interaction.response.defer(thinking=True)
@@ -119,13 +124,14 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
     async def gaps(interaction: discord.Interaction[ArticleBot], days: app_commands.Range[int, 1, 3650] = 30) -> None:
         """The questions declined and the answers voted down, grouped by topic, most asked first; privately."""
         async with services.admission.in_flight():
-            if services.worker.record is None:
+            worker = services.corpora.worker(interaction.guild_id)
+            if worker.record is None:
                 await interaction.response.send_message(
                     "The question record is turned off ([record] enabled = false), so there is nothing to show.",
                     ephemeral=True, allowed_mentions=render.NO_MENTIONS)
                 return
             await interaction.response.defer(thinking=True, ephemeral=True)
-            found = await services.worker.gaps(days, guild=interaction.guild_id)
+            found = await worker.gaps(days, guild=interaction.guild_id)
             await interaction.followup.send(render.gaps_text(found, days), ephemeral=True,
                                             allowed_mentions=render.NO_MENTIONS)
 

@@ -56,3 +56,21 @@ class ShuttingDown(Refusal):
 
     def __init__(self) -> None:
         super().__init__("I'm restarting right now; please ask again in a minute.")
+
+
+class NoCorpus(Refusal):
+    """The server (or a DM) has no corpus to answer from: no [guilds] table of its own, and none shared."""
+
+    def __init__(self, guild_id: int | None) -> None:
+        self.guild_id = guild_id
+        if guild_id is None:
+            super().__init__("I have no articles to answer from in direct messages; please ask in a server.")
+        else:
+            super().__init__("This server has no articles: the bot's operator has not given it a corpus.")
+
+
+class NoArticles(Refusal):
+    """The server has a corpus of its own, but nothing is indexed in it yet."""
+
+    def __init__(self) -> None:
+        super().__init__("This server has no articles yet; an administrator can add some with /add.")

@@ -15,12 +15,16 @@ from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.client import ArticleBot
+    from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
 
 class FeedPoller:
-    """Polls every followed feed each `fetch.feed_interval_minutes`, from the bot's ingest thread.
+    """Polls every followed feed each `fetch.feed_interval_minutes`, each corpus's from its worker's ingest thread.
+
+    The shared corpus's feeds ([[feeds]], and /feeds add where it is used) add to the shared folder;
+    a server with its own corpus follows its own feeds (/feeds add there), which add to its folder only.
 
     The first poll is at once; a feed that fails is skipped until its next try is due (index/feeds.py).
     `wake()` polls again now (after /feeds add).
@@ -49,9 +53,18 @@ class FeedPoller:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
 
     async def poll(self) -> None:
-        """Poll every feed that is due, update the index once if anything was added, then tell the channels."""
-        config = self.bot.config
-        runs = await self.bot.worker.ingest(lambda: feeds.sync(config, wait_after_failures=True))
+        """Poll the feeds of every corpus in turn; one that fails keeps none of the others from their turn."""
+        for guild_id, worker in self.bot.corpora.workers:
+            try:
+                await self.poll_corpus(worker)
+            except Exception:
+                where = f"server {guild_id}" if guild_id is not None else "the shared corpus"
+                log.exception("polling the feeds of %s failed", where)
+
+    async def poll_corpus(self, worker: Worker) -> None:
+        """Poll one corpus's feeds that are due, update its index once if anything was added, then tell the channels."""
+        config = worker.config
+        runs = await worker.ingest(lambda: feeds.sync(config, wait_after_failures=True))
         added = [run for run in runs if run.added]
         for run in runs:
             for link, why in run.refused:
@@ -62,7 +75,7 @@ class FeedPoller:
             log.info("feed %s: %d new article(s): %s", run.feed.title, len(run.added),
                      ", ".join(a.source for a in run.added))
         try:
-            report = await self.bot.worker.update_index()
+            report = await worker.update_index()
         except ArticlebotError as e:
             log.error("the feeds added articles, but the index could not be updated: %s", e)
             return

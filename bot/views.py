@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence, cast
 import discord
 
 from bot import render
+from bot.errors import Refusal
 from index.model import Answer, ArticleInfo
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ class SourcesPages(discord.ui.View):
 # --- the buttons under an answer ------------------------------------------------------------------
 # Each button's custom_id carries the answer's id in the question record, so the buttons keep
 # working after the bot restarts: discord.py matches the id against these templates (DynamicItem)
-# and the record supplies the rest. Every reply to a click is private to the clicker.
+# and the record supplies the rest. That record, and the index asked again, are those of the corpus
+# of the server the button is clicked in (each has its own). Every reply to a click is private to the clicker.
 
 # Passages that "More sources" adds after the cited ones.
 MORE_SOURCES = 5
@@ -85,7 +87,10 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Record the vote and thank the voter privately."""
-        kept = await _worker(interaction).vote(self.asked, interaction.user.id, up=self.up)
+        worker = await _worker(interaction)
+        if worker is None:
+            return
+        kept = await worker.vote(self.asked, interaction.user.id, up=self.up)
         await interaction.response.send_message(render.vote_text(self.up, kept), ephemeral=True,
                                                 allowed_mentions=render.NO_MENTIONS)
 
@@ -106,7 +111,9 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Ask the question again for more passages; show those after the cited ones."""
-        worker = _worker(interaction)
+        worker = await _worker(interaction)
+        if worker is None:
+            return
         entry = await worker.entry(self.asked)
         if entry is None:
             await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
@@ -138,7 +145,10 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show the cited passage in full."""
-        entry = await _worker(interaction).entry(self.asked)
+        worker = await _worker(interaction)
+        if worker is None:
+            return
+        entry = await worker.entry(self.asked)
         citation = next((c for c in entry.citations if c.n == self.n), None) if entry else None
         if citation is None:
             await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
@@ -151,8 +161,13 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 ANSWER_BUTTONS = (VoteButton, MoreSourcesButton, PassageButton)
 
 
-def _worker(interaction: discord.Interaction) -> Worker:
-    return cast("ArticleBot", interaction.client).worker
+async def _worker(interaction: discord.Interaction) -> Worker | None:
+    """The worker of the corpus where the button was clicked; None (the clicker told why) when there is none."""
+    try:
+        return cast("ArticleBot", interaction.client).corpora.worker(interaction.guild_id)
+    except Refusal as e:
+        await interaction.response.send_message(str(e), ephemeral=True, allowed_mentions=render.NO_MENTIONS)
+        return None
 
 
 def answer_view(asked: int | None, answer: Answer) -> discord.ui.View | None:

@@ -25,26 +25,53 @@ T = TypeVar("T")
 QUESTION_THREADS = 4
 
 
-class Worker:
-    """Runs the engine's blocking calls in threads, so the gateway heartbeat never waits on them.
+class Threads:
+    """The threads that questions and rebuilds run in, shared by the workers of every corpus.
 
-    Questions share a small pool; a rebuild gets a thread of its own, so questions keep being
-    answered from the old index while it runs. Use it as an async context manager: leaving it
-    waits for running work to finish and stops the threads.
+    Questions from every server share one small pool, so the CPU is never asked for more answers at
+    once than it has room for; rebuilds run in one thread, one at a time, so that several servers'
+    indexes are never built at once (a build holds its new vectors and the model's batches in memory).
     """
 
-    def __init__(self, engine: Engine, *, threads: int = QUESTION_THREADS, record: Record | None = None) -> None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, not {threads}")
+    def __init__(self, questions: int = QUESTION_THREADS) -> None:
+        if questions < 1:
+            raise ValueError(f"questions must be at least 1, not {questions}")
+        self.questions = ThreadPoolExecutor(max_workers=questions, thread_name_prefix="articlebot-ask")
+        self.rebuilds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-rebuild")
+
+    def shutdown(self) -> None:
+        """Let running work finish, then stop the threads (blocks: call it from a thread)."""
+        self.questions.shutdown(wait=True, cancel_futures=True)
+        self.rebuilds.shutdown(wait=True, cancel_futures=True)
+
+
+class Worker:
+    """Runs one engine's blocking calls in threads, so the gateway heartbeat never waits on them.
+
+    Questions share a small pool; rebuilds run in a thread of their own, so questions keep being
+    answered from the old index while one runs. Both may be shared with the workers of other
+    corpora (`threads`: then a rebuild waits for another corpus's to finish); changes of the corpus
+    folder get one thread per worker. Use it as an async context manager: leaving it waits for
+    running work to finish and stops the threads it owns.
+    """
+
+    def __init__(self, engine: Engine, *, record: Record | None = None, threads: Threads | None = None) -> None:
         self.engine = engine
         self.record = record  # the question record, None when it is turned off
-        self._questions = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="articlebot-ask")
-        self._rebuilds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-rebuild")
+        self._own_threads = threads is None
+        self.threads = threads or Threads()
+        self._questions = self.threads.questions
+        self._rebuilds = self.threads.rebuilds
         # Adding and removing articles (fetching pages and feeds included), one at a time: two adds
         # of the same link cannot both find it new, and a slow fetch never holds up a question.
         self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
         self._rebuilds_started = 0
+
+    @property
+    def config(self) -> Config:
+        """The configuration of this worker's corpus (for a server with its own: Config.for_guild's)."""
+        return self.engine.config
 
     async def __aenter__(self) -> Worker:
         return self
@@ -59,9 +86,9 @@ class Worker:
         await asyncio.to_thread(self._shutdown)
 
     def _shutdown(self) -> None:
-        self._questions.shutdown(wait=True, cancel_futures=True)
-        self._rebuilds.shutdown(wait=True, cancel_futures=True)
         self._ingests.shutdown(wait=True, cancel_futures=True)
+        if self._own_threads:
+            self.threads.shutdown()
 
     def check_question(self, question: str) -> None:
         """Raise QuestionError if the engine would refuse this question; cheap, safe on the event loop."""
@@ -111,8 +138,9 @@ class Worker:
         record = self.record
         return await self._in_thread(lambda: record.gaps(self.engine.embedder, days, guild=guild))
 
-    async def feed_health(self, config: Config) -> list[FeedHealth]:
-        """How each followed feed fares (read from the feed state file), in a worker thread."""
+    async def feed_health(self) -> list[FeedHealth]:
+        """How each feed of this corpus fares (read from its feed state file), in a worker thread."""
+        config = self.config
         return await self._in_thread(lambda: feeds.health(config))
 
     async def _in_thread(self, call: Callable[[], T]) -> T:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 from fakediscord import FakeDiscord
 
 from bot.app import serve
-from index.config import Config, DiscordConfig
+from index.config import Config, DiscordConfig, GuildConfig
 from index.embedding import Embedder
 from index.engine import Engine
 from tests.support import SEED, make_config
@@ -93,24 +93,32 @@ class RunningBot:
 
 @pytest.fixture
 async def start_bot(seed_engine: Engine) -> AsyncIterator[Callable[..., Awaitable[RunningBot]]]:
-    """Start the real bot (`bot.app.serve`) on a new fake Discord; keyword arguments override [discord] keys."""
+    """Start the real bot (`bot.app.serve`) on a new fake Discord; keyword arguments override [discord] keys.
+
+    `servers`: how many servers the fake has (the commands are synced to each); `corpora`: a function
+    of the fake giving servers their own corpus folders ([guilds] tables); `share_corpus`: index.share_corpus.
+    """
     running: list[RunningBot] = []
     saved_levels = {name: logging.getLogger(name).level for name in WATCHED_LOGGERS}
 
-    async def start(engine: Engine | None = None, *, heartbeat_interval: float = 41.25, **discord: Any) -> RunningBot:
+    async def start(engine: Engine | None = None, *, heartbeat_interval: float = 41.25, servers: int = 1,
+                    corpora: Callable[[FakeDiscord], Mapping[int, Path]] | None = None, share_corpus: bool = True,
+                    **discord: Any) -> RunningBot:
         engine = engine or seed_engine
-        fake = FakeDiscord(TOKEN, heartbeat_interval=heartbeat_interval)
+        fake = FakeDiscord(TOKEN, heartbeat_interval=heartbeat_interval, guilds=servers)
         await fake.start()
         logs = LogWatch(fake, asyncio.get_running_loop())
         for name in WATCHED_LOGGERS:
             logging.getLogger(name).addHandler(logs)
             logging.getLogger(name).setLevel(logging.DEBUG)
-        settings: dict[str, Any] = {"guild_ids": (fake.guild_id,), "api_base_url": fake.api_url,
+        settings: dict[str, Any] = {"guild_ids": tuple(fake.guild_ids), "api_base_url": fake.api_url,
                                     "gateway_url": fake.gateway_url, "guild_ready_timeout": 0.05,
                                     "cooldown_questions": 100, "cooldown_seconds": 60.0}
         # A value may depend on the fake's ids: pass a function of the fake.
         settings.update({k: v(fake) if callable(v) else v for k, v in discord.items()})
-        config = replace(engine.config, discord=DiscordConfig(**settings))
+        guilds = tuple(GuildConfig(guild, folder) for guild, folder in (corpora(fake) if corpora else {}).items())
+        config = replace(engine.config, discord=DiscordConfig(**settings), guilds=guilds,
+                         index=replace(engine.config.index, share_corpus=share_corpus))
         stop = asyncio.Event()
         task = asyncio.create_task(serve(config, engine, TOKEN, stop=stop))
         bot = RunningBot(fake, config, logs, stop, task)

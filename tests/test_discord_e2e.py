@@ -14,7 +14,7 @@ from fakediscord import ADMINISTRATOR, EVERYDAY, MANAGE_GUILD, FakeDiscord, Fake
 
 from bot.app import discord_endpoints
 from bot.client import ArticleBot
-from bot.worker import Worker
+from bot.corpora import Corpora
 from index.config import DiscordConfig
 from tests.support import SEED
 
@@ -413,9 +413,10 @@ async def test_the_token_is_in_no_repr(seed_engine: Any) -> None:
     config = replace(seed_engine.config, discord=DiscordConfig(api_base_url=fake.api_url, gateway_url=fake.gateway_url))
     try:
         with discord_endpoints(config.discord):
-            async with Worker(seed_engine) as worker, ArticleBot(config=config, worker=worker) as bot:
+            async with Corpora.open(config, seed_engine) as corpora, ArticleBot(config=config, corpora=corpora) as bot:
                 await bot.login(TOKEN)
-                shown = [repr(bot), str(bot), repr(bot.http), repr(worker), repr(config), repr(bot.user)]
+                shown = [repr(bot), str(bot), repr(bot.http), repr(corpora.worker(None)), repr(config),
+                         repr(bot.user)]
     finally:
         await fake.stop()
     assert not [text for text in shown if TOKEN in text]

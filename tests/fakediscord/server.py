@@ -53,15 +53,19 @@ class FakeInteraction:
 class FakeDiscord:
     """Discord's REST API and gateway, as much of them as the bot uses, on an ephemeral loopback port."""
 
-    def __init__(self, token: str, *, heartbeat_interval: float = 41.25) -> None:
+    def __init__(self, token: str, *, heartbeat_interval: float = 41.25, guilds: int = 1) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.app_id = snowflake()
         self.me = FakeUser(snowflake(), "articlebot", bot=True)
-        self.guild_id = snowflake()
-        self.channel_id = snowflake()
-        self.admin_role_id = snowflake()
-        self.bot_role_id = snowflake()
+        # The servers the bot is in, each with one text channel, an admin role and the bot's own role.
+        # Everything happens in the first (guild_id, channel_id) unless a test names another.
+        self.guild_ids = [snowflake() for _ in range(guilds)]
+        self.channels = {guild: snowflake() for guild in self.guild_ids}  # guild id -> its channel
+        self.roles = {guild: (snowflake(), snowflake()) for guild in self.guild_ids}  # guild id -> (admin, bot)
+        self.guild_id = self.guild_ids[0]
+        self.channel_id = self.channels[self.guild_id]
+        self.admin_role_id, self.bot_role_id = self.roles[self.guild_id]
         self.sent: list[Sent] = []
         self.requests: list[str] = []
         self.unknown: list[str] = []
@@ -186,18 +190,23 @@ class FakeDiscord:
         raise AssertionError(f"/{name} was not synced (synced: {self.synced})")
 
     async def slash(self, name: str, user: FakeUser, /, *, dm: bool = False, subcommand: str | None = None,
-                    **options: Any) -> FakeInteraction:
+                    guild_id: int | None = None, **options: Any) -> FakeInteraction:
         """A user runs a slash command (or one of its subcommands); options are checked against the synced command.
 
         An option's value may be a FakeAttachment (see `attachment`): it goes into `resolved.attachments`.
+        `guild_id`: the server it is run in (default: the first).
         """
-        return await self._interact(2, self._command_data(name, dm, subcommand, options), user, dm=dm)
+        guild_id = guild_id or self.guild_id
+        return await self._interact(2, self._command_data(name, dm, subcommand, options, guild_id=guild_id), user,
+                                    dm=dm, guild_id=guild_id)
 
     async def autocomplete(self, name: str, user: FakeUser, option: str, typed: str, /, *, dm: bool = False,
-                           subcommand: str | None = None, **options: Any) -> FakeInteraction:
+                           subcommand: str | None = None, guild_id: int | None = None,
+                           **options: Any) -> FakeInteraction:
         """A user types `typed` into an option that autocompletes; the callback's data holds the choices."""
-        data = self._command_data(name, dm, subcommand, {**options, option: typed}, focused=option)
-        return await self._interact(4, data, user, dm=dm)
+        guild_id = guild_id or self.guild_id
+        data = self._command_data(name, dm, subcommand, {**options, option: typed}, focused=option, guild_id=guild_id)
+        return await self._interact(4, data, user, dm=dm, guild_id=guild_id)
 
     def attachment(self, filename: str, data: bytes, content_type: str | None = "text/plain; charset=utf-8",
                    *, size: int | None = None) -> FakeAttachment:
@@ -210,8 +219,8 @@ class FakeDiscord:
         return attachment
 
     def _command_data(self, name: str, dm: bool, subcommand: str | None, options: dict[str, Any],
-                      focused: str | None = None) -> dict[str, Any]:
-        command = self.command(name, None if dm else self.guild_id)
+                      focused: str | None = None, *, guild_id: int) -> dict[str, Any]:
+        command = self.command(name, None if dm else guild_id)
         declared = command.get("options", [])
         if subcommand is not None:
             sub = next((o for o in declared if o["name"] == subcommand and o["type"] == 1), None)
@@ -236,13 +245,14 @@ class FakeDiscord:
             data["guild_id"] = command["guild_id"]
         return data
 
-    async def click(self, message_id: int, custom_id: str, user: FakeUser) -> FakeInteraction:
-        """A user clicks a button of a message the bot sent."""
+    async def click(self, message_id: int, custom_id: str, user: FakeUser, *,
+                    guild_id: int | None = None) -> FakeInteraction:
+        """A user clicks a button of a message the bot sent (in the server `guild_id`, default the first)."""
         return await self._interact(3, {"custom_id": custom_id, "component_type": 2}, user,
-                                    message=self.messages[message_id])
+                                    message=self.messages[message_id], guild_id=guild_id or self.guild_id)
 
     async def _interact(self, kind: int, data: dict[str, Any], user: FakeUser, *, dm: bool = False,
-                        message: dict[str, Any] | None = None) -> FakeInteraction:
+                        message: dict[str, Any] | None = None, guild_id: int) -> FakeInteraction:
         interaction_id, token = snowflake(), f"interaction-token-{snowflake()}"
         payload: dict[str, Any] = {
             "id": str(interaction_id), "application_id": str(self.app_id), "type": kind, "token": token,
@@ -255,9 +265,10 @@ class FakeDiscord:
                            channel={"id": str(dm_channel), "type": 1, "recipients": [user.payload()]},
                            channel_id=str(dm_channel))
         else:
-            payload.update(guild_id=str(self.guild_id), guild_locale="en-US", member=user.member(), context=0,
-                           authorizing_integration_owners={"0": str(self.guild_id)},
-                           channel=channel_payload(self.guild_id, self.channel_id), channel_id=str(self.channel_id))
+            channel_id = self.channels[guild_id]
+            payload.update(guild_id=str(guild_id), guild_locale="en-US", member=user.member(), context=0,
+                           authorizing_integration_owners={"0": str(guild_id)},
+                           channel=channel_payload(guild_id, channel_id), channel_id=str(channel_id))
         if message is not None:
             payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
@@ -265,25 +276,26 @@ class FakeDiscord:
 
     async def post(self, content: str, author: FakeUser, *, mentions: tuple[FakeUser, ...] = (),
                    role_mentions: tuple[int, ...] = (), dm: bool = False, reply_to: int | None = None,
-                   channel_id: int | None = None) -> int:
-        """A user posts in the guild channel, or in a DM with the bot; returns the message id.
+                   channel_id: int | None = None, guild_id: int | None = None) -> int:
+        """A user posts in a guild's channel (default: the first guild's) or in a DM with the bot; returns its id.
 
         `reply_to`: the id of a message this one replies to (Discord then pings its author by default,
         so the replied-to author is among the mentions).
         """
         message_id = snowflake()
-        channel_id = snowflake() if dm else (channel_id or self.channel_id)  # a thread's id posts in the thread
+        guild_id = guild_id or self.guild_id
+        channel_id = snowflake() if dm else (channel_id or self.channels[guild_id])  # a thread's id posts in the thread
         fields: dict[str, Any] = {}
         if reply_to is not None:
             replied = self.messages[reply_to]
             fields = {"type": 19, "referenced_message": dict(replied),
                       "message_reference": {"message_id": str(reply_to), "channel_id": replied["channel_id"],
-                                            "guild_id": None if dm else str(self.guild_id)}}
+                                            "guild_id": None if dm else str(guild_id)}}
         message = self._message(message_id, content, author=author, mentions=mentions, role_mentions=role_mentions,
                                 channel_id=channel_id, **fields)
         if not dm:
             message["member"] = author.member(with_user=False)
-            message["guild_id"] = str(self.guild_id)
+            message["guild_id"] = str(guild_id)
         await self.dispatch("MESSAGE_CREATE", message)
         return message_id
 
@@ -487,12 +499,17 @@ class FakeDiscord:
         self._record(Sent("thread", request.path, body, channel_id=int(request.match_info["channel"]),
                           message_id=thread_id))
         return self._json({
-            "id": str(thread_id), "guild_id": str(self.guild_id), "parent_id": request.match_info["channel"],
+            "id": str(thread_id), "guild_id": str(self._guild_of(int(request.match_info["channel"]))),
+            "parent_id": request.match_info["channel"],
             "owner_id": str(self.me.id), "name": body.get("name", ""), "type": 11, "last_message_id": None,
             "rate_limit_per_user": 0, "message_count": 0, "member_count": 1, "flags": 0,
             "thread_metadata": {"archived": False, "auto_archive_duration": body.get("auto_archive_duration", 1440),
                                 "archive_timestamp": "2025-02-14T12:00:00+00:00", "locked": False},
         })
+
+    def _guild_of(self, channel_id: int) -> int:
+        """The guild whose text channel this is (the first guild for any other channel)."""
+        return next((g for g, c in self.channels.items() if c == channel_id), self.guild_id)
 
     async def _attachment(self, request: web.Request) -> web.Response:
         attachment = self.attachments.get(int(request.match_info["id"]))
@@ -554,12 +571,13 @@ class FakeDiscord:
         self._seq = 0
         self._ws = ws
         await self._send(ws, 0, {
-            "v": 10, "user": self.me.payload(), "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "v": 10, "user": self.me.payload(), "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
             "session_id": self.session_id, "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
             "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [], "relationships": [],
         }, "READY")
-        guild = guild_payload(self.guild_id, self.channel_id, self.me, self.admin_role_id, self.bot_role_id)
-        await self._send(ws, 0, guild, "GUILD_CREATE")
+        for guild_id in self.guild_ids:
+            guild = guild_payload(guild_id, self.channels[guild_id], self.me, *self.roles[guild_id])
+            await self._send(ws, 0, guild, "GUILD_CREATE")
         self.notify()
 
     async def _resume(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
