@@ -56,8 +56,8 @@ class Engine:
 
     @property
     def indexed(self) -> bool:
-        """Whether an index has been built here (a server's own corpus may have none yet)."""
-        return current_generation(self.index_dir) is not None
+        """Whether an index has been built here (a server's own corpus may have none yet); once open, no disk read."""
+        return self._snapshot is not None or current_generation(self.index_dir) is not None
 
     def snapshot(self) -> Snapshot:
         """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
