@@ -245,11 +245,12 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
 def _feeds(config: Config, args: argparse.Namespace) -> int:
     from index import feeds
 
+    how = ("add [[feeds]] tables to the config file (see config.example.toml), or use /feeds add in Discord"
+           if args.guild is None else "a server's feeds are those added there with /feeds add in Discord")
     if args.feeds_command == "list":
         followed = feeds.health(config)
         if not followed:
-            print("no feeds are followed: add [[feeds]] tables to the config file (see config.example.toml), "
-                  "or use /feeds add in Discord")
+            print(f"no feeds are followed: {how}")
         for h in followed:
             where = f" → channel {h.feed.channel_id}" if h.feed.channel_id else ""
             line = f"{h.feed.title}{'' if h.feed.title == h.feed.url else f' ({h.feed.url})'}{where}"
@@ -260,8 +261,7 @@ def _feeds(config: Config, args: argparse.Namespace) -> int:
             print(line)
         return 0
     if not feeds.feeds(config):
-        print("articlebot feeds sync: no feeds are followed: add [[feeds]] tables to the config file "
-              "(see config.example.toml)", file=sys.stderr)
+        print(f"articlebot feeds sync: no feeds are followed: {how}", file=sys.stderr)
         return 1
     runs = feeds.sync(config)
     for run in runs:
