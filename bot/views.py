@@ -11,6 +11,7 @@ import discord
 from bot import render
 from bot.errors import Refusal
 from index.model import Answer, ArticleInfo
+from index.record import Entry
 
 if TYPE_CHECKING:
     from bot.client import ArticleBot
@@ -90,7 +91,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         worker = await _worker(interaction)
         if worker is None:
             return
-        kept = await worker.vote(self.asked, interaction.user.id, up=self.up)
+        here = await _entry(worker, self.asked, interaction) is not None
+        kept = here and await worker.vote(self.asked, interaction.user.id, up=self.up)
         await interaction.response.send_message(render.vote_text(self.up, kept), ephemeral=True,
                                                 allowed_mentions=render.NO_MENTIONS)
 
@@ -114,7 +116,7 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
         worker = await _worker(interaction)
         if worker is None:
             return
-        entry = await worker.entry(self.asked)
+        entry = await _entry(worker, self.asked, interaction)
         if entry is None:
             await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
                                                     allowed_mentions=render.NO_MENTIONS)
@@ -148,7 +150,7 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         worker = await _worker(interaction)
         if worker is None:
             return
-        entry = await worker.entry(self.asked)
+        entry = await _entry(worker, self.asked, interaction)
         citation = next((c for c in entry.citations if c.n == self.n), None) if entry else None
         if citation is None:
             await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
@@ -159,6 +161,17 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
 
 ANSWER_BUTTONS = (VoteButton, MoreSourcesButton, PassageButton)
+
+
+async def _entry(worker: Worker, asked: int, interaction: discord.Interaction) -> Entry | None:
+    """The recorded answer a button names, if it was given where the button is clicked.
+
+    Each corpus's record numbers its answers from 1; after a server is given its own corpus (or
+    loses it), a button of an older answer would otherwise name another answer, maybe another
+    server's, in the record it is now looked up in.
+    """
+    entry = await worker.entry(asked)
+    return entry if entry is not None and entry.guild == interaction.guild_id else None
 
 
 async def _worker(interaction: discord.Interaction) -> Worker | None:

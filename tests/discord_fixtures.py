@@ -95,13 +95,13 @@ class RunningBot:
 async def start_bot(seed_engine: Engine) -> AsyncIterator[Callable[..., Awaitable[RunningBot]]]:
     """Start the real bot (`bot.app.serve`) on a new fake Discord; keyword arguments override [discord] keys.
 
-    `servers`: how many servers the fake has (the commands are synced to each); `corpora`: a function
+    `servers`: how many servers the fake has, or their ids (the commands are synced to each); `corpora`: a function
     of the fake giving servers their own corpus folders ([guilds] tables); `share_corpus`: index.share_corpus.
     """
     running: list[RunningBot] = []
     saved_levels = {name: logging.getLogger(name).level for name in WATCHED_LOGGERS}
 
-    async def start(engine: Engine | None = None, *, heartbeat_interval: float = 41.25, servers: int = 1,
+    async def start(engine: Engine | None = None, *, heartbeat_interval: float = 41.25, servers: int | list[int] = 1,
                     corpora: Callable[[FakeDiscord], Mapping[int, Path]] | None = None, share_corpus: bool = True,
                     **discord: Any) -> RunningBot:
         engine = engine or seed_engine

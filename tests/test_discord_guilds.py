@@ -99,8 +99,8 @@ async def test_each_server_is_answered_from_its_own_articles_and_a_dm_from_the_s
 
 async def test_the_buttons_under_an_answer_read_the_record_and_index_of_their_server(
         start_bot: Any, make_engine: Any, tmp_path: Path) -> None:
-    fake = (await start_bot(make_engine({}), servers=2, corpora=corpora(tmp_path))).fake
-    north, east = fake.guild_ids
+    fake = (await start_bot(make_engine({}), servers=4, corpora=corpora(tmp_path))).fake
+    north, east, third, fourth = fake.guild_ids
     # Each server's record numbers its own answers from 1, so these two carry the same ids.
     in_north, in_east = await ask(fake, north), await ask(fake, east)
     assert buttons(in_north)["Show passage 1"]["custom_id"] == buttons(in_east)["Show passage 1"]["custom_id"]
@@ -119,6 +119,16 @@ async def test_the_buttons_under_an_answer_read_the_record_and_index_of_their_se
         more = await click.followup()
         assert more.ephemeral
         assert other not in more.text
+
+    # Servers without a corpus share the shared corpus's record: a button is read only where its answer was given.
+    in_third = await ask(fake, third, "Who visited Minsk?")
+    custom_id = buttons(in_third)["Show passage 1"]["custom_id"]
+    shown = await (await fake.click(in_third.message_id or 0, custom_id, fake.user("cy"), guild_id=third)).callback()
+    assert "Smith" in shown.text
+    elsewhere = await (await fake.click(in_third.message_id or 0, custom_id, fake.user("cy"),
+                                        guild_id=fourth)).callback()
+    assert "Smith" not in elsewhere.text
+    assert elsewhere.ephemeral
 
 
 async def test_add_and_remove_change_only_the_corpus_of_the_server_they_are_used_in(

@@ -83,7 +83,7 @@ async def test_the_buttons_keep_working_after_a_restart(start_bot: Any, make_eng
     answer = await asked(first.fake, "who was released?")
     message = first.fake.messages[answer.message_id or 0]
     await first.finish()
-    second = await start_bot(engine)  # a new process would see the same index folder and record
+    second = await start_bot(engine, servers=first.fake.guild_ids)  # a new process: the same index, record, server
     second.fake.messages[answer.message_id or 0] = message
     click = await second.fake.click(answer.message_id or 0, buttons(answer)["👎"]["custom_id"],
                                     second.fake.user("dee"))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -53,14 +53,15 @@ class FakeInteraction:
 class FakeDiscord:
     """Discord's REST API and gateway, as much of them as the bot uses, on an ephemeral loopback port."""
 
-    def __init__(self, token: str, *, heartbeat_interval: float = 41.25, guilds: int = 1) -> None:
+    def __init__(self, token: str, *, heartbeat_interval: float = 41.25, guilds: int | Sequence[int] = 1) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.app_id = snowflake()
         self.me = FakeUser(snowflake(), "articlebot", bot=True)
-        # The servers the bot is in, each with one text channel, an admin role and the bot's own role.
-        # Everything happens in the first (guild_id, channel_id) unless a test names another.
-        self.guild_ids = [snowflake() for _ in range(guilds)]
+        # The servers the bot is in (`guilds`: how many, or their ids, as after a restart), each with one
+        # text channel, an admin role and the bot's own role. Everything happens in the first
+        # (guild_id, channel_id) unless a test names another.
+        self.guild_ids = [snowflake() for _ in range(guilds)] if isinstance(guilds, int) else list(guilds)
         self.channels = {guild: snowflake() for guild in self.guild_ids}  # guild id -> its channel
         self.roles = {guild: (snowflake(), snowflake()) for guild in self.guild_ids}  # guild id -> (admin, bot)
         self.guild_id = self.guild_ids[0]
