@@ -45,6 +45,25 @@ _PHRASES = re.compile(
     ]),
     re.IGNORECASE,
 )
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|"
+          r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+# A block that is only when the page was published: "August 12, 2025 18:11 IST", "Updated: 12 Aug 2025,
+# 10:30 AM". A date alone is not enough (a heading may be one); the time of day marks the site's stamp.
+_DATELINE = re.compile(
+    rf"^(?:(?:published|updated|last updated|posted)(?: on)?\s*[:|-]?\s*)?"
+    rf"(?:\w+day,?\s+)?(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}})"
+    rf",?\s*(?:at\s+)?\d{{1,2}}[:.]\d{{2}}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{{2,4}})?\s*$",
+    re.IGNORECASE,
+)
+# A block that ends in a picture's credit: "Nayib Bukele (Casa Presidencial El Salvador via Flickr)",
+# "Fans at the stadium. Photo: Reuters", "(AP Photo/Jane Doe)". A caption, not the article's prose.
+_PHOTO_CREDIT = re.compile(
+    r"(?:\((?:[^()]{0,80}\bvia (?:Flickr|Wikimedia(?: Commons)?|Getty Images|Reuters|AP|AFP|X|Twitter|Instagram)"
+    r"|(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?:Photo|Image|Picture)s?\s*(?:/|:|by|credit:?)[^()]{0,60})\)"
+    r"|\b(?:Photo|Image|Picture)\s*(?:credit)?\s*:\s*[^.!?]{1,60}"
+    r"|\bGetty Images)\s*$",
+    re.IGNORECASE,
+)
 _NUMBERISH = re.compile(r"^[+\-−–]?[$€£¥]?\d[\d,.]*%?$|^[+\-−–%]$")
 _TOKEN = re.compile(r"\S+")
 # Four or more numbers in a row, signed or with signs between: a market ticker's run of quotes.
@@ -63,6 +82,8 @@ def is_furniture(sentence: str) -> bool:
     """Whether one sentence (or block) is the site's, not the article's."""
     tokens = _TOKEN.findall(sentence)
     if _PHRASES.search(sentence) and len(tokens) <= _MOST_WORDS:
+        return True
+    if _DATELINE.match(sentence.strip()) or (_PHOTO_CREDIT.search(sentence) and len(tokens) <= 20):
         return True
     if len(tokens) >= 4:
         numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)

@@ -19,6 +19,11 @@ from index.text import Span, paragraphs
     "This issue is preventing our website from loading properly.",
     "By submitting your email, you agree to the Privacy Policy and Terms of Use.",
     "ALSO READ | Can Tilak Varma hold off spin-bashing Shreyas Iyer from the T20I No 3 spot?",
+    "August 12, 2025 18:11 IST",
+    "Updated: 12 Aug 2025, 10:30 AM IST",
+    "Nayib Bukele (Casa Presidencial El Salvador via Flickr)",
+    "Supporters gather outside the court in New Delhi. (AP Photo/Manish Swarup)",
+    "Shreyas Iyer in action. Photo: BCCI",
 ])
 def test_site_furniture_is_recognised(sentence: str) -> None:
     assert is_furniture(sentence)
@@ -31,6 +36,10 @@ def test_site_furniture_is_recognised(sentence: str) -> None:
     "Readers who sign up for the programme get a free ticket.",
     "On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, arrived quietly in Minsk.",
     "Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership",
+    "August 12, 2025",
+    "The bill was signed on August 12, 2025 at 6 pm in a ceremony at Rashtrapati Bhavan.",
+    "The agency released photos taken via Flickr accounts of the embassy, officials said.",
+    "Getty Images said on Monday that it would cut 200 jobs after a fall in licensing revenue.",
 ])
 def test_news_sentences_are_kept(sentence: str) -> None:
     assert not is_furniture(sentence)
