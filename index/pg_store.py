@@ -68,7 +68,8 @@ def connect(url: str, *, ef_search: int = 64, max_connections: int = 4, connect_
         version = prepare(conn, url)
     pool = ConnectionPool(url, min_size=1, max_size=max_connections, timeout=connect_timeout,
                           kwargs={"autocommit": True, "connect_timeout": connect_timeout},
-                          configure=_configure, open=False, name="articlebot")
+                          configure=_configure, check=ConnectionPool.check_connection, open=False,
+                          name="articlebot")  # checked when lent: a restarted server costs no failed question
     pool.open()
     log.info("index database: %s, schema version %d", describe(url), version)
     return PgStore(pool, url, ef_search=ef_search)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -186,6 +187,28 @@ def test_the_password_stays_out_of_reprs_and_logs(server: Postgres, caplog: pyte
         assert "s3cret-pw" not in repr(store)
         assert "passworded" in repr(store)
     assert "s3cret-pw" not in caplog.text
+
+
+def test_a_connection_the_server_dropped_is_replaced(store: PgStore, server: Postgres, url: str) -> None:
+    write_seed(store)
+    with server.admin() as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                     (psycopg.conninfo.conninfo_to_dict(url)["dbname"],))
+    with store.snapshot("") as snapshot:
+        assert len(snapshot) > 0
+
+
+def test_a_database_gone_away_is_an_index_database_error() -> None:
+    with running_postgres() as gone:
+        store = connect(gone.url(), connect_timeout=1)
+        write_seed(store)
+    began = time.perf_counter()
+    with pytest.raises(IndexDatabaseError, match="cannot reach the index database") as refused, \
+            store.snapshot(""):
+        pass
+    assert time.perf_counter() - began < 5
+    assert "database 'postgres' on the socket in" in str(refused.value)
+    store.close()
 
 
 def test_a_server_without_pgvector_is_refused_clearly() -> None:
