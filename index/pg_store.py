@@ -53,6 +53,7 @@ from index.store import Manifest, Snapshot
 
 log = logging.getLogger(__name__)
 
+# Where index/config.py is to read `[index] database_url` from when it is not in the file.
 ENVIRONMENT_URL = "ARTICLEBOT_DATABASE_URL"
 # A namespace for the advisory locks of builds (one per corpus), apart from other programs' locks.
 _BUILD_LOCK = 0x62756C64  # "buld"
@@ -61,8 +62,8 @@ _BUILD_LOCK = 0x62756C64  # "buld"
 def connect(url: str, *, ef_search: int = 64, max_connections: int = 4, connect_timeout: int = 10) -> PgStore:
     """Open the index database at `url`: check it, create or migrate its schema; raises IndexDatabaseError.
 
-    `ef_search` is pgvector's HNSW search width for questions; `max_connections` bounds the pool
-    (one per question answered at once, plus one per build).
+    `ef_search` is pgvector's HNSW search width for questions; `max_connections` bounds the pool:
+    one per question answered at once, plus two per build (one holds its write_lock).
     """
     with open_connection(url, connect_timeout=connect_timeout, autocommit=True) as conn:
         version = prepare(conn, url)
