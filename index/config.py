@@ -118,6 +118,12 @@ class DiscordConfig:
     # are follow-ups of the conversation there.
     thread_guild_ids: tuple[int, ...] = ()
     thread_channel_ids: tuple[int, ...] = ()
+    # Sharding, for a bot in more servers than one gateway connection serves (Discord asks for it
+    # from 2,500): the bot's servers are split into shard_count shards, and this process runs the
+    # shards shard_ids (all of them when empty). Every process of the bot is given the same
+    # shard_count and the same index; together they run every shard once. 0: not sharded.
+    shard_count: int = 0
+    shard_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.cooldown_questions >= 1, "discord.cooldown_questions", "must be at least 1")
@@ -128,6 +134,34 @@ class DiscordConfig:
         _check(self.gateway_url.startswith(("ws://", "wss://")), "discord.gateway_url",
                "must start with ws:// or wss://")
         _check(self.guild_ready_timeout >= 0, "discord.guild_ready_timeout", "must be 0 or more")
+        _check(self.shard_count >= 0, "discord.shard_count", "must be 0 (not sharded) or more")
+        _check(not self.shard_ids or self.shard_count > 0, "discord.shard_ids",
+               "needs discord.shard_count: how many shards all the bot's processes run together")
+        for shard_id in self.shard_ids:
+            _check(0 <= shard_id < self.shard_count, "discord.shard_ids",
+                   f"holds {shard_id}, but with discord.shard_count = {self.shard_count} the shards are "
+                   f"numbered 0 to {self.shard_count - 1}")
+        _check(len(set(self.shard_ids)) == len(self.shard_ids), "discord.shard_ids",
+               f"names a shard twice ({', '.join(map(str, self.shard_ids))}): each runs in one process only")
+
+    @property
+    def sharded(self) -> bool:
+        """Whether the bot runs in shards (discord.shard_count is set)."""
+        return self.shard_count > 0
+
+    @property
+    def shards(self) -> tuple[int, ...]:
+        """The shards this process runs: shard_ids, else every shard (none when not sharded)."""
+        return self.shard_ids or tuple(range(self.shard_count))
+
+    @property
+    def runs_shard_zero(self) -> bool:
+        """Whether this process does the bot's once-only work (syncing the commands, polling the feeds).
+
+        That is the process that runs shard 0 (Discord's shard for direct messages too), or the only
+        process of a bot that is not sharded.
+        """
+        return not self.sharded or 0 in self.shards
 
 
 @dataclass(frozen=True)
@@ -259,6 +293,8 @@ ENVIRONMENT = {
     "ARTICLEBOT_MODEL": ("index", "model"),
     "ARTICLEBOT_BACKEND": ("index", "backend"),
     "ARTICLEBOT_MODEL_CACHE": ("index", "model_cache_dir"),
+    "ARTICLEBOT_SHARD_COUNT": ("discord", "shard_count"),
+    "ARTICLEBOT_SHARD_IDS": ("discord", "shard_ids"),  # "0,1"
 }
 
 _TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig,
@@ -439,7 +475,9 @@ def _convert(key: str, value: Any, default: Any) -> Any:
         if isinstance(default, Path):
             return Path(str(value))
         if isinstance(default, tuple):
-            if isinstance(value, (int, str)):
+            if isinstance(value, str):  # from the environment: "1, 2" or "1 2"
+                value = value.replace(",", " ").split()
+            elif isinstance(value, int):
                 value = [value]
             return tuple(int(v) for v in value)
         if isinstance(default, float):

@@ -131,3 +131,38 @@ def test_the_worked_out_shared_folder_is_not_a_key_of_the_file(tmp_path: Path) -
     path.write_text("[index]\nshared_corpus_dir = 'elsewhere'\n")
     with pytest.raises(ConfigError, match="unknown key.*shared_corpus_dir"):
         load_config(path, environ={})
+
+
+def test_without_shard_settings_the_bot_is_not_sharded() -> None:
+    config = load_config(REPO / "config.example.toml", environ={})
+    assert (config.discord.shard_count, config.discord.shard_ids) == (0, ())
+    assert not config.discord.sharded
+    assert config.discord.runs_shard_zero
+
+
+def test_shard_settings_come_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[discord]\nshard_count = 4\nshard_ids = [2, 3]\n")
+    config = load_config(path, environ={})
+    assert (config.discord.shard_count, config.discord.shards) == (4, (2, 3))
+    assert not config.discord.runs_shard_zero
+    config = load_config(path, environ={"ARTICLEBOT_SHARD_COUNT": "3", "ARTICLEBOT_SHARD_IDS": "0, 1"})
+    assert (config.discord.shard_count, config.discord.shard_ids) == (3, (0, 1))
+    assert config.discord.runs_shard_zero
+    everything = load_config(None, environ={"ARTICLEBOT_SHARD_COUNT": "2"})
+    assert everything.discord.shards == (0, 1), "without shard_ids a process runs every shard"
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("shard_ids = [0]", "discord.shard_ids needs discord.shard_count"),
+    ("shard_count = 2\nshard_ids = [2]", r"discord.shard_ids holds 2, .*numbered 0 to 1"),
+    ("shard_count = 2\nshard_ids = [-1]", "discord.shard_ids holds -1"),
+    ("shard_count = 3\nshard_ids = [1, 1]", r"discord.shard_ids names a shard twice \(1, 1\)"),
+    ("shard_count = -1", "discord.shard_count must be 0"),
+    ("shard_count = 'two'", "discord.shard_count"),
+])
+def test_bad_shard_settings_are_refused_naming_the_keys(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[discord]\n{toml}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, environ={})
