@@ -7,6 +7,7 @@ The Discord token is deliberately *not* part of this object: it comes from the e
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ BACKENDS = ("onnx", "onnx-int8", "torch", "torch-bf16")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
 DEFAULT_USER_AGENT = "articlebot/0.1 (fetches the articles its operator adds; honours robots.txt)"
+STORES = ("embedded", "postgres")
 
 
 def default_model_cache() -> Path:
@@ -60,6 +62,15 @@ class IndexConfig:
     # Not a key of the file: set in a server's own configuration (Config.for_guild) to the shared
     # corpus folder, whose articles that server's index then holds too, under SHARED_PREFIX.
     shared_corpus_dir: Path | None = None
+    # Where the index lives: "embedded" (files in index_dir, one process writes and reads them) or
+    # "postgres" (PostgreSQL with pgvector at database_url, shared by every bot process that names it).
+    store: str = "embedded"
+    # The PostgreSQL connection URL of store = "postgres" (or env ARTICLEBOT_DATABASE_URL); its
+    # password never appears in reprs or logs.
+    database_url: str = field(default="", repr=False)
+    # Not a key of the file: which corpus of the database this configuration reads and writes, ""
+    # the shared one; a server's own configuration (Config.for_guild) names it by the server's id.
+    corpus_key: str = ""
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
@@ -70,6 +81,20 @@ class IndexConfig:
         _check(self.backend in BACKENDS, "index.backend", f"must be one of {', '.join(BACKENDS)}")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
+        _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
+        _check(self.store != "postgres" or bool(self.database_url.strip()), "index.database_url",
+               "is needed with index.store = \"postgres\": a PostgreSQL connection URL such as "
+               "postgresql://articlebot@db.example.org/articlebot (or set ARTICLEBOT_DATABASE_URL)")
+
+    def __repr__(self) -> str:
+        shown = (f"{f.name}={redact_url(self.database_url) if f.name == 'database_url' else getattr(self, f.name)!r}"
+                 for f in fields(self))
+        return f"IndexConfig({', '.join(shown)})"
+
+    @property
+    def uses_database(self) -> bool:
+        """Whether the index lives in PostgreSQL (index.store = "postgres") rather than in index_dir."""
+        return self.store == "postgres"
 
 
 @dataclass(frozen=True)
@@ -272,7 +297,8 @@ class Config:
         if own is None:
             return self if self.index.share_corpus else None
         index = replace(self.index, corpus_dir=own.corpus, index_dir=self.index.index_dir / "guilds" / str(own.id),
-                        shared_corpus_dir=self.index.corpus_dir if self.index.share_corpus else None)
+                        shared_corpus_dir=self.index.corpus_dir if self.index.share_corpus else None,
+                        corpus_key=str(own.id))
         return replace(self, index=index, feeds=(), guilds=())
 
     @property
@@ -293,6 +319,7 @@ ENVIRONMENT = {
     "ARTICLEBOT_MODEL": ("index", "model"),
     "ARTICLEBOT_BACKEND": ("index", "backend"),
     "ARTICLEBOT_MODEL_CACHE": ("index", "model_cache_dir"),
+    "ARTICLEBOT_DATABASE_URL": ("index", "database_url"),
     "ARTICLEBOT_SHARD_COUNT": ("discord", "shard_count"),
     "ARTICLEBOT_SHARD_IDS": ("discord", "shard_ids"),  # "0,1"
 }
@@ -300,7 +327,7 @@ ENVIRONMENT = {
 _TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfig, "fetch": FetchConfig,
            "record": RecordConfig}
 # Fields that are worked out, never read from the file.
-_DERIVED = {"shared_corpus_dir"}
+_DERIVED = {"shared_corpus_dir", "corpus_key"}
 _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
 
 
@@ -495,6 +522,18 @@ def _convert(key: str, value: Any, default: Any) -> Any:
     else:
         return value
     raise ConfigError(f"{key} = {value!r} is not a valid {type(default).__name__}")
+
+
+# A connection URL's password: postgresql://user:PASSWORD@host, ?password=PASSWORD, password=PASSWORD.
+_PASSWORDS = (re.compile(r"(://[^:/@?#\s]*:)([^@/?#\s]*)(@)"), re.compile(r"([?&]password=)([^&#\s]*)()"),
+              re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']+)()"))
+
+
+def redact_url(url: str) -> str:
+    """A connection URL with its password, if any, replaced by <redacted>: what reprs and logs may show."""
+    for pattern in _PASSWORDS:
+        url = pattern.sub(r"\1<redacted>\3", url)
+    return url
 
 
 def _check(ok: bool, key: str, message: str) -> None:

@@ -166,3 +166,52 @@ def test_bad_shard_settings_are_refused_naming_the_keys(tmp_path: Path, toml: st
     path.write_text(f"[discord]\n{toml}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path, environ={})
+
+
+def test_the_index_store_is_embedded_unless_postgres_is_named_with_a_database(tmp_path: Path) -> None:
+    assert load_config(None, environ={}).index.store == "embedded"
+    path = tmp_path / "config.toml"
+    path.write_text("[index]\nstore = 'postgres'\ndatabase_url = 'postgresql://bot@db.example.org/articles'\n")
+    index = load_config(path, environ={}).index
+    assert (index.store, index.uses_database, index.database_url) == (
+        "postgres", True, "postgresql://bot@db.example.org/articles")
+    assert index.corpus_key == ""
+    # The environment gives the URL when the file does not (and overrides it when it does).
+    path.write_text("[index]\nstore = 'postgres'\n")
+    url = "postgresql://bot:pw@db/articles"
+    assert load_config(path, environ={"ARTICLEBOT_DATABASE_URL": url}).index.database_url == url
+    with pytest.raises(ConfigError, match=r"index.database_url is needed with index.store = \"postgres\""):
+        load_config(path, environ={})
+    path.write_text("[index]\nstore = 'sqlite'\n")
+    with pytest.raises(ConfigError, match="index.store must be one of embedded, postgres, not 'sqlite'"):
+        load_config(path, environ={})
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://bot:s3cret-pw@db.example.org:5432/articles",
+    "postgresql://bot@db.example.org/articles?sslmode=require&password=s3cret-pw",
+    "host=db.example.org user=bot password=s3cret-pw dbname=articles",
+    "host=db.example.org password='s3cret-pw' dbname=articles",
+])
+def test_the_database_password_never_shows_in_the_configuration(url: str) -> None:
+    config = load_config(None, environ={"ARTICLEBOT_DATABASE_URL": url}, overrides={"index": {"store": "postgres"}})
+    assert config.index.database_url == url  # the value itself is whole, for the driver
+    for shown in (repr(config), repr(config.index), str(config), f"{config.index}"):
+        assert "s3cret-pw" not in shown
+        assert "<redacted>" in shown
+        assert "db.example.org" in shown
+
+
+def test_a_servers_corpus_is_a_key_of_the_same_database(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[index]\nstore = 'postgres'\ndatabase_url = 'postgresql:///articles'\n"
+                    f"[guilds.{GUILD}]\ncorpus = 'corpora/newsroom'\n")
+    config = load_config(path, environ={})
+    own = config.for_guild(GUILD)
+    assert own is not None
+    assert (own.index.store, own.index.database_url, own.index.corpus_key) == (
+        "postgres", "postgresql:///articles", str(GUILD))
+    assert config.for_guild(None) is config and config.index.corpus_key == ""
+    path.write_text("[index]\ncorpus_key = '42'\n")  # worked out, never read from the file
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(path, environ={})
