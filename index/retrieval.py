@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.store import Snapshot
+from index.reading import SearchableIndex
 
 # Candidates taken from each search before fusion.
 CANDIDATES = 50
@@ -32,7 +32,7 @@ class Hit:
     bm25: float  # normalised lexical score, 0..1
 
 
-def search(snapshot: Snapshot, question: str, query: np.ndarray, k: int) -> list[Hit]:
+def search(snapshot: SearchableIndex, question: str, query: np.ndarray, k: int) -> list[Hit]:
     """The `k` best passages for a question (and its unit vector), best first."""
     if len(snapshot) == 0:
         return []
