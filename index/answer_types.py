@@ -2,8 +2,9 @@
 
 A "when" question wants a date, "how many" a number, "who" a name, "where" a place. Knowing
 that lets the answer prefer sentences that hold such a phrase (beyond the words the question
-already uses) and mark the phrase itself. Patterns are English and deliberately plain: they only
-ever add a cue or a highlight, never decide on their own whether a question is answered.
+already uses) and mark the phrase itself. Patterns are English and deliberately plain: they add a
+cue or a highlight, and never decide on their own whether a question is answered (with the
+reading model, an answer lacking the asked kind is declined only when the model is unsure too).
 """
 
 from __future__ import annotations

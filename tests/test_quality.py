@@ -27,6 +27,7 @@ SEED_ANSWERS = {
     # With the reading model (no shared word with the sentence that answers, or one that only it reads right).
     "What city did the diplomat fly into?": "arrived quietly in Minsk",
     "Who arrived in Minsk?": "Christopher W. Smith",
+    "How many prisoners were released?": "three political prisoners",
 }
 
 
@@ -58,6 +59,8 @@ def test_a_question_the_seed_article_does_not_answer_is_declined(seed_engine: En
 @pytest.mark.parametrize("question", [
     "How much did the trip cost?",
     "What is the capital of Australia?",
+    # Asks for a number; the sentences about the officials hold none, and the model is unsure.
+    "How many KGB officials did Smith meet?",
 ])
 def test_a_question_about_the_article_that_it_does_not_answer_is_declined(seed_engine: Engine, question: str) -> None:
     answer = seed_engine.ask(question)
@@ -184,5 +187,5 @@ def test_quality_and_declining_on_scraped_news(real_embedder: Embedder, tmp_path
     assert ours["answer_has_gold"] >= 0.75
     assert ours["answer_has_gold"] > baseline["answer_has_gold"]
     assert ours["median_answer_chars"] <= 240
-    assert ours["declined_impossible"] >= 0.28  # before the reading model: none of the 21
+    assert ours["declined_impossible"] >= 0.42  # before the reading model: none of the 21; measured 0.48
     assert ours["declined_answerable"] <= 0.05
