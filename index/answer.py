@@ -30,9 +30,9 @@ from index.answer_types import Kind, expected_kind, highlight, phrases
 from index.embedding import Embedder
 from index.model import Answer, AnswerSentence, Citation
 from index.reader import Reader
+from index.reading import SearchableIndex
 from index.recency import asks_for_latest, parse_date
 from index.retrieval import Hit
-from index.store import Snapshot
 from index.text import Span, is_heading, is_markup, paragraphs, sentences, words
 
 DECLINED = "I could not find an answer to that in the articles."
@@ -111,7 +111,7 @@ class _Candidate:
 
 
 def compose(
-    snapshot: Snapshot,
+    snapshot: SearchableIndex,
     embedder: Embedder,
     question: str,
     query: np.ndarray,
@@ -177,7 +177,7 @@ def compose(
                   confidence=confidence)
 
 
-def _dates(snapshot: Snapshot, pool: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, date]:
+def _dates(snapshot: SearchableIndex, pool: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, date]:
     """The publication date of each cited article that has a readable one."""
     out = {}
     for citation in pool:
@@ -187,7 +187,7 @@ def _dates(snapshot: Snapshot, pool: Sequence[Citation], hits: Sequence[Hit]) ->
     return out
 
 
-def _other_reports(snapshot: Snapshot, chosen: list[_Candidate], candidates: Sequence[_Candidate],
+def _other_reports(snapshot: SearchableIndex, chosen: list[_Candidate], candidates: Sequence[_Candidate],
                    kind: Kind | None, question: str, top_coverage: float, *, slack: float,
                    limit: int) -> list[_Candidate]:
     """The answer, plus each other article's different answer of the asked kind, best first.
@@ -217,7 +217,7 @@ def _other_reports(snapshot: Snapshot, chosen: list[_Candidate], candidates: Seq
     return out
 
 
-def _same_subject(snapshot: Snapshot, candidate: _Candidate, best: _Candidate, top_coverage: float) -> bool:
+def _same_subject(snapshot: SearchableIndex, candidate: _Candidate, best: _Candidate, top_coverage: float) -> bool:
     """Whether a sentence answers what the best one answers, not merely shares a word with the question."""
     if top_coverage <= 0 or candidate.coverage < _SOME_WORDS * top_coverage:
         return False
@@ -225,7 +225,7 @@ def _same_subject(snapshot: Snapshot, candidate: _Candidate, best: _Candidate, t
     return story >= _SAME_STORY
 
 
-def _disagreement(snapshot: Snapshot, sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate],
+def _disagreement(snapshot: SearchableIndex, sentences_: Sequence[AnswerSentence], chosen: Sequence[_Candidate],
                   dates: dict[str, date], *, newest_first: bool, top_coverage: float, kind: Kind | None,
                   question: str) -> str | None:
     """'Sources differ: ...' when articles' answer phrases differ, with their dates when known."""
@@ -292,7 +292,7 @@ def _relevance(cosine: float, coverage: float, weights: Weights) -> float:
     return float(min(1.0, max(0.0, weights.cosine_weight * cosine + (1 - weights.cosine_weight) * coverage)))
 
 
-def _distinct(snapshot: Snapshot, hits: Sequence[Hit]) -> list[Hit]:
+def _distinct(snapshot: SearchableIndex, hits: Sequence[Hit]) -> list[Hit]:
     """Drop hits whose text repeats an earlier hit's, so no text is cited twice."""
     seen: set[str] = set()
     out = []
@@ -304,7 +304,7 @@ def _distinct(snapshot: Snapshot, hits: Sequence[Hit]) -> list[Hit]:
     return out
 
 
-def _citations(snapshot: Snapshot, hits: Sequence[Hit]) -> list[Citation]:
+def _citations(snapshot: SearchableIndex, hits: Sequence[Hit]) -> list[Citation]:
     out = []
     for n, hit in enumerate(hits, start=1):
         chunk = snapshot.chunk(hit.chunk_id)
@@ -338,7 +338,7 @@ def _renumber(citations: Sequence[Citation]) -> tuple[Citation, ...]:
 
 
 def _candidates(
-    snapshot: Snapshot,
+    snapshot: SearchableIndex,
     question: str,
     kind: Kind | None,
     citations: Sequence[Citation],
@@ -393,7 +393,7 @@ def _candidates(
     return out
 
 
-def _weighted_terms(snapshot: Snapshot, question: str) -> dict[int, float]:
+def _weighted_terms(snapshot: SearchableIndex, question: str) -> dict[int, float]:
     """The question's informative terms with their idf; words the index never saw count as rare ones."""
     terms, asking = snapshot.lexical.terms([question, _INTERROGATIVES])
     weighted = {t: snapshot.lexical.idf(t) for t in set(terms) - set(asking)}
