@@ -6,10 +6,10 @@ unknown route, a bad token, an unexpected gateway opcode, a message Discord woul
 message that could ping, or an error logged by the bot.
 """
 
-from fakediscord.objects import FakeAttachment, FakeUser, Sent, snowflake
+from fakediscord.objects import FakeAttachment, FakeUser, Sent, snowflake, snowflake_on_shard
 from fakediscord.rules import ADMINISTRATOR, EPHEMERAL, EVERYDAY, MANAGE_GUILD, limit_problems, live_mentions
-from fakediscord.server import FakeDiscord, FakeInteraction
+from fakediscord.server import FakeDiscord, FakeInteraction, GatewaySession
 
 __all__ = ["ADMINISTRATOR", "EPHEMERAL", "EVERYDAY", "MANAGE_GUILD", "FakeAttachment", "FakeDiscord", "FakeInteraction",
-           "FakeUser",
-           "Sent", "limit_problems", "live_mentions", "snowflake"]
+           "FakeUser", "GatewaySession",
+           "Sent", "limit_problems", "live_mentions", "snowflake", "snowflake_on_shard"]

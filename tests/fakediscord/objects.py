@@ -17,6 +17,12 @@ def snowflake() -> int:
     return next(_ids)
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A fresh server id whose events Discord sends to this shard: (id >> 22) % shard_count == shard_id."""
+    base = snowflake()
+    return base + (((shard_id - (base >> 22)) % shard_count) << 22)
+
+
 @dataclass(frozen=True)
 class FakeUser:
     """A Discord user, with the roles and channel permissions they have in the fake guild."""

@@ -1,4 +1,10 @@
-"""The fake Discord itself: REST routes and the gateway WebSocket on an ephemeral loopback port."""
+"""The fake Discord itself: REST routes and the gateway WebSocket on an ephemeral loopback port.
+
+It shards as Discord does: each gateway connection identifies as one shard ([shard_id, shard_count],
+none meaning [0, 1]) and is sent READY, GUILD_CREATE and the events of the servers on that shard only,
+`(guild_id >> 22) % shard_count`; direct messages go to shard 0. Several processes of one bot may
+connect to one fake, each with its own shards.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,22 @@ from fakediscord.rules import EPHEMERAL, EVERYDAY, LOADING, limit_problems
 
 T = TypeVar("T")
 API_PREFIX = "/api/v10"
+
+
+@dataclass
+class GatewaySession:
+    """One shard's gateway session: its connection (replaced when it resumes) and its event numbers."""
+
+    shard_id: int
+    shard_count: int
+    session_id: str
+    ws: web.WebSocketResponse
+    seq: int = 0
+
+    @property
+    def open(self) -> bool:
+        """Whether its connection can take events now."""
+        return not self.ws.closed
 
 
 @dataclass
@@ -75,17 +97,17 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.threads: dict[int, int] = {}  # thread id -> the message it was started from
         self.identifies = 0
+        self.identified: list[tuple[int, int]] = []  # each IDENTIFY's [shard_id, shard_count]
         self.resumes: list[str] = []  # the path each RESUME came in on
         self.heartbeats: list[float] = []
         self.close_codes: list[int | None] = []
-        self.session_id = ""
+        self.sessions: dict[int, GatewaySession] = {}  # shard id -> its latest session
+        self.shard_count = 1  # learnt from the IDENTIFYs; every shard must say the same
         # Knobs for tests: a slow network for interaction responses, and follow-ups Discord refuses.
         self.callback_delay = 0.0
         self.refuse_followups = 0
         self.attachments: dict[int, FakeAttachment] = {}
         self.downloads: list[int] = []  # the attachment ids the bot downloaded
-        self._seq = 0
-        self._ws: web.WebSocketResponse | None = None
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -122,9 +144,10 @@ class FakeDiscord:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        """Close the gateway and stop listening."""
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        """Close the gateway connections and stop listening."""
+        for session in list(self.sessions.values()):
+            if session.open:
+                await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -171,10 +194,24 @@ class FakeDiscord:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
-    async def ready(self, timeout: float = 15) -> None:
-        """Wait until the bot has synced its commands and identified on the gateway."""
-        await self.wait_for(lambda: self.synced and self.identifies and self._ws is not None, timeout,
-                            "the bot to sync commands and connect")
+    @property
+    def session_id(self) -> str:
+        """Shard 0's session id ('' before it identifies)."""
+        session = self.sessions.get(0)
+        return session.session_id if session is not None else ""
+
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard whose connection gets this server's events (direct messages: shard 0)."""
+        return 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+
+    def connected(self) -> set[int]:
+        """The shards whose connection is open now."""
+        return {shard for shard, session in self.sessions.items() if session.open}
+
+    async def ready(self, timeout: float = 15, *, shards: Sequence[int] = (0,)) -> None:
+        """Wait until the bot has synced its commands and these shards (default: the only one) are connected."""
+        await self.wait_for(lambda: self.synced and self.connected() >= set(shards), timeout,
+                            f"the bot to sync commands and connect shard(s) {', '.join(map(str, shards))}")
 
     # --- what tests do to the bot ---------------------------------------------------------------
 
@@ -301,15 +338,22 @@ class FakeDiscord:
         return message_id
 
     async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 10) -> None:
-        """Send a gateway event to the bot (waiting for it to be connected)."""
-        ws = await self.wait_for(lambda: self._ws if self._ws is not None and not self._ws.closed else None,
-                                 timeout, "the bot's gateway connection")
-        await self._send(ws, 0, data, event)
+        """Send a gateway event to the shard of its server (waiting for that shard to be connected)."""
+        guild_id = data.get("guild_id")
+        shard = self.shard_of(int(guild_id) if guild_id else None)
+        session = await self.wait_for(lambda: self._open_session(shard), timeout,
+                                      f"the bot's gateway connection for shard {shard}")
+        await self._send(session, 0, data, event)
 
-    async def reconnect(self) -> None:
-        """Ask the bot to reconnect (op 7), as Discord does before moving a session."""
-        assert self._ws is not None
-        await self._ws.send_str(json.dumps({"op": 7, "d": None, "s": None, "t": None}))
+    def _open_session(self, shard: int) -> GatewaySession | None:
+        session = self.sessions.get(shard)
+        return session if session is not None and session.open else None
+
+    async def reconnect(self, shard: int = 0) -> None:
+        """Ask the bot to reconnect a shard (op 7), as Discord does before moving a session."""
+        session = self._open_session(shard)
+        assert session is not None, f"shard {shard} is not connected"
+        await session.ws.send_str(json.dumps({"op": 7, "d": None, "s": None, "t": None}))
 
     def replies(self) -> list[Sent]:
         """Messages the bot posted in channels."""
@@ -529,11 +573,17 @@ class FakeDiscord:
 
     # --- gateway -----------------------------------------------------------------------------------
 
-    async def _send(self, ws: web.WebSocketResponse, op: int, data: Any, event: str | None = None) -> None:
+    @staticmethod
+    async def _send(to: web.WebSocketResponse | GatewaySession, op: int, data: Any, event: str | None = None) -> None:
+        """Send a gateway payload; a dispatch (op 0) to a session carries that session's next sequence number."""
         seq = None
-        if op == 0:
-            self._seq += 1
-            seq = self._seq
+        ws = to
+        if isinstance(to, GatewaySession):
+            ws = to.ws
+            if op == 0:
+                to.seq += 1
+                seq = to.seq
+        assert isinstance(ws, web.WebSocketResponse)
         await ws.send_str(json.dumps({"op": op, "d": data, "s": seq, "t": event}))
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -557,8 +607,6 @@ class FakeDiscord:
             else:
                 self.fail(f"unexpected gateway opcode {op}: {payload}")
         self.close_codes.append(ws.close_code)
-        if self._ws is ws:
-            self._ws = None
         self.notify()
         return ws
 
@@ -567,26 +615,42 @@ class FakeDiscord:
             self.fail("IDENTIFY with the wrong token")
             await ws.close(code=4004)
             return
+        shard = data.get("shard", [0, 1])
+        if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)
+                and 0 <= shard[0] < shard[1]):
+            self.fail(f"IDENTIFY with a bad shard field: {shard!r}")
+            await ws.close(code=4010)  # Discord's "Invalid shard"
+            return
+        shard_id, shard_count = shard
+        others = {s.shard_count for s in self.sessions.values() if s.open and s.shard_id != shard_id}
+        if others and others != {shard_count}:
+            self.fail(f"shard {shard_id} identified with shard_count {shard_count}, other shards with {others}")
+            await ws.close(code=4010)  # Discord's "Invalid shard"
+            return
+        self.shard_count = shard_count
         self.identifies += 1
-        self.session_id = f"session-{snowflake()}"
-        self._seq = 0
-        self._ws = ws
-        await self._send(ws, 0, {
-            "v": 10, "user": self.me.payload(), "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
-            "session_id": self.session_id, "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
+        self.identified.append((shard_id, shard_count))
+        session = GatewaySession(shard_id, shard_count, f"session-{snowflake()}", ws)
+        self.sessions[shard_id] = session
+        guilds = [g for g in self.guild_ids if self.shard_of(g) == shard_id]
+        await self._send(session, 0, {
+            "v": 10, "user": self.me.payload(), "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+            "session_id": session.session_id, "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
             "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [], "relationships": [],
+            "shard": [shard_id, shard_count],
         }, "READY")
-        for guild_id in self.guild_ids:
+        for guild_id in guilds:
             guild = guild_payload(guild_id, self.channels[guild_id], self.me, *self.roles[guild_id])
-            await self._send(ws, 0, guild, "GUILD_CREATE")
+            await self._send(session, 0, guild, "GUILD_CREATE")
         self.notify()
 
     async def _resume(self, ws: web.WebSocketResponse, request: web.Request, data: dict[str, Any]) -> None:
-        if data.get("token") != self.token or data.get("session_id") != self.session_id:
-            self.fail(f"RESUME with a wrong token or session ({data.get('session_id')} != {self.session_id})")
+        session = next((s for s in self.sessions.values() if s.session_id == data.get("session_id")), None)
+        if data.get("token") != self.token or session is None:
+            self.fail(f"RESUME with a wrong token or an unknown session ({data.get('session_id')})")
             await ws.close(code=4006)
             return
-        self._ws = ws
+        session.ws = ws
         self.resumes.append(request.path)
-        await self._send(ws, 0, {}, "RESUMED")
+        await self._send(session, 0, {}, "RESUMED")
         self.notify()
