@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -21,8 +22,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 # Questions answered at once; more wait their turn in the queue, never on the event loop.
 QUESTION_THREADS = 4
+# Seconds between two tries to build an index whose build lock another process holds.
+OTHER_BUILD_POLL = 1.0
 
 
 class Threads:
@@ -180,22 +185,48 @@ class Worker:
         """Bring the index up to date after the corpus folder changed, off the event loop.
 
         A rebuild already running may have read the folder before the change, so it is waited for
-        and another one started; changes made meanwhile by others share that one.
+        and another one started; changes made meanwhile by others share that one. So is a build of
+        the same index by another process (another shard of the bot, `articlebot index`).
         """
         changed_after = self._rebuilds_started
+        waits = 0
         while True:
             job = self._rebuild
             if job is not None and self._rebuilds_started > changed_after:
-                return await asyncio.shield(job)  # started after the change: it sees it
+                try:
+                    return await asyncio.shield(job)  # started after the change: it sees it
+                except ReindexInProgressError:
+                    # This process builds one index at a time (one rebuild thread), so the lock is
+                    # another process's, whose build may have read the folder before the change.
+                    await self._wait_for_other_build(waits)
+                    waits += 1
+                    changed_after = self._rebuilds_started
+                    continue
             if job is not None and not job.done():
                 await asyncio.wait({job})
                 continue
             self.start_rebuild(_ignore)
 
     async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
-        """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread."""
+        """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.
+
+        When another process is building the same index (the processes of a sharded bot starting
+        together), its build is waited for, and the index then checked again.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+        waits = 0
+        while True:
+            try:
+                return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+            except ReindexInProgressError:
+                await self._wait_for_other_build(waits)
+                waits += 1
+
+    async def _wait_for_other_build(self, waits: int) -> None:
+        """Give another process's build of this index a moment (said in the log the first time)."""
+        log.log(logging.DEBUG if waits else logging.INFO,
+                "another process is building the index in %s; waiting for it", self.engine.index_dir)
+        await asyncio.sleep(OTHER_BUILD_POLL)
 
 
 def _ignore(progress: BuildProgress) -> None:
