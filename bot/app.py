@@ -13,7 +13,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot.client import ArticleBot
+from bot.client import open_bot
 from bot.corpora import Corpora
 from bot.polling import FeedPoller
 from index.config import Config, DiscordConfig
@@ -73,23 +73,34 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
     `engine` answers from the shared corpus; each server with a corpus of its own ([guilds]) gets an
     engine sharing its model. Logging in comes first so that a wrong token fails at once, not after
     a long index build; the bot connects to the gateway (goes online) only once the indexes are ready.
+
+    Of a sharded bot's processes, only the one that runs shard 0 polls the feeds: each process would
+    otherwise fetch every feed and announce the same articles once per process.
     """
     with discord_endpoints(config.discord):
-        async with Corpora.open(config, engine) as corpora, ArticleBot(config=config, corpora=corpora) as bot:
+        async with Corpora.open(config, engine) as corpora, open_bot(config, corpora) as bot:
             await bot.login(token)
             for guild_id, worker in corpora.workers:
                 if not await _ensure_index(guild_id, worker, stop):
                     log.info("stopping: the index build is left to finish first")
                     return
+            if config.discord.sharded:
+                log.info("running shard(s) %s of %d", ", ".join(map(str, config.discord.shards)),
+                         config.discord.shard_count)
             client = asyncio.ensure_future(bot.connect())
-            poller = bot.services.feed_poller = FeedPoller(bot)
-            polling = asyncio.ensure_future(poller.run())
+            polling: asyncio.Future[None] | None = None
+            if config.discord.runs_shard_zero:
+                poller = bot.services.feed_poller = FeedPoller(bot)
+                polling = asyncio.ensure_future(poller.run())
+            else:
+                log.info("the feeds are polled by the process that runs shard 0")
             try:
                 if not await _finished_before(client, stop):
                     log.info("stopping: finishing answers in progress, then closing the gateway")
                     await bot.shutdown(SHUTDOWN_GRACE)
             finally:
-                polling.cancel()
+                if polling is not None:
+                    polling.cancel()
             await client  # re-raises a gateway failure
             log.info("stopped")
 

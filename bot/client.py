@@ -7,6 +7,8 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -51,16 +53,17 @@ class ArticleBot(discord.Client):
 
     It only translates: each event becomes one call on the `Worker` of the corpus of the server it
     happened in (`Corpora`), whose result `render` turns into a message. It is given everything it
-    uses; it opens nothing itself.
+    uses; it opens nothing itself. `open_bot` picks it or, with [discord] shard_count set, `ShardedArticleBot`.
     """
 
-    def __init__(self, *, config: Config, corpora: Corpora) -> None:
+    def __init__(self, *, config: Config, corpora: Corpora, **client_options: Any) -> None:
         super().__init__(
             # Default intents: no privileged intent is needed, since Discord delivers the content
             # of messages that mention the bot anyway.
             intents=discord.Intents.default(),
             allowed_mentions=render.NO_MENTIONS,
             guild_ready_timeout=config.discord.guild_ready_timeout,
+            **client_options,
         )
         self.config = config
         self.corpora = corpora
@@ -73,10 +76,26 @@ class ArticleBot(discord.Client):
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
 
+    def shard_status(self, guild_id: int | None) -> Shards | None:
+        """The shards this process runs, their latencies and the one of this server; None when not sharded."""
+        del guild_id  # a bot that is not sharded has one connection for every server
+        return None
+
+    def _gateway_open(self) -> bool:
+        """Whether a gateway connection has been opened (it may not be ready yet)."""
+        return self.ws is not None
+
     async def setup_hook(self) -> None:
-        """Register the slash commands and sync them: to the configured guilds (instant), else globally."""
+        """Register the slash commands and sync them: to the configured guilds (instant), else globally.
+
+        Of a sharded bot's processes, only the one that runs shard 0 syncs: the commands are the bot's,
+        not a shard's, and one sync serves every process.
+        """
         commands.register(self.tree, self.services)
         self.add_dynamic_items(*views.ANSWER_BUTTONS)  # answers' buttons, including those sent before a restart
+        if not self.config.discord.runs_shard_zero:
+            log.info("the slash commands are synced by the process that runs shard 0")
+            return
         guild_ids = self.config.discord.guild_ids
         if guild_ids:
             for guild_id in guild_ids:
@@ -200,7 +219,7 @@ class ArticleBot(discord.Client):
     async def shutdown(self, grace: float) -> None:
         """Take no new work, let work in flight finish (up to `grace` seconds), then close the gateway."""
         self.admission.stopping = True
-        if self.ws is not None and not self.is_ready():
+        if self._gateway_open() and not self.is_ready():
             # discord.py dispatches on_ready from a task that breaks if the client closes under it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wait_until_ready(), self.config.discord.guild_ready_timeout + 1)
@@ -209,6 +228,54 @@ class ArticleBot(discord.Client):
             if not await self.admission.idle(grace):
                 log.warning("stopping with %d answer(s) still in progress after %.0f s", self.admission.busy, grace)
         await self.close()
+
+
+@dataclass(frozen=True)
+class Shards:
+    """The shards one process of a sharded bot runs, for /status."""
+
+    count: int  # the bot's shards, in all its processes together
+    latencies: tuple[tuple[int, float], ...]  # (shard id, seconds from heartbeat to its acknowledgement)
+    here: int  # the shard whose connection brought the question (a server's; a DM's is 0)
+
+
+class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):
+    """The same bot on discord.py's AutoShardedClient: one process of a sharded bot, running the shards
+    [discord] shard_ids of shard_count (all of them when shard_ids is empty).
+
+    Discord sends each shard's connection the events of its servers only, `(guild_id >> 22) % shard_count`,
+    and direct messages to shard 0, so each process answers its own servers.
+    """
+
+    def __init__(self, *, config: Config, corpora: Corpora) -> None:
+        settings = config.discord
+        super().__init__(config=config, corpora=corpora, shard_count=settings.shard_count,
+                         shard_ids=list(settings.shard_ids) or None)
+
+    def __repr__(self) -> str:
+        return f"<ShardedArticleBot user={self.user!r} shards={self.config.discord.shards} guilds={len(self.guilds)}>"
+
+    def shard_status(self, guild_id: int | None) -> Shards | None:
+        """The shards this process runs, their latencies (infinite until a shard's first heartbeat is
+        answered), and the shard of this server (a DM's: 0)."""
+        count = self.config.discord.shard_count
+        here = (guild_id >> 22) % count if guild_id is not None else 0
+        return Shards(count, tuple(sorted(self.latencies)), here)
+
+    def _gateway_open(self) -> bool:
+        return bool(self.shards)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """Log each shard as its servers have arrived."""
+        count = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("shard %d of %d ready with %d guild(s)", shard_id, self.config.discord.shard_count, count)
+
+
+def open_bot(config: Config, corpora: Corpora) -> ArticleBot:
+    """The bot for this configuration: sharded when [discord] shard_count is set, else on one plain connection."""
+    if config.discord.sharded:
+        return ShardedArticleBot(config=config, corpora=corpora)
+    return ArticleBot(config=config, corpora=corpora)
 
 
 class Conversations:

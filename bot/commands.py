@@ -78,7 +78,9 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
             index_status = await worker.status()
             summary = await worker.summary(days=7)
             feeds = await worker.feed_health()
-            await interaction.followup.send(embed=render.status_embed(index_status, services.uptime, summary, feeds),
+            shards = interaction.client.shard_status(interaction.guild_id)
+            await interaction.followup.send(embed=render.status_embed(index_status, services.uptime, summary, feeds,
+                                                                      shards),
                                             allowed_mentions=render.NO_MENTIONS)
 
 

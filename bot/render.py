@@ -7,8 +7,9 @@ article's text, and mentions, so nothing in it can ever ping (allowed_mentions i
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 from urllib.parse import quote as percent_encode
 
 import discord
@@ -19,6 +20,9 @@ from index.feeds import FeedHealth
 from index.ingest import Addition, Removal
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Gap, Summary, gap_lines
+
+if TYPE_CHECKING:
+    from bot.client import Shards
 
 # Discord's limits, https://discord.com/developers/docs/resources/message#create-message
 CONTENT_LIMIT = 2000
@@ -203,8 +207,9 @@ def _article_line(article: ArticleInfo) -> str:
 
 
 def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | None = None,
-                 feeds: Sequence[FeedHealth] = ()) -> discord.Embed:
-    """The index being served, how long the bot has been up, (with the record on) the last days' answers, the feeds."""
+                 feeds: Sequence[FeedHealth] = (), shards: Shards | None = None) -> discord.Embed:
+    """The index being served, how long the bot has been up, (with the record on) the last days' answers, the
+    feeds, and (when the bot is sharded) this process's shards."""
     embed = discord.Embed(title="Index status", colour=ANSWER_COLOUR)
     embed.add_field(name="Articles", value=str(status.articles))
     embed.add_field(name="Chunks", value=str(status.chunks))
@@ -212,6 +217,8 @@ def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | N
     embed.add_field(name="Model", value=fit(model, FIELD_VALUE_LIMIT))
     embed.add_field(name="Index built", value=_when(status.built_at))
     embed.add_field(name="Uptime", value=duration(uptime))
+    if shards is not None:
+        embed.add_field(name="Shards", value=shards_text(shards), inline=False)
     if summary is not None:
         embed.add_field(name=f"Last {summary.days} days",
                         value=f"{summary.answered} answered, {summary.declined} declined; "
@@ -229,6 +236,16 @@ def status_embed(status: IndexStatus, uptime: dt.timedelta, summary: Summary | N
         embed.add_field(name=f"Failing feeds ({len(failing)})", value=_escaped_lines(lines, FIELD_VALUE_LIMIT),
                         inline=False)
     return embed
+
+
+def shards_text(shards: Shards) -> str:
+    """'Here: shard 1 of 2 · this process runs 0 (41 ms), 1 (40 ms)': the shard of the question, and each
+    shard of this process with its heartbeat latency."""
+    def latency(seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "no heartbeat yet"
+
+    runs = ", ".join(f"{shard} ({latency(seconds)})" for shard, seconds in shards.latencies) or "none connected"
+    return fit(f"Here: shard {shards.here} of {shards.count} · this process runs {runs}", FIELD_VALUE_LIMIT)
 
 
 def _escaped_lines(lines: Sequence[str], limit: int) -> str:
