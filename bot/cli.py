@@ -203,7 +203,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
     from index.errors import IngestError
     from index.ingest import add, is_url
 
-    changed = refused = 0
+    changed = refused = done = 0
     for item in args.items:
         try:
             addition = add(config, item, refresh=args.refresh)
@@ -212,6 +212,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
             refused += 1
             continue
         changed += addition.changed
+        done += addition.outcome != "present"  # added, refreshed, or refreshed and found the same
         title = f"{addition.source} ({addition.title})"
         print({"added": f"added: {title}" + (f" from {addition.url}" if addition.url else ""),
                "refreshed": f"refreshed: {title}",
@@ -220,7 +221,10 @@ def _add(config: Config, args: argparse.Namespace) -> int:
                           + ("" if args.refresh or not is_url(item) else " (--refresh fetches it again)"),
                }[addition.outcome])
     status = _update_index(config) if changed else 0
-    return status or (1 if refused else 0)
+    if not done and not refused:
+        print("articlebot add: nothing added: " + ("it is" if len(args.items) == 1 else "they are")
+              + " already in the corpus", file=sys.stderr)
+    return status or (1 if refused or not done else 0)
 
 
 def _remove(config: Config, args: argparse.Namespace) -> int:

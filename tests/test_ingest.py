@@ -250,7 +250,8 @@ def test_a_page_already_in_the_corpus_changes_nothing(library: Path, site: Site,
                                                       path: str, why: str) -> None:
     before = state(library)
     status, out, err = articlebot(capsys, "add", "--config", str(library / "config.toml"), site.url(path))
-    assert status == 0, err
+    assert status == 1, err  # nothing could be added
+    assert "nothing added" in err
     assert "already in the corpus" in out, why
     assert "lighthouse-keeper-retires-after-forty-years.md" in out, why
     assert "--refresh" in out
@@ -355,7 +356,7 @@ def test_refresh_fetches_a_changed_page_again_and_replaces_it(site: Site, tmp_pa
 
     site.ferry = "every twenty minutes"
     status, out, _ = articlebot(capsys, "add", "--config", config, site.url("/ferry"))
-    assert status == 0
+    assert status == 1
     assert "already in the corpus" in out
     assert "every half hour" in article.read_text("utf-8")
     status, out, _ = articlebot(capsys, "add", "--refresh", "--config", config, site.url("/ferry"))
