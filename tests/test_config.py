@@ -211,7 +211,8 @@ def test_a_servers_corpus_is_a_key_of_the_same_database(tmp_path: Path) -> None:
     assert own is not None
     assert (own.index.store, own.index.database_url, own.index.corpus_key) == (
         "postgres", "postgresql:///articles", str(GUILD))
-    assert config.for_guild(None) is config and config.index.corpus_key == ""
+    assert config.for_guild(None) is config
+    assert config.index.corpus_key == ""
     path.write_text("[index]\ncorpus_key = '42'\n")  # worked out, never read from the file
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(path, environ={})
