@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Callable
@@ -18,7 +19,7 @@ import numpy as np
 
 from index.chunking import Chunk, chunk_article, embedding_prefix
 from index.config import IndexConfig
-from index.corpus import READER_VERSION, ArticleSkipped, read_article, scan_sources
+from index.corpus import READER_VERSION, ArticleSkipped, CorpusFile, read_article, scan_sources
 from index.dense import DenseIndex
 from index.embedding import Embedder
 from index.errors import ArticlebotError, CorpusError
@@ -52,6 +53,57 @@ def chunk_settings(config: IndexConfig) -> dict[str, Any]:
             "furniture": FURNITURE_RULES if config.skip_furniture else 0}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a build has to do: the corpus's files against the articles the live index holds."""
+
+    fresh: list[CorpusFile]  # new or changed files, to read, chunk and embed
+    kept: list[CorpusFile]  # files whose article the index holds as they are now
+    removed: tuple[str, ...]  # indexed articles whose files are gone
+    skipped: list[SkippedFile]  # unreadable files: found now, or known unreadable with the same bytes
+    forgotten: list[str]  # files known unreadable that are gone
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """Whether the index already holds exactly the corpus."""
+        return not self.fresh and not self.removed and not self.forgotten
+
+
+def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest | None) -> Plan:
+    """Compare the corpus's files with the live index's manifest (None: no reusable index, read everything)."""
+    known = {a.source: a.sha256 for a in previous.articles} if previous else {}
+    unreadable = {s.source: s for s in previous.skipped if s.sha256} if previous else {}
+    present = {f.source for f in files}
+    still_unreadable = {f.source for f in files if f.source in unreadable and unreadable[f.source].sha256 == f.sha256}
+    return Plan(fresh=[f for f in files if known.get(f.source) != f.sha256 and f.source not in still_unreadable],
+                kept=[f for f in files if known.get(f.source) == f.sha256],
+                removed=tuple(sorted(s for s in known if s not in present)),
+                skipped=skipped + [unreadable[s] for s in sorted(still_unreadable)],
+                forgotten=[s for s in unreadable if s not in present])
+
+
+def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
+               ) -> tuple[ArticleInfo, list[Chunk], str | None]:
+    """Read and chunk one new or changed file: its article, chunks, and for HTML the extracted text.
+
+    Raises ArticleSkipped when the file cannot be read.
+    """
+    article = read_article(file)
+    if article.warning:
+        log.warning("%s: %s", file.source, article.warning)
+    chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
+                           min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
+    info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
+                       article.sha256, len(chunks))
+    return info, chunks, article.text if file.path.suffix.lower() in (".html", ".htm") else None
+
+
+def to_embed(info: ArticleInfo, chunks: list[Chunk]) -> list[str]:
+    """The texts the model embeds for an article's chunks (each under its title line)."""
+    prefix = embedding_prefix(info.title)
+    return [prefix + c.text for c in chunks]
+
+
 def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:
     """Bring the index in `config.index_dir` up to date with `config.corpus_dir` (and a server's shared articles)."""
     began = time.perf_counter()
@@ -62,57 +114,39 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     settings = chunk_settings(config)
     with build_lock(config.index_dir):
         previous = _compatible_previous(config, embedder, settings)
+        work = plan(files, skipped, previous.manifest if previous else None)
+        skipped = work.skipped
         known = {a.source: a for a in previous.manifest.articles} if previous else {}
-        unreadable = {s.source: s for s in previous.manifest.skipped if s.sha256} if previous else {}
-
-        def same(file: Any, table: dict[str, Any]) -> bool:
-            return file.source in table and table[file.source].sha256 == file.sha256
-
-        fresh = [f for f in files if not same(f, known) and not same(f, unreadable)]
-        skipped += [unreadable[f.source] for f in files if same(f, unreadable)]
-        present = {f.source for f in files}
-        removed = tuple(sorted(s for s in known if s not in present))
-        forgotten = [s for s in unreadable if s not in present]  # an unreadable file since deleted
-        if previous is not None and not fresh and not removed and not forgotten:
+        if previous is not None and work.nothing_to_do:
             remove_stale_generations(config.index_dir)
-            return BuildReport(unchanged=tuple(sorted(present)), skipped=tuple(skipped),
+            return BuildReport(unchanged=tuple(sorted(f.source for f in files)), skipped=tuple(skipped),
                                chunks_total=len(previous), seconds=time.perf_counter() - began)
 
         articles: dict[str, tuple[ArticleInfo, list[Chunk], np.ndarray | None]] = {}
         extracted: dict[str, str] = dict(previous.extracted) if previous else {}
-        new_chunks: list[tuple[str, Chunk, str]] = []  # (source, chunk, text to embed)
-        for done, file in enumerate(files):
-            if same(file, unreadable):
-                continue
-            if same(file, known):
-                assert previous is not None
-                chunks, vectors = previous.chunks_of(file.source)
-                articles[file.source] = (known[file.source], chunks, vectors)
-                continue
-            notify(BuildProgress("reading", done, len(files)))
+        for file in work.kept:
+            assert previous is not None
+            chunks, vectors = previous.chunks_of(file.source)
+            articles[file.source] = (known[file.source], chunks, vectors)
+        new_chunks: list[tuple[str, str]] = []  # (source, text to embed)
+        for done, file in enumerate(work.fresh):
+            notify(BuildProgress("reading", done, len(work.fresh)))
             try:
-                article = read_article(file)
+                info, chunks, text = read_fresh(file, config, embedder)
             except ArticleSkipped as e:
                 skipped.append(SkippedFile(file.source, str(e), file.sha256))
                 continue
-            if article.warning:
-                log.warning("%s: %s", file.source, article.warning)
-            chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
-                                   min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
-            info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
-                               article.sha256, len(chunks))
             articles[file.source] = (info, chunks, None)
-            prefix = embedding_prefix(article.title)
-            new_chunks.extend((file.source, c, prefix + c.text) for c in chunks)
-            if file.path.suffix.lower() in (".html", ".htm"):
-                extracted[file.source] = article.text
+            new_chunks.extend((file.source, t) for t in to_embed(info, chunks))
+            if text is not None:
+                extracted[file.source] = text
         if not articles:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
             raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
 
-        vectors = _embed([t for _, _, t in new_chunks], embedder, notify)
+        vectors = embed([t for _, t in new_chunks], embedder, notify)
         fresh_vectors: dict[str, list[np.ndarray]] = {}
-        for (source, _, _), vector in zip(new_chunks, vectors, strict=True):
+        for (source, _), vector in zip(new_chunks, vectors, strict=True):
             fresh_vectors.setdefault(source, []).append(vector)
 
         notify(BuildProgress("writing", 0, 1))
@@ -139,7 +173,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         extracted = {s: t for s, t in extracted.items() if s in articles}
         manifest = Manifest(
             model=embedder.name, backend=embedder.backend, dimension=int(dimension), settings=settings,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=versions(),
             articles=tuple(infos), skipped=tuple(skipped), chunks=len(all_chunks),
         )
         dense = DenseIndex.build(matrix, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
@@ -148,11 +182,11 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         publish(config.index_dir, folder)
         notify(BuildProgress("writing", 1, 1))
 
-    fresh_sources = {f.source for f in fresh} & set(articles)
+    fresh_sources = {f.source for f in work.fresh} & set(articles)
     return BuildReport(
         added=tuple(sorted(s for s in fresh_sources if s not in known)),
         changed=tuple(sorted(s for s in fresh_sources if s in known)),
-        removed=removed,
+        removed=work.removed,
         unchanged=tuple(sorted(set(articles) - fresh_sources)),
         skipped=tuple(skipped),
         chunks_embedded=len(new_chunks), chunks_total=len(all_chunks),
@@ -174,7 +208,7 @@ def _compatible_previous(config: IndexConfig, embedder: Embedder, settings: dict
     return previous
 
 
-def _embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray:
+def embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray:
     """Embed texts longest first, in slices, and return the vectors in the original order."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
@@ -192,7 +226,8 @@ def _embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray
     return out
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions of the packages an index depends on, recorded in its manifest."""
     found = {}
     for package in ("articlebot", "sentence-transformers", "faiss-cpu", "bm25s", "numpy", "torch"):
         with contextlib.suppress(metadata.PackageNotFoundError):
