@@ -13,11 +13,14 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from index.config import Config, load_config
 from index.errors import ArticlebotError, ConfigError
 from index.model import Answer, BuildProgress, BuildReport
+
+if TYPE_CHECKING:
+    from index.engine import Engine
 
 log = logging.getLogger("articlebot")
 
@@ -177,7 +180,8 @@ def _guild_id(value: str) -> int:
     return int(value)
 
 
-def _engine(config: Config) -> Any:
+def _engine(config: Config) -> Engine:
+    """The engine of the configured index (it opens the index database, if any, on first use; close it after)."""
     from index.engine import Engine
 
     return Engine.from_config(config)
@@ -190,10 +194,10 @@ def _index(config: Config, _args: argparse.Namespace) -> int:
 
 def _rebuild(config: Config) -> BuildReport:
     """Bring the index up to date with the corpus, with a progress bar on a terminal."""
-    engine = _engine(config)
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
-        return engine.rebuild(progress)
+        with _engine(config) as engine:
+            return engine.rebuild(progress)
     finally:
         if progress:
             progress.close()
@@ -338,8 +342,8 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
     if not questions:
         print(f"articlebot ask: {args.questions} holds no questions", file=sys.stderr)
         return 2
-    engine = _engine(config)
-    answers = _answer_each(engine, questions, args.top_k)
+    with _engine(config) as engine:
+        answers = _answer_each(engine, questions, args.top_k)
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
@@ -426,17 +430,19 @@ def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
 
 
 def _show(config: Config, args: argparse.Namespace) -> int:
-    engine = _engine(config)
-    text = engine.article_text(args.source)
-    if args.source not in engine.snapshot().extracted and engine.changed_since_indexed(args.source):
-        print(f"warning: {args.source} changed since it was indexed, so the offsets of its citations may not fit "
-              "this text; run `articlebot index`", file=sys.stderr)
+    with _engine(config) as engine:
+        text = engine.article_text(args.source)
+        if engine.changed_since_indexed(args.source):
+            print(f"warning: {args.source} changed since it was indexed, so the offsets of its citations may not "
+                  "fit this text; run `articlebot index`", file=sys.stderr)
     sys.stdout.write(text)
     return 0
 
 
 def _sources(config: Config, _args: argparse.Namespace) -> int:
-    for article in _engine(config).sources():
+    with _engine(config) as engine:
+        articles = engine.sources()
+    for article in articles:
         extra = " · ".join(x for x in (article.date, article.url) if x)
         print(f"{article.source}: {article.title} ({article.chunks} chunks){' · ' + extra if extra else ''}")
     return 0
@@ -461,8 +467,8 @@ def _gaps(config: Config, args: argparse.Namespace) -> int:
         print(f"articlebot: no question record in {config.index.index_dir} yet: the bot records the questions "
               "it is asked in Discord", file=sys.stderr)
         return 1
-    found = Record(config.record_path, retention_days=config.record.retention_days).gaps(
-        _engine(config).embedder, args.days)
+    with _engine(config) as engine:
+        found = Record(config.record_path, retention_days=config.record.retention_days).gaps(engine.embedder, args.days)
     if args.json:
         print(_json_line({"days": args.days, "gaps": [
             {"questions": list(g.questions), "asked": g.asked, "declined": g.declined, "voted_down": g.voted_down,

@@ -4,8 +4,9 @@ A server with a `[guilds.<id>]` table has a corpus, an index, a question record 
 own (`Config.for_guild`); every other server, and every DM, uses the shared corpus, or none when
 `index.share_corpus` is off. `Corpora` holds one `Worker` per corpus and hands each command the
 one of the place it was used in, so one server's articles never reach another server's answers.
-All workers share one embedder (the model is loaded once) and one set of threads (`Threads`), so
-several servers' indexes are built one after another, never at once.
+All workers share one embedder (the model is loaded once), one set of threads (`Threads`), so
+several servers' indexes are built one after another, never at once, and with `[index] store =
+"postgres"` one pool of connections to the index database (each corpus a key in it).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Corpora:
         for guild in config.guilds:
             own = config.for_guild(guild.id)
             assert own is not None  # a server with a table always has its corpus
-            guilds[guild.id] = _worker(Engine(own, engine.embedder), threads)
+            guilds[guild.id] = _worker(Engine(own, engine.embedder, database=engine.database), threads)
         return cls(shared, guilds, threads)
 
     @property

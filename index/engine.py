@@ -1,41 +1,61 @@
 """The engine's one entry point: ask questions, rebuild the index, describe it.
 
-`Engine` is synchronous and thread-safe. Questions are answered from an immutable `Snapshot`;
-a rebuild prepares a new one on disk while questions keep using the old, then swaps the
-reference, so nobody ever sees half an index. Callers that must not block (the Discord bot)
-run these methods in their own executor.
+`Engine` is synchronous and thread-safe. With the embedded store, questions are answered from an
+immutable `Snapshot`; a rebuild prepares a new one on disk while questions keep using the old,
+then swaps the reference, so nobody ever sees half an index. With `[index] store = "postgres"`,
+each question reads its corpus's live generation in a read transaction of its own (a
+`PgSnapshot`), and a rebuild writes one article per transaction (index/pg_build.py), so a
+question sees each article whole, before or after its update. Callers that must not block (the
+Discord bot) run these methods in their own executor.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from index.answer import WEIGHTS, Weights, compose
 from index.build import build_index, chunk_settings
 from index.config import Config
 from index.corpus import article_path, decode
+from index.database import Database
 from index.embedding import Embedder, make_embedder
-from index.errors import IndexMismatchError, QuestionError, ReindexInProgressError
+from index.errors import IndexMismatchError, IndexMissingError, QuestionError, ReindexInProgressError
 from index.followup import Turn, in_context
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.reader import Reader, shared_reader
 from index.retrieval import search
-from index.store import Snapshot, current_generation, load_snapshot
+from index.store import Manifest, Snapshot, current_generation, load_snapshot
+
+if TYPE_CHECKING:
+    from index.pg_snapshot import PgSnapshot
+
+log = logging.getLogger(__name__)
 
 # Passages fetched per question; more than are cited, so duplicates can be dropped.
 _FETCH = 10
+# Seconds a corpus found without an index in the database is taken to have none (without asking
+# the database again): `indexed` is read on the event loop, so it never waits on the database.
+_MISSING_FOR = 5.0
 
 
 class Engine:
-    """Answers questions about the corpus from the index on disk."""
+    """Answers questions about one corpus from its index: files in index_dir, or a corpus in the index database.
 
-    def __init__(self, config: Config, embedder: Embedder) -> None:
+    With `[index] store = "postgres"` the engine reads and writes through `database`: given (the
+    engines of one process's corpora share one, and its owner closes it) or opened on first use
+    and closed by `close()`.
+    """
+
+    def __init__(self, config: Config, embedder: Embedder, *, database: Database | None = None) -> None:
         self.config = config
         self.embedder = embedder
         self._snapshot: Snapshot | None = None
@@ -43,29 +63,76 @@ class Engine:
         self.weights: Weights = WEIGHTS
         self._open_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._owns_database = database is None and config.index.uses_database
+        self.database = Database.from_config(config.index) if self._owns_database else database
+        if self.database is not None and not config.index.uses_database:
+            raise ValueError("a database was given for an index that is kept in files (index.store = 'embedded')")
+        self._missing_since: float | None = None
 
     @classmethod
     def from_config(cls, config: Config, embedder: Embedder | None = None) -> Engine:
-        """An engine for this configuration; the model is loaded on first use, not here."""
+        """An engine for this configuration; the model is loaded on first use, not here, and so is the database."""
         return cls(config, embedder or make_embedder(config.index))
+
+    def close(self) -> None:
+        """Close the index database if this engine opened it (nothing to do for an index in files)."""
+        if self._owns_database and self.database is not None:
+            self.database.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @property
     def index_dir(self) -> Path:
-        """Where the index lives."""
+        """Where the index lives (with the database, where the question record and feed state live)."""
         return self.config.index.index_dir
 
     @property
     def indexed(self) -> bool:
-        """Whether an index has been built here (a server's own corpus may have none yet); once open, no disk read."""
+        """Whether this corpus has an index (a server's own corpus may have none yet).
+
+        Read on the event loop for every question, so it never waits: once the embedded index is open
+        it reads nothing from disk, and with the database it asks nothing; a corpus found without an
+        index there a moment ago counts as without one, any other as indexed (a question then finds out).
+        """
+        if self.database is not None:
+            missing = self._missing_since
+            return missing is None or time.monotonic() - missing > _MISSING_FOR
         return self._snapshot is not None or current_generation(self.index_dir) is not None
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot | PgSnapshot]:
+        """The index questions are answered from, for one block: the open Snapshot, or a read transaction.
+
+        Raises IndexMissingError when there is none yet, IndexMismatchError when it was built with
+        another model, backend or chunking, IndexDatabaseError when the database cannot be reached.
+        """
+        if self.database is None:
+            yield self.snapshot()
+            return
+        corpus = self.config.index.corpus_key
+        try:
+            with self.database.store().snapshot(corpus) as snapshot:
+                self._missing_since = None
+                snapshot.check(model=self.embedder.name, backend=self.embedder.backend,
+                               settings=chunk_settings(self.config.index))
+                yield snapshot
+        except IndexMissingError:
+            self._missing_since = time.monotonic()
+            raise
 
     def snapshot(self) -> Snapshot:
         """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
 
         Another process (`articlebot index` beside a running bot) may publish a newer generation and
         remove the one served here; one small read of CURRENT per call notices it. Raises if the
-        index is missing or does not fit.
+        index is missing or does not fit. Only for an index in files; `reading()` serves both stores.
         """
+        if self.database is not None:
+            raise TypeError("the index is in the database (index.store = 'postgres'): read it with Engine.reading()")
         snapshot = self._snapshot
         if snapshot is not None and current_generation(self.index_dir) in (snapshot.folder, None):
             return snapshot
@@ -109,24 +176,24 @@ class Engine:
         """Answer several questions, embedding them in one batch (each read after `before`, if given)."""
         for question in questions:
             self.check_question(question)
-        snapshot = self.snapshot()
         k = top_k or self.config.answer.top_k
-        _ = self.embedder.dimension  # loads the model first, so its load is not counted as answer time
-        began = time.perf_counter()
-        texts = [in_context(q.strip(), before) for q in questions]
-        queries = self.embedder.encode(texts)
-        embedding_ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
-        answers = []
-        for question, text, query in zip(questions, texts, queries, strict=True):
-            started = time.perf_counter()
-            hits = search(snapshot, text, query, max(_FETCH, 3 * k))
-            answer = compose(snapshot, self.embedder, text, query, hits,
-                             top_k=k, min_relevance=self._min_relevance(),
-                             reader=self.reader, weights=self.weights,
-                             reader_candidates=self.config.answer.reader_candidates,
-                             reader_threshold=self.config.answer.reader_threshold)
-            elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
-            answers.append(replace(answer, question=question.strip(), elapsed_ms=elapsed_ms))
+        with self.reading() as snapshot:
+            _ = self.embedder.dimension  # loads the model first, so its load is not counted as answer time
+            began = time.perf_counter()
+            texts = [in_context(q.strip(), before) for q in questions]
+            queries = self.embedder.encode(texts)
+            embedding_ms = (time.perf_counter() - began) * 1000 / max(1, len(questions))
+            answers = []
+            for question, text, query in zip(questions, texts, queries, strict=True):
+                started = time.perf_counter()
+                hits = search(snapshot, text, query, max(_FETCH, 3 * k))
+                answer = compose(snapshot, self.embedder, text, query, hits,
+                                 top_k=k, min_relevance=self._min_relevance(),
+                                 reader=self.reader, weights=self.weights,
+                                 reader_candidates=self.config.answer.reader_candidates,
+                                 reader_threshold=self.config.answer.reader_threshold)
+                elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
+                answers.append(replace(answer, question=question.strip(), elapsed_ms=elapsed_ms))
         return answers
 
     def _min_relevance(self) -> float:
@@ -149,6 +216,12 @@ class Engine:
         if not self._build_lock.acquire(blocking=False):
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         try:
+            if self.database is not None:
+                from index.pg_build import build_in_database
+
+                report = build_in_database(self.config.index, self.embedder, self.database.store(), progress)
+                self._missing_since = None
+                return report
             report = build_index(self.config.index, self.embedder, progress)
             self.snapshot()  # serves what CURRENT names now, whoever published it
             return report
@@ -156,35 +229,71 @@ class Engine:
             self._build_lock.release()
             release_free_memory()
 
-    def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
-        """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it."""
+    def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport | None:
+        """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it.
+
+        With the database, a process on a host without the corpus folder (nor, for a server's own
+        corpus, the shared one) serves the corpus as the database holds it, and returns None: the
+        folder is needed only to build it.
+        """
+        folders = (self.config.index.corpus_dir, self.config.index.shared_corpus_dir)
+        if self.database is not None and not any(folder is not None and folder.is_dir() for folder in folders):
+            try:
+                manifest = self.manifest()
+            except IndexMissingError:
+                pass  # nothing to serve: the build below says the folder is missing
+            else:
+                log.info("%s: no corpus folder %s on this host; serving its %d articles as the database holds them",
+                         self.where, self.config.index.corpus_dir, len(manifest.articles))
+                return None
         return self.rebuild(progress)
 
     def status(self) -> IndexStatus:
         """Counts and provenance of the index being served."""
-        snapshot = self.snapshot()
-        manifest = snapshot.manifest
+        manifest = self.manifest()
         return IndexStatus(articles=len(manifest.articles), chunks=manifest.chunks, model=manifest.model,
                            backend=manifest.backend,
                            dimension=manifest.dimension, built_at=manifest.built_at,
-                           index_dir=str(self.index_dir), skipped=manifest.skipped)
+                           index_dir=self.where, skipped=manifest.skipped)
+
+    @property
+    def where(self) -> str:
+        """Where the index is, for people: its folder, or its corpus in the database (never the password)."""
+        if self.database is None:
+            return str(self.index_dir)
+        from index.pg_schema import describe
+        from index.pg_snapshot import corpus_name
+
+        return f"{corpus_name(self.config.index.corpus_key)} in the {describe(self.config.index.database_url)}"
+
+    def manifest(self) -> Manifest:
+        """The served index's manifest: what it holds, built with what."""
+        with self.reading() as snapshot:
+            return snapshot.manifest
 
     def sources(self) -> list[ArticleInfo]:
         """The indexed articles, in corpus order."""
-        return list(self.snapshot().manifest.articles)
+        return list(self.manifest().articles)
 
     def article_text(self, source: str) -> str:
         """The text an article's citation offsets refer to: the file's text, or for HTML the extracted text."""
-        snapshot = self.snapshot()
-        if source in snapshot.extracted:
-            return snapshot.extracted[source]
-        if not any(a.source == source for a in snapshot.manifest.articles):
-            raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
+        with self.reading() as snapshot:
+            if source in snapshot.extracted:
+                return snapshot.extracted[source]
+            if not any(a.source == source for a in snapshot.manifest.articles):
+                raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
         return decode(article_path(self.config.index, source).read_bytes())[0]
 
     def changed_since_indexed(self, source: str) -> bool:
-        """Whether the article's file now holds other bytes than were indexed (or is gone)."""
-        indexed = next((a.sha256 for a in self.snapshot().manifest.articles if a.source == source), None)
+        """Whether the text the article's citation offsets refer to may have changed since it was indexed.
+
+        True when its file now holds other bytes than were indexed, or is gone; never for an HTML
+        article, whose extracted text the index keeps (its offsets refer to that).
+        """
+        with self.reading() as snapshot:
+            if source in snapshot.extracted:
+                return False
+            indexed = next((a.sha256 for a in snapshot.manifest.articles if a.source == source), None)
         try:
             data = article_path(self.config.index, source).read_bytes()
         except OSError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from index.config import Config, load_config
 from index.embedding import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
+from tests.pg_support import Postgres, running_postgres
 from tests.support import REPO, SEED, make_config
 
 # The ONNX backends export the model once into the model cache; the tests (and the CLI processes
@@ -26,6 +29,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ARTICLEBOT_CONFIG", "ARTICLEBOT_CORPUS", "ARTICLEBOT_INDEX_DIR", "ARTICLEBOT_MODEL",
                  "ARTICLEBOT_BACKEND", "ARTICLEBOT_MODEL_CACHE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ARTICLEBOT_DATABASE_URL", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +70,16 @@ def seed_engine(real_embedder: Embedder, tmp_path_factory: pytest.TempPathFactor
     engine = Engine.from_config(make_config(root / "corpus", root / "index"), real_embedder)
     engine.rebuild()
     return engine
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A PostgreSQL 18 with pgvector on a unix socket (tests/pg_support.py), started once per run on first use."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> str:
+    """The URL of a new, empty database of the session's server, for this test alone."""
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")

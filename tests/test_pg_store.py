@@ -46,19 +46,18 @@ ANSWERED = [
     "what did Lukashenko say about the talks?",
     "who won the football world cup?",  # declined
 ]
-_databases = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Postgres]:
-    with running_postgres() as pg:
-        yield pg
 
 
 @pytest.fixture
-def url(server: Postgres) -> str:
-    """A fresh database of the module's server."""
-    return server.create_database(f"test_{next(_databases)}")
+def server(postgres_server: Postgres) -> Postgres:
+    """The session's server (tests/conftest.py)."""
+    return postgres_server
+
+
+@pytest.fixture
+def url(postgres_url: str) -> str:
+    """A fresh database of the session's server."""
+    return postgres_url
 
 
 @pytest.fixture
