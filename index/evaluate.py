@@ -10,12 +10,14 @@ the corpus relates) measure declining.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import statistics
 import string
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +27,8 @@ import numpy as np
 
 from index.config import Config
 from index.text import paragraphs, sentences
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,22 +83,39 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
         _merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
-        index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index")
-        engine = Engine.from_config(replace(config, index=index_config))
-        engine.rebuild()
-        texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
-        systems: dict[str, System] = {
-            "articlebot": lambda qs: _articlebot(engine, qs),
-            "bm25 paragraphs": _bm25_baseline(texts),
-            "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
-        }
-        report: dict[str, Any] = {"questions": len(questions), "offtopic_questions": len(offtopic_questions),
-                                  "chunks": engine.status().chunks, "systems": {}}
-        for name, system in systems.items():
-            predictions = system([q.question for q in questions])
-            declined_offtopic = [p.declined for p in system(offtopic_questions)] if offtopic_questions else []
-            report["systems"][name] = score(questions, predictions, declined_offtopic)
+        # With the index database, a corpus of its own, dropped after: the eval never touches the bot's.
+        key = f"eval-{uuid.uuid4().hex[:12]}" if config.index.uses_database else config.index.corpus_key
+        index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index", corpus_key=key)
+        with Engine.from_config(replace(config, index=index_config)) as engine:
+            try:
+                engine.rebuild()
+                texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
+                systems: dict[str, System] = {
+                    "articlebot": lambda qs: _articlebot(engine, qs),
+                    "bm25 paragraphs": _bm25_baseline(texts),
+                    "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
+                }
+                report: dict[str, Any] = {"questions": len(questions), "offtopic_questions": len(offtopic_questions),
+                                          "chunks": engine.status().chunks, "store": config.index.store,
+                                          "systems": {}}
+                for name, system in systems.items():
+                    predictions = system([q.question for q in questions])
+                    declined_offtopic = [p.declined for p in system(offtopic_questions)] if offtopic_questions else []
+                    report["systems"][name] = score(questions, predictions, declined_offtopic)
+            finally:
+                if engine.database is not None:
+                    _drop_eval_corpus(engine, key)
     return report
+
+
+def _drop_eval_corpus(engine: Any, key: str) -> None:
+    """Delete the eval's corpus from the index database; a database gone away is only logged."""
+    from index.errors import IndexDatabaseError
+
+    try:
+        engine.database.store().drop_corpus(key)
+    except IndexDatabaseError as e:
+        log.warning("the eval's corpus %r could not be dropped from the index database: %s", key, e)
 
 
 def score(questions: Sequence[Question], predictions: Sequence[Prediction],
@@ -144,7 +165,7 @@ def format_report(report: dict[str, Any]) -> str:
                "median_citation_chars", "declined_answerable", "declined_impossible", "declined_offtopic",
                "latency_p50_ms", "latency_p95_ms"]
     lines = [f"{report['questions']} questions, {report['offtopic_questions']} off-topic questions, "
-             f"{report['chunks']} chunks", "",
+             f"{report['chunks']} chunks ({report.get('store', 'embedded')} index)", "",
              "| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, metrics in report["systems"].items():
         lines.append(f"| {name} | " + " | ".join(_cell(metrics[c]) for c in columns) + " |")

@@ -237,3 +237,37 @@ def test_a_host_without_the_corpus_folder_serves_what_the_database_holds(engine:
         nowhere.database.store().drop_corpus("")
         with pytest.raises(CorpusError, match="does not exist"):
             nowhere.ensure_index()
+
+
+def test_eval_scores_the_database_store_in_a_corpus_of_its_own_dropped_after(
+        tmp_path: Path, postgres_url: str, real_embedder: Embedder) -> None:
+    from index.evaluate import evaluate
+
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    text = SEED.read_text("utf-8")
+    rows = []
+    for question, gold in (("who was released?", "three political prisoners"),
+                           ("Who is the president of Belarus?", "Aleksandr G. Lukashenko")):
+        start = text.index(gold)
+        rows.append({"question": question, "article": SEED.name, "impossible": False,
+                     "answers": [{"text": gold, "start": start, "end": start + len(gold)}]})
+    rows.append({"question": "Who won the chess tournament?", "article": SEED.name, "answers": [], "impossible": True})
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    offtopic = tmp_path / "offtopic.txt"
+    offtopic.write_text("What is the boiling point of tungsten?\nHow do I bake sourdough bread?\n", "utf-8")
+    with Engine(postgres_config(tmp_path / "corpus", tmp_path / "index", postgres_url), real_embedder) as bot:
+        bot.rebuild()  # the bot's own corpus, which the eval must leave alone
+    reports = {}
+    for store in ("embedded", "postgres"):
+        config = postgres_config(tmp_path / "corpus", tmp_path / "index", postgres_url, store=store)
+        reports[store] = evaluate(config, tmp_path / "corpus", [questions], offtopic=offtopic)
+    assert reports["postgres"]["store"] == "postgres"
+    quality = {store: {k: v for k, v in report["systems"]["articlebot"].items() if not k.startswith("latency")}
+               for store, report in reports.items()}
+    assert quality["postgres"] == quality["embedded"]
+    assert quality["postgres"]["cite@1"] == 1.0
+    with psycopg.connect(postgres_url) as conn:  # the eval's corpus is gone; the bot's is untouched
+        assert conn.execute("SELECT corpus FROM articlebot.corpora").fetchall() == [("",)]
+        assert conn.execute("SELECT count(*) FROM articlebot.generations").fetchone() == (1,)
