@@ -16,6 +16,7 @@ from index.errors import IndexDatabaseError
 
 if TYPE_CHECKING:
     from index.pg_store import PgStore
+    from index.store import Manifest
 
 # Connections a process holds at most: one per question answered at once (bot/worker.py answers
 # four), two for a build (one holds the build lock), and room for an add's index update.
@@ -64,3 +65,20 @@ class Database:
             store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+def live_manifest(config: IndexConfig) -> Manifest:
+    """The manifest of the configuration's live index, from index_dir or from its corpus in the database.
+
+    Raises IndexMissingError, IndexMismatchError or IndexDatabaseError. For one-off readers (adding
+    an article looks up the URLs indexed); an engine reads its own through its open database.
+    """
+    if not config.uses_database:
+        from index.store import read_manifest
+
+        return read_manifest(config.index_dir)
+    database = Database.from_config(config)
+    try:
+        return database.store().manifest(config.corpus_key)
+    finally:
+        database.close()

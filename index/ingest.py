@@ -34,9 +34,9 @@ from index.corpus import (
     read_article,
     scan_sources,
 )
+from index.database import live_manifest
 from index.errors import ArticlebotError, FetchError, IngestError
 from index.fetch import Page, check_url, fetch_page
-from index.store import read_manifest
 from index.text import words
 
 # A page must hold at least this many words in lines of prose (six words or more) to be an
@@ -305,7 +305,7 @@ def _catalogue(config: Config) -> list[_Known]:
     """
     files, _ = scan_sources(config.index)
     try:  # the index knows the URLs and titles of HTML articles without extracting them again
-        indexed = {a.source: a for a in read_manifest(config.index.index_dir).articles}
+        indexed = {a.source: a for a in live_manifest(config.index).articles}
     except ArticlebotError:
         indexed = {}
     known = []

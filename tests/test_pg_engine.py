@@ -271,3 +271,17 @@ def test_eval_scores_the_database_store_in_a_corpus_of_its_own_dropped_after(
     with psycopg.connect(postgres_url) as conn:  # the eval's corpus is gone; the bot's is untouched
         assert conn.execute("SELECT corpus FROM articlebot.corpora").fetchall() == [("",)]
         assert conn.execute("SELECT count(*) FROM articlebot.generations").fetchone() == (1,)
+
+
+def test_an_html_article_is_removed_by_the_url_the_database_holds(engine: Engine, corpus_dir: Path) -> None:
+    from index.ingest import remove
+    from tests.test_ingest import CANONICAL, LIGHTHOUSE, page
+
+    (corpus_dir / "lighthouse.html").write_bytes(page(LIGHTHOUSE, canonical=CANONICAL))
+    engine.rebuild()
+    assert engine.article_text("lighthouse.html").startswith("Lighthouse keeper")  # the extracted text, kept there
+    assert not engine.changed_since_indexed("lighthouse.html")
+    # Only the index knows an HTML file's URL without extracting it again: read from the database.
+    assert [r.source for r in remove(engine.config, CANONICAL)] == ["lighthouse.html"]
+    assert engine.rebuild().removed == ("lighthouse.html",)
+    assert [a.source for a in engine.sources()] == [SEED.name]
