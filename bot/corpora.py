@@ -68,6 +68,7 @@ class Corpora:
         """The worker of this server's corpus, which must hold articles already; raises NoCorpus or NoArticles."""
         worker = self.worker(guild_id)
         if not worker.engine.indexed:
+            worker.recheck_indexed()  # with the index database, another process may have built it since
             raise NoArticles()
         return worker
 

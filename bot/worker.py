@@ -159,6 +159,11 @@ class Worker:
         """The indexed articles, read in a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self._questions, self.engine.sources)
 
+    def recheck_indexed(self) -> None:
+        """Have a question thread ask whether the corpus has an index now (Engine.recheck_indexed); returns at once."""
+        with contextlib.suppress(RuntimeError):  # the threads have stopped: the bot is shutting down
+            self._questions.submit(self.engine.recheck_indexed)
+
     @property
     def rebuilding(self) -> bool:
         """Whether a rebuild started here is still running."""

@@ -28,7 +28,13 @@ from index.config import Config
 from index.corpus import article_path, decode
 from index.database import Database
 from index.embedding import Embedder, make_embedder
-from index.errors import IndexMismatchError, IndexMissingError, QuestionError, ReindexInProgressError
+from index.errors import (
+    ArticlebotError,
+    IndexMismatchError,
+    IndexMissingError,
+    QuestionError,
+    ReindexInProgressError,
+)
 from index.followup import Turn, in_context
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.reader import Reader, shared_reader
@@ -42,8 +48,8 @@ log = logging.getLogger(__name__)
 
 # Passages fetched per question; more than are cited, so duplicates can be dropped.
 _FETCH = 10
-# Seconds a corpus found without an index in the database is taken to have none (without asking
-# the database again): `indexed` is read on the event loop, so it never waits on the database.
+# Seconds a corpus found without an index in the database is taken to have none before
+# `recheck_indexed` asks the database again (another process may have built it meanwhile).
 _MISSING_FOR = 5.0
 
 
@@ -95,13 +101,29 @@ class Engine:
         """Whether this corpus has an index (a server's own corpus may have none yet).
 
         Read on the event loop for every question, so it never waits: once the embedded index is open
-        it reads nothing from disk, and with the database it asks nothing; a corpus found without an
-        index there a moment ago counts as without one, any other as indexed (a question then finds out).
+        it reads nothing from disk, and with the database it asks nothing: a corpus is without an index
+        from when this engine found it so (a question, ensure_index) until it builds one or
+        `recheck_indexed` finds one.
         """
         if self.database is not None:
-            missing = self._missing_since
-            return missing is None or time.monotonic() - missing > _MISSING_FOR
+            return self._missing_since is None
         return self._snapshot is not None or current_generation(self.index_dir) is not None
+
+    def recheck_indexed(self) -> None:
+        """With the database, ask again whether a corpus found without an index has one now (blocks: not on the loop).
+
+        Another process (`articlebot index --guild`, another shard's /add) may have built it. Asks at
+        most every few seconds; a database that cannot be reached leaves the answer as it was.
+        """
+        missing = self._missing_since
+        if self.database is None or missing is None or time.monotonic() - missing < _MISSING_FOR:
+            return
+        try:
+            live = self.database.store().live_generation(self.config.index.corpus_key)
+        except ArticlebotError as e:
+            log.warning("%s: could not ask the index database whether it has an index now: %s", self.where, e)
+            live = None
+        self._missing_since = None if live is not None else time.monotonic()
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot | PgSnapshot]:
@@ -236,15 +258,13 @@ class Engine:
         corpus, the shared one) serves the corpus as the database holds it, and returns None: the
         folder is needed only to build it.
         """
-        folders = (self.config.index.corpus_dir, self.config.index.shared_corpus_dir)
-        if self.database is not None and not any(folder is not None and folder.is_dir() for folder in folders):
-            try:
-                manifest = self.manifest()
-            except IndexMissingError:
-                pass  # nothing to serve: the build below says the folder is missing
-            else:
-                log.info("%s: no corpus folder %s on this host; serving its %d articles as the database holds them",
-                         self.where, self.config.index.corpus_dir, len(manifest.articles))
+        if self.database is not None:
+            live = self.database.store().live_generation(self.config.index.corpus_key) is not None
+            self._missing_since = None if live else time.monotonic()
+            folders = (self.config.index.corpus_dir, self.config.index.shared_corpus_dir)
+            if live and not any(folder is not None and folder.is_dir() for folder in folders):
+                log.info("%s: no corpus folder %s on this host; serving the corpus as the database holds it",
+                         self.where, self.config.index.corpus_dir)
                 return None
         return self.rebuild(progress)
 
