@@ -27,7 +27,7 @@ pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep a developer's own settings out of the tests."""
     for name in ("ARTICLEBOT_CONFIG", "ARTICLEBOT_CORPUS", "ARTICLEBOT_INDEX_DIR", "ARTICLEBOT_MODEL",
-                 "ARTICLEBOT_BACKEND", "ARTICLEBOT_MODEL_CACHE"):
+                 "ARTICLEBOT_BACKEND", "ARTICLEBOT_MODEL_CACHE", "ARTICLEBOT_SHARD_COUNT", "ARTICLEBOT_SHARD_IDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ARTICLEBOT_DATABASE_URL", raising=False)
 
