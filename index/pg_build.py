@@ -25,7 +25,7 @@ from index.embedding import Embedder
 from index.errors import CorpusError, IndexMissingError
 from index.model import ArticleInfo, BuildProgress, BuildReport, SkippedFile
 from index.pg_snapshot import corpus_name
-from index.pg_store import PgStore
+from index.pg_store import WRITE_BATCH, ArticlePassages, PgStore
 from index.store import Manifest
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def build_in_database(config: IndexConfig, embedder: Embedder, store: PgStore,
         readable = {info.source for info, _, _ in fresh}
         gone = [*work.removed, *(s for s in known if s in {f.source for f in work.fresh} and s not in readable)]
         try:
-            _write(store, generation, fresh, vectors, gone, notify)
+            _write(store, generation, fresh, vectors, gone, notify, live=live is not None)
             store.finish(generation, skipped=skipped, versions=versions())
             if live is None:
                 store.publish(generation)
@@ -86,14 +86,24 @@ def build_in_database(config: IndexConfig, embedder: Embedder, store: PgStore,
 
 
 def _write(store: PgStore, generation: int, fresh: list[tuple[ArticleInfo, list[Chunk], str | None]],
-           vectors: np.ndarray, gone: list[str], notify: Progress) -> None:
-    """Write each fresh article, then remove each gone one: one transaction each."""
+           vectors: np.ndarray, gone: list[str], notify: Progress, *, live: bool) -> None:
+    """Write each fresh article, then remove each gone one.
+
+    Into the live generation one article per transaction, so that a question sees each whole; into a
+    new one, not yet seen by anyone, in batches of WRITE_BATCH passages (fewer round trips and commits).
+    """
     steps = len(fresh) + len(gone)
+    batch: list[ArticlePassages] = []
     first = 0
     for done, (info, chunks, extracted) in enumerate(fresh):
-        notify(BuildProgress("writing", done, steps))
-        store.replace_article(generation, info, chunks, vectors[first:first + len(chunks)], extracted=extracted)
+        batch.append(ArticlePassages(info, chunks, vectors[first:first + len(chunks)], extracted))
         first += len(chunks)
+        if live or sum(len(a.chunks) for a in batch) >= WRITE_BATCH:
+            notify(BuildProgress("writing", done, steps))
+            store.replace_articles(generation, batch)
+            batch = []
+    if batch:
+        store.replace_articles(generation, batch)
     for done, source in enumerate(gone, start=len(fresh)):
         notify(BuildProgress("writing", done, steps))
         store.remove_article(generation, source)

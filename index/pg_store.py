@@ -15,8 +15,9 @@ What the embedded store keeps in a generation folder lives here in tables of the
 A corpus is a column and a filter, not a database: questions read the passages of their corpus's
 live generation. Writes go one article per transaction (`replace_article`, `remove_article`),
 so a reader sees an article whole before its update or whole after it. A build that cannot reuse
-the live generation (another model or chunking) writes a new one beside it, invisible to readers
-until `publish` points the corpus at it in one statement — the embedded store's CURRENT, in SQL.
+the live generation (another model or chunking) writes a new one beside it (`replace_articles`,
+many articles per transaction: nobody reads it yet), invisible to readers until `publish` points
+the corpus at it in one statement — the embedded store's CURRENT, in SQL.
 
 Why BM25 is computed in SQL from term statistics, and not by PostgreSQL's full-text search:
 `ts_rank` ignores how rare a word is across the corpus (it has no idf) and normalises length its
@@ -36,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import psycopg
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # Where index/config.py is to read `[index] database_url` from when it is not in the file.
 ENVIRONMENT_URL = "ARTICLEBOT_DATABASE_URL"
+# Passages written per transaction into a generation that no reader sees yet.
+WRITE_BATCH = 2000
 # A namespace for the advisory locks of builds (one per corpus), apart from other programs' locks.
 _BUILD_LOCK = 0x62756C64  # "buld"
 
@@ -81,6 +84,16 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
     register_vector(conn)
     conn.execute("SELECT '[1]'::vector")  # loads pgvector now, so its settings apply from the first question
+
+
+class ArticlePassages(NamedTuple):
+    """One article as written to the database: its description, passages, their unit vectors and, for HTML, the
+    extracted text its offsets refer to."""
+
+    article: ArticleInfo
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+    extracted: str | None = None
 
 
 class PgStore:
@@ -194,24 +207,38 @@ class PgStore:
     def replace_article(self, generation: int, article: ArticleInfo, chunks: Sequence[Chunk], vectors: np.ndarray,
                         *, extracted: str | None = None) -> None:
         """Write one article's passages, vectors and term statistics in one transaction, replacing its old ones."""
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
-        if any(c.source != article.source for c in chunks):
-            raise ValueError(f"chunks of another article than {article.source} were given")
-        terms = stems([passage_text(article.title, c.text) for c in chunks])
+        self.replace_articles(generation, [ArticlePassages(article, chunks, vectors, extracted)])
+
+    def replace_articles(self, generation: int, articles: Sequence[ArticlePassages]) -> None:
+        """Write several articles in one transaction, replacing their old ones.
+
+        For a generation no reader sees yet (a new build's), where one transaction per article would
+        only add round trips and commits; a live generation is written one article per transaction.
+        """
+        sources = [a.article.source for a in articles]
+        if len(set(sources)) != len(sources):
+            raise ValueError("an article was given twice")
+        chunks = [c for a in articles for c in a.chunks]
+        if any(c.source != a.article.source for a in articles for c in a.chunks):
+            raise ValueError("chunks were given with another article than their own")
+        blocks = [np.asarray(a.vectors, dtype=np.float32).reshape(len(a.chunks), -1) for a in articles]
+        terms = stems([passage_text(a.article.title, c.text) for a in articles for c in a.chunks])
         with self._connection() as conn, conn.transaction():
             dimension = self._lock(conn, generation)
-            if len(chunks) and vectors.shape[1] != dimension:
-                raise IndexMismatchError(f"vectors of {vectors.shape[1]} dimensions were given to a generation of "
-                                         f"{dimension}; rebuild with one model")
-            _, removed, removed_length, change = _delete_article(conn, generation, article.source)
-            conn.execute(
-                """INSERT INTO articlebot.articles
-                   (generation, source, title, url, date, author, sha256, chunks, extracted)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (generation, article.source, article.title, article.url, article.date, article.author,
-                 article.sha256, len(chunks), extracted))
+            if any(len(b) and b.shape[1] != dimension for b in blocks):
+                raise IndexMismatchError(f"vectors of {next(b.shape[1] for b in blocks if len(b))} dimensions were "
+                                         f"given to a generation of {dimension}; rebuild with one model")
+            _, removed, removed_length, change = _delete_articles(conn, generation, sources)
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    """INSERT INTO articlebot.articles
+                       (generation, source, title, url, date, author, sha256, chunks, extracted)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    [(generation, a.article.source, a.article.title, a.article.url, a.article.date, a.article.author,
+                      a.article.sha256, len(a.chunks), a.extracted) for a in articles])
             ids = sorted(row[0] for row in conn.execute(
                 "SELECT nextval('articlebot.passage_ids') FROM generate_series(1, %s)", (len(chunks),)))
+            vectors = [vector for block in blocks for vector in block]
             with conn.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO articlebot.passages
@@ -238,9 +265,14 @@ class PgStore:
         generation = self.new_generation(corpus, model=manifest.model, backend=manifest.backend,
                                          dimension=manifest.dimension, settings=manifest.settings,
                                          versions=manifest.versions)
+        batch: list[ArticlePassages] = []
         for info in manifest.articles:
             chunks, vectors = snapshot.chunks_of(info.source)
-            self.replace_article(generation, info, chunks, vectors, extracted=snapshot.extracted.get(info.source))
+            batch.append(ArticlePassages(info, chunks, vectors, snapshot.extracted.get(info.source)))
+            if sum(len(a.chunks) for a in batch) >= WRITE_BATCH:
+                self.replace_articles(generation, batch)
+                batch = []
+        self.replace_articles(generation, batch)
         self.finish(generation, skipped=manifest.skipped)
         self.publish(generation)
         return generation
@@ -249,12 +281,12 @@ class PgStore:
         """Delete one article from a generation in one transaction; False when it was not there."""
         with self._connection() as conn, conn.transaction():
             self._lock(conn, generation)
-            existed, removed, removed_length, change = _delete_article(conn, generation, source)
+            gone, removed, removed_length, change = _delete_articles(conn, generation, [source])
             _change_df(conn, generation, change)
             conn.execute(
                 """UPDATE articlebot.generations SET passages = passages - %s, total_length = total_length - %s
                    WHERE id = %s""", (removed, removed_length, generation))
-            return existed
+            return bool(gone)
 
     def finish(self, generation: int, *, skipped: Sequence[SkippedFile], versions: dict[str, str] | None = None
                ) -> None:
@@ -311,21 +343,23 @@ class PgStore:
         return int(row[0])
 
 
-def _delete_article(conn: psycopg.Connection[Any], generation: int, source: str
-                    ) -> tuple[bool, int, int, Counter[int]]:
-    """Delete an article's rows: (whether it was there, passages removed, their total length, -1 per term per
-    passage removed)."""
-    gone = conn.execute("DELETE FROM articlebot.passages WHERE generation = %s AND source = %s RETURNING id, length",
-                        (generation, source)).fetchall()
+def _delete_articles(conn: psycopg.Connection[Any], generation: int, sources: Sequence[str]
+                     ) -> tuple[set[str], int, int, Counter[int]]:
+    """Delete articles' rows: (the sources that were there, passages removed, their total length, -1 per term
+    per passage removed)."""
+    gone = conn.execute(
+        "DELETE FROM articlebot.passages WHERE generation = %s AND source = ANY(%s::text[]) RETURNING id, length",
+        (generation, list(sources))).fetchall()
     change: Counter[int] = Counter()
     if gone:
         for (term,) in conn.execute(
                 "DELETE FROM articlebot.postings WHERE passage = ANY(%s::bigint[]) AND generation = %s RETURNING term",
                 ([row[0] for row in gone], generation)):
             change[term] -= 1
-    article = conn.execute("DELETE FROM articlebot.articles WHERE generation = %s AND source = %s",
-                           (generation, source))
-    return article.rowcount > 0, len(gone), sum(row[1] for row in gone), change
+    existed = {row[0] for row in conn.execute(
+        "DELETE FROM articlebot.articles WHERE generation = %s AND source = ANY(%s::text[]) RETURNING source",
+        (generation, list(sources)))}
+    return existed, len(gone), sum(row[1] for row in gone), change
 
 
 def _term_ids(conn: psycopg.Connection[Any], wanted: set[str]) -> dict[str, int]:

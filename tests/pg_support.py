@@ -82,9 +82,18 @@ def _run(command: list[str], folder: Path) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}\n{tail}")
 
 
+# The tests' server trades durability for speed; `running_postgres(durable=True)` leaves these at
+# PostgreSQL's defaults (a benchmark of writes should pay for every commit as a real server does).
+_FAST = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+
+
 @contextmanager
-def running_postgres(*, pgvector: bool = True) -> Iterator[Postgres]:
-    """Start a throw-away server (without the pgvector extension if asked); stop it and delete its files after."""
+def running_postgres(*, pgvector: bool = True, durable: bool = False,
+                     settings: dict[str, str] | None = None) -> Iterator[Postgres]:
+    """Start a throw-away server (without the pgvector extension if asked); stop it and delete its files after.
+
+    `settings` are more server settings (`shared_buffers`, ...); `durable` keeps fsync and synchronous commits on.
+    """
     folder = Path(tempfile.mkdtemp(prefix="articlebot-pg-"))
     try:
         install = installed_postgres() if pgvector else _install_without_pgvector(folder / "install")
@@ -98,7 +107,8 @@ def running_postgres(*, pgvector: bool = True) -> Iterator[Postgres]:
         data = folder / "data"
         _run([str(installed_postgres() / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
               "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"], folder)
-        options = f"-c listen_addresses='' -k {folder} -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+        chosen = {**({} if durable else _FAST), **(settings or {})}
+        options = f"-c listen_addresses='' -k {folder} " + " ".join(f"-c {k}={v}" for k, v in chosen.items())
         _run([str(install / "bin" / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60",
               "-o", options, "start"], folder)
         try:

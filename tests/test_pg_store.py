@@ -23,7 +23,7 @@ from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingErr
 from index.lexical import LexicalIndex, passage_text
 from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import SCHEMA_VERSION
-from index.pg_store import PgStore, connect
+from index.pg_store import ArticlePassages, PgStore, connect
 from index.text import sentences
 from tests.pg_support import Postgres, ask, running_postgres
 from tests.support import SEED
@@ -291,6 +291,24 @@ def test_bm25_statistics_follow_each_article_written_or_removed(store: PgStore) 
         assert len(snapshot) == 0
         assert len(snapshot.lexical.search("released", 10)[0]) == 0
         assert snapshot.dense.search(unit(1, 0)[0], 10)[0].size == 0
+
+
+def test_articles_written_in_one_transaction_keep_the_same_statistics(store: PgStore) -> None:
+    texts = seed_sentences()
+    generation = new_corpus(store)
+    written = [article(f"part-{n}.txt", texts[n::3], title=f"Belarus part {n}") for n in range(3)]
+    store.replace_articles(generation, [ArticlePassages(info, chunks, unit(len(chunks), n))
+                                        for n, (info, chunks) in enumerate(written)])
+    store.publish(generation)
+    assert_same_bm25(store, written)
+    # A batch may replace articles already there, beside new ones.
+    replaced = article("part-1.txt", [t.upper() for t in texts[:4]], title="Changed")
+    added = article("part-3.txt", ["Lukashenko released them.", "the of and"], title="Added")
+    store.replace_articles(generation, [ArticlePassages(*replaced, unit(4, 7)), ArticlePassages(*added, unit(2, 8))])
+    assert_same_bm25(store, [written[0], replaced, written[2], added])
+    assert store.manifest("").chunks == sum(len(c) for _, c in (written[0], replaced, written[2], added))
+    with pytest.raises(ValueError, match="an article was given twice"):
+        store.replace_articles(generation, [ArticlePassages(*added, unit(2, 8))] * 2)
 
 
 # Dense search
