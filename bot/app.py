@@ -35,9 +35,13 @@ def run_bot(config: Config, token: str) -> int:
 
     Configuration and corpus errors (ArticlebotError) propagate to the caller, which reports them.
     """
+    from index import heap
     from index.engine import Engine  # heavy imports: only when the bot really starts
 
+    heap.settle()  # before the question threads start: a bot that runs for months keeps a flat heap
     engine = Engine.from_config(config)
+    if engine.reader is not None:  # its memory arena at full size now, not by steps over the months
+        engine.reader.reserve(config.answer.reader_candidates)
     try:
         asyncio.run(_run_until_signalled(config, engine, token))
     except discord.LoginFailure:

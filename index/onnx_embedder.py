@@ -157,8 +157,11 @@ def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-# Word pieces in a batch above which the arena is handed back after the run (a question has under 100).
-_SHRINK_ABOVE = 2048
+# Word pieces in a batch above which the arena is handed back after the run. A question has under 100;
+# anything larger (a build's batches, the candidate sentences of a question that shares no word with
+# them) would otherwise leave the arena at its size for good: at 2048, a bot's resident size still rose
+# by steps of ~45 MB over 1,500 questions (benchmarks/soak.py).
+_SHRINK_ABOVE = 256
 
 
 class _ModelSpec:

@@ -81,3 +81,12 @@ def test_the_context_is_cut_to_its_end() -> None:
     assert segment.endswith("the last words before.")
     assert len(segment) < 200
     assert first_segment("Who?", "") == "Who?"
+
+
+def test_reserving_the_arena_changes_no_reading() -> None:
+    fresh = Reader().read("Who arrived in Minsk?", [ARRIVED, RELEASED])
+    reserved = Reader()
+    reserved.reserve(16)
+    again = reserved.read("Who arrived in Minsk?", [ARRIVED, RELEASED])
+    assert [r.answer for r in again] == [r.answer for r in fresh]
+    assert [r.logit for r in again] == pytest.approx([r.logit for r in fresh], abs=1e-5)

@@ -1,0 +1,38 @@
+"""The C heap of a long-running process: few arenas, and large blocks handed back when freed.
+
+glibc's malloc gives each new thread an arena of its own (up to eight per core) and, once a large
+block has been freed, raises the size above which blocks are mapped on their own, so that later
+large blocks come from the arenas and stay there when freed. A bot that answers in a pool of
+threads, each question allocating a few MB of arrays of varying size, so grows by steps whenever
+a question needs more than any before it: 436 -> 560 MB over 1,500 questions of the soak's mix,
+on one engine (benchmarks/soak.py found it; the measurement is in benchmarks/RESULTS.md). Two
+arenas and a fixed 1 MB threshold keep it flat (286 -> 295 MB over the same questions) at no
+measurable cost: the models' own buffers come from onnxruntime's arena, allocated once.
+
+Only the long-running bot calls this; glibc only (elsewhere it does nothing).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+
+log = logging.getLogger(__name__)
+
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+ARENAS = 2
+MMAP_THRESHOLD = 1 << 20
+
+
+def settle() -> bool:
+    """Use at most ARENAS arenas, and map blocks of MMAP_THRESHOLD bytes or more on their own; whether it could."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    done = bool(mallopt(_M_ARENA_MAX, ARENAS)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    if not done:
+        log.debug("could not set the C heap's arenas and mapping threshold")
+    return done
