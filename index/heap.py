@@ -4,10 +4,10 @@ glibc's malloc gives each new thread an arena of its own (up to eight per core) 
 block has been freed, raises the size above which blocks are mapped on their own, so that later
 large blocks come from the arenas and stay there when freed. A bot that answers in a pool of
 threads, each question allocating a few MB of arrays of varying size, so grows by steps whenever
-a question needs more than any before it: 436 -> 560 MB over 1,500 questions of the soak's mix,
-on one engine (benchmarks/soak.py found it; the measurement is in benchmarks/RESULTS.md). Two
-arenas and a fixed 1 MB threshold keep it flat (286 -> 295 MB over the same questions) at no
-measurable cost: the models' own buffers come from onnxruntime's arena, allocated once.
+a question needs more than any before it (benchmarks/soak.py found it; one engine answering the
+soak's question mix: 436 -> 560 MB over 1,500 questions). Two arenas and a fixed 1 MB threshold
+hand large blocks back when they are freed; the models' own buffers stay in onnxruntime's arenas,
+which are bounded separately (index/reader.py `reserve`, index/onnx_embedder.py `_SHRINK_ABOVE`).
 
 Only the long-running bot calls this; glibc only (elsewhere it does nothing).
 """
