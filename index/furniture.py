@@ -40,6 +40,8 @@ _PHRASES = re.compile(
         r"\bcookie (?:policy|settings)\b", r"\b(?:enable|turn on) javascript\b", r"\bad ?blocker\b",
         r"\[email(?:&#160;|\s)protected\]", r"\bpreventing our website from loading\b",
         r"\btroubleshooting tips\b", r"\bby submitting your (?:email|information)\b",
+        r"^\s*subscribe to (?:our|the)\b", r"\bin your inbox\b", r"\bget whatsapp alerts\b",
+        r"\bjoin our (?:whatsapp |telegram )?channel\b", r"\bstay updated with notifications\b",
         r"\bpic\.twitter\.com/", r"\(@\w{1,15}\)\s+(?:January|February|March|April|May|June|July|August|September"
         r"|October|November|December) \d{1,2}, \d{4}",
     ]),
@@ -64,6 +66,8 @@ _PHOTO_CREDIT = re.compile(
     r"|\bGetty Images)\s*$",
     re.IGNORECASE,
 )
+# A wire service's exchange-rate note closing a story: "($1 = 87.5080 Indian rupees)".
+_RATE_NOTE = re.compile(r"\(\s?[$€£¥]\s?1\s?=\s?[$€£¥]?\s?\d[\d.,]*\s[^()]{1,40}\)\s*$")
 _NUMBERISH = re.compile(r"^[+\-−–]?[$€£¥]?\d[\d,.]*%?$|^[+\-−–%]$")
 _TOKEN = re.compile(r"\S+")
 # Four or more numbers in a row, signed or with signs between: a market ticker's run of quotes.
@@ -83,7 +87,10 @@ def is_furniture(sentence: str) -> bool:
     tokens = _TOKEN.findall(sentence)
     if _PHRASES.search(sentence) and len(tokens) <= _MOST_WORDS:
         return True
-    if _DATELINE.match(sentence.strip()) or (_PHOTO_CREDIT.search(sentence) and len(tokens) <= 20):
+    stripped = sentence.strip()
+    if _DATELINE.match(stripped) or _RATE_NOTE.fullmatch(stripped):
+        return True
+    if _PHOTO_CREDIT.search(sentence) and len(tokens) <= 20:
         return True
     if len(tokens) >= 4:
         numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)
@@ -116,6 +123,12 @@ def article_spans(text: str, within: Span) -> list[Span]:
                     if text[first:last].strip():
                         parts.append(Span(first, last))
                         flags.append(furniture)
+                continue
+            note = _RATE_NOTE.search(unit)
+            if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
+                cut = block.start + len(unit[:note.start()].rstrip())
+                parts += [Span(block.start, cut), Span(cut, block.end)]
+                flags += [is_furniture(text[block.start:cut]), True]
                 continue
             glued = _glued_prefix(unit)
             if glued:  # "You are now subscribed … was successful Australia vs South Africa …": keep the rest

@@ -24,6 +24,10 @@ from index.text import Span, paragraphs
     "Nayib Bukele (Casa Presidencial El Salvador via Flickr)",
     "Supporters gather outside the court in New Delhi. (AP Photo/Manish Swarup)",
     "Shreyas Iyer in action. Photo: BCCI",
+    "Subscribe to our Chief Editor’s Week in Review",
+    "Get our pick of top stories and thought-provoking articles in your inbox",
+    "Stay updated with notifications for breaking news and our best stories Get WhatsApp alerts",
+    "($1 = 87.5080 Indian rupees)",
 ])
 def test_site_furniture_is_recognised(sentence: str) -> None:
     assert is_furniture(sentence)
@@ -40,6 +44,8 @@ def test_site_furniture_is_recognised(sentence: str) -> None:
     "The bill was signed on August 12, 2025 at 6 pm in a ceremony at Rashtrapati Bhavan.",
     "The agency released photos taken via Flickr accounts of the embassy, officials said.",
     "Getty Images said on Monday that it would cut 200 jobs after a fall in licensing revenue.",
+    "Readers who subscribe to the paper's print edition will pay 8 % more from March.",
+    "The rupee weakened to 87.5 per dollar ($1 = 87.5080 rupees was the close on Friday) before recovering.",
 ])
 def test_news_sentences_are_kept(sentence: str) -> None:
     assert not is_furniture(sentence)
@@ -82,3 +88,11 @@ def test_no_chunk_holds_furniture_or_spans_across_it() -> None:
 def test_a_clean_paragraph_is_one_span() -> None:
     text = "The council met on Monday. It approved the budget."
     assert article_spans(text, Span(0, len(text))) == [Span(0, len(text))]
+
+
+def test_an_exchange_rate_note_closing_a_sentence_is_cut_off_and_the_sentence_kept() -> None:
+    text = ("The latest round of trade talks set for August 25-29 has also been called off. ($1 = 87.5080 Indian "
+            "rupees)         Subscribe to our Chief Editor’s Week in Review")
+    kept = article_spans(text, Span(0, len(text)))
+    assert [text[s.start:s.end] for s in kept] == [
+        "The latest round of trade talks set for August 25-29 has also been called off."]
