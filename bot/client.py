@@ -282,8 +282,10 @@ class Conversations:
     """The exchange behind each recent answer message (and the latest of each of the bot's threads),
     so that a reply to one, or a question in such a thread, is read as a follow-up.
 
-    Kept in memory for the last `limit` answers (a few MB at most); a reply to an older answer, or
-    one sent before a restart, is answered on its own.
+    Kept in memory for the last `limit` answers, each without its cited passages (Turn.compact:
+    about 1 KB, so a few MB in all; whole answers made the bot grow by ~10 KB per answer until the
+    limit, as benchmarks/soak.py showed); a reply to an older answer, or one sent before a restart,
+    is answered on its own.
     """
 
     def __init__(self, limit: int = 5000) -> None:
@@ -293,7 +295,7 @@ class Conversations:
 
     def add(self, message_id: int, turn: Turn) -> None:
         """Remember the exchange an answer message holds."""
-        self._turns[message_id] = turn
+        self._turns[message_id] = turn.compact()
         while len(self._turns) > self.limit:
             self._turns.popitem(last=False)
 
@@ -303,7 +305,7 @@ class Conversations:
 
     def thread(self, thread_id: int, turn: Turn) -> None:
         """Remember the latest exchange of a thread the bot answers in."""
-        self._threads[thread_id] = turn
+        self._threads[thread_id] = turn.compact()
         self._threads.move_to_end(thread_id)
         while len(self._threads) > self.limit:
             self._threads.popitem(last=False)

@@ -12,7 +12,7 @@ back is answered on its own.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.model import Answer
 from index.text import words
@@ -33,6 +33,14 @@ class Turn:
 
     question: str
     answer: Answer
+
+    def compact(self) -> Turn:
+        """The same exchange with only what reading a follow-up uses: the question and the answer's first sentence.
+
+        A bot remembers thousands of exchanges; their cited passages (a few KB each) are not needed.
+        """
+        answer = replace(self.answer, text="", citations=(), sentences=self.answer.sentences[:1], note=None)
+        return Turn(self.question, answer)
 
 
 def refers_back(question: str) -> bool:

@@ -43,3 +43,15 @@ def test_the_engine_answers_a_follow_up_from_the_conversation(seed_engine: Engin
     assert after.question == "When did he arrive?"  # the answer keeps the asker's words
     assert "February 14, 2025" in after.text
     assert "February 14, 2025" not in alone.text
+
+
+def test_a_remembered_exchange_keeps_what_a_follow_up_reads_and_drops_the_passages(seed_engine: Engine) -> None:
+    answer = seed_engine.ask("Who arrived in Minsk?")
+    assert answer.citations
+    turn = Turn("Who arrived in Minsk?", answer)
+    kept = turn.compact()
+    assert kept.answer.citations == ()
+    assert kept.answer.sentences == answer.sentences[:1]
+    for follow_up in ("When did he arrive?", "and why?", "What did Smith discuss?"):
+        assert in_context(follow_up, kept) == in_context(follow_up, turn)
+    assert len(repr(kept)) < len(repr(turn)) / 3
