@@ -283,9 +283,8 @@ class Conversations:
     so that a reply to one, or a question in such a thread, is read as a follow-up.
 
     Kept in memory for the last `limit` answers, each without its cited passages (Turn.compact:
-    about 1 KB, so a few MB in all; whole answers made the bot grow by ~10 KB per answer until the
-    limit, as benchmarks/soak.py showed); a reply to an older answer, or one sent before a restart,
-    is answered on its own.
+    ~0.5 KB rather than ~6 KB, so ~3 MB in all, not ~30); a reply to an older answer, or one sent
+    before a restart, is answered on its own.
     """
 
     def __init__(self, limit: int = 5000) -> None:
