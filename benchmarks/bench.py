@@ -58,6 +58,18 @@ def replace_section(results: Path, begin: str, end: str, section: str) -> None:
     results.write_text(text)
 
 
+def ask_latencies(engine: Any, asked: list[str]) -> list[float]:
+    """Milliseconds per question, after five unmeasured ones warm the caches as a serving bot's are."""
+    for question in asked[:5]:
+        engine.ask(question)
+    latencies = []
+    for question in asked:
+        began = time.perf_counter()
+        engine.ask(question)
+        latencies.append((time.perf_counter() - began) * 1000)
+    return latencies
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), nearest rank."""
     ordered = sorted(values)
@@ -268,13 +280,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
         began = time.perf_counter()
         snapshot = engine.snapshot()
         open_s = time.perf_counter() - began
-        for question in asked[:5]:  # warm caches, as a serving bot would be
-            engine.ask(question)
-        latencies = []
-        for question in asked:
-            began = time.perf_counter()
-            engine.ask(question)
-            latencies.append((time.perf_counter() - began) * 1000)
+        latencies = ask_latencies(engine, asked)
         # Where the time goes, per part, on the same questions.
         vectors = stuff.question_vectors[:questions]
         parts: dict[str, list[float]] = {"embed": [], "dense": [], "lexical": []}

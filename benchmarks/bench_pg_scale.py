@@ -41,7 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import HERE, REPO, make_config, percentile, replace_section, rss_mb
+from bench import HERE, REPO, ask_latencies, make_config, percentile, replace_section, rss_mb
 
 sys.path.insert(0, str(REPO))
 
@@ -84,14 +84,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, quest
         out: dict[str, Any] = {"passages": report.chunks_total, "build_s": round(build_s, 1),
                                "build_passages_per_s": round(report.chunks_total / build_s, 1)}
         with Engine(config, embedder) as engine:
-            for question in asked[:5]:  # warm caches, as a serving bot would be
-                engine.ask(question)
-            latencies = []
-            for question in asked:
-                began = time.perf_counter()
-                engine.ask(question)
-                latencies.append((time.perf_counter() - began) * 1000)
-            out["ask_ms"] = ms(latencies)
+            out["ask_ms"] = ms(ask_latencies(engine, asked))
             dense, lexical = [], []
             vectors = stuff.question_vectors[:questions]
             with engine.reading() as snapshot:
@@ -107,14 +100,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, quest
             print(f"  {store}: {out}", flush=True)
         with_reader = configs(corpus, work, url, reader=True)[store]
         with Engine(with_reader, embedder) as engine:
-            for question in asked[:5]:
-                engine.ask(question)
-            latencies = []
-            for question in asked[:100]:
-                began = time.perf_counter()
-                engine.ask(question)
-                latencies.append((time.perf_counter() - began) * 1000)
-            out["ask_with_reader_ms"] = ms(latencies)
+            out["ask_with_reader_ms"] = ms(ask_latencies(engine, asked[:100]))
             out["update_ms"] = update_one(engine, corpus, stuff, runs=3)
             if store == "postgres":
                 import psycopg
