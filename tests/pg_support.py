@@ -18,11 +18,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import psycopg
 
@@ -151,3 +152,15 @@ def ask(engine: Engine, snapshot: PgSnapshot, question: str) -> Answer:
                    min_relevance=settings.reader_min_relevance if engine.reader else settings.min_relevance,
                    reader=engine.reader, weights=engine.weights, reader_candidates=settings.reader_candidates,
                    reader_threshold=settings.reader_threshold)
+
+
+def race(write: Callable[[], None], read: Callable[[], None], stop: threading.Event, seconds: float,
+         *, readers: int = 2) -> None:
+    """Run one writer and `readers` readers in threads for `seconds` (or until one sets `stop`), then join them."""
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    stop.wait(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()

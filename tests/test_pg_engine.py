@@ -22,6 +22,7 @@ from index.corpus import SHARED_PREFIX
 from index.embedding import Embedder, HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError, IndexMismatchError, IndexMissingError
+from tests.pg_support import race
 from tests.support import REPO, SEED
 from tests.test_cli import ARTICLEBOT
 from tests.test_guilds import EAST, NORTH, NORTH_ARTICLE, QUESTION, servers
@@ -158,13 +159,7 @@ def test_an_update_is_seen_whole_by_a_concurrent_reader(corpus_dir: Path, tmp_pa
                 if len({c.quote.split()[1] for c in answer.citations if c.quote.startswith("Version")}) > 1:
                     failures.append(f"one answer quotes several versions: {[c.quote for c in answer.citations]}")
 
-        threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        stop.wait(4.0)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        race(write, read, stop, 4.0)
     assert failures == []
     assert len(seen) >= 2  # the readers did see the article change
 

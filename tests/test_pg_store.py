@@ -25,7 +25,7 @@ from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import SCHEMA_VERSION
 from index.pg_store import ArticlePassages, PgStore, connect
 from index.text import sentences
-from tests.pg_support import Postgres, ask, running_postgres
+from tests.pg_support import Postgres, ask, race, running_postgres
 from tests.support import SEED
 
 DIMENSION = 16
@@ -409,13 +409,7 @@ def test_a_reader_sees_an_article_whole_before_or_after_its_update(store: PgStor
                 if len(ids) != len(chunks):
                     failures.append(f"BM25 found {len(ids)} of {len(chunks)} passages")
 
-    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    stop.wait(2.0)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    race(write, read, stop, 2.0)
     assert failures == []
     assert len(seen) >= 2  # the readers did see the article change
 
