@@ -43,7 +43,8 @@ def run_bot(config: Config, token: str) -> int:
     if engine.reader is not None:  # its memory arena at full size now, not by steps over the months
         engine.reader.reserve(config.answer.reader_candidates)
     try:
-        asyncio.run(_run_until_signalled(config, engine, token))
+        with engine:  # its index database's connections, with store = "postgres", are closed on the way out
+            asyncio.run(_run_until_signalled(config, engine, token))
     except discord.LoginFailure:
         log.error("Discord refused the token: check the DISCORD_TOKEN environment variable "
                   "(Developer Portal → your application → Bot → Reset Token)")

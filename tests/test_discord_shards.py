@@ -2,7 +2,8 @@
 
 The fake Discord shards as Discord does (one gateway connection per shard, each server's events on
 shard `(guild_id >> 22) % shard_count`, DMs on shard 0). Tested in one process running both shards
-of two, in two `articlebot run` processes with one shard each over one index, and the pieces:
+of two, in two `articlebot run` processes with one shard each over one index (a folder, or one
+PostgreSQL database), and the pieces:
 waiting for another process's build of the same index, and /status's shard line.
 """
 
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord, limit_problems, snowflake_on_shard
 
@@ -101,8 +103,13 @@ async def test_a_worker_waits_for_another_processs_build_of_the_same_index(tmp_p
     assert engine.indexed
 
 
-async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_one_index(tmp_path: Path) -> None:
-    """Two `articlebot run` processes, shard 0 and shard 1 of 2, one config file and one index folder.
+@pytest.mark.parametrize("store", ["embedded", "postgres"])
+async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_one_index(
+        tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
+    """Two `articlebot run` processes, shard 0 and shard 1 of 2, one config file and one index.
+
+    The index is one folder (embedded) or one PostgreSQL database (postgres), as the README tells
+    to run several hosts.
 
     Started together on a corpus never indexed, one builds the index and the other waits for it. Each
     answers the server on its shard; only shard 0's process syncs the commands and polls the feeds; an
@@ -115,8 +122,11 @@ async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_o
     (tmp_path / "corpus").mkdir()
     shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
     config = tmp_path / "config.toml"
+    database = ""
+    if store == "postgres":
+        database = f'store = "postgres"\ndatabase_url = "{request.getfixturevalue("postgres_url")}"\n'
     config.write_text(
-        '[index]\ncorpus_dir = "corpus"\nindex_dir = "data/index"\n\n'
+        f'[index]\ncorpus_dir = "corpus"\nindex_dir = "data/index"\n{database}\n'
         f"[discord]\nguild_ids = [{on_zero}, {on_one}]\nshard_count = 2\n"
         f'api_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n',
         encoding="utf-8")
@@ -155,6 +165,8 @@ async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_o
         await started
         assert sorted(fake.identified) == [(0, 2), (1, 2)]
         assert any("another process is building the index" in log(shard) for shard in (0, 1)), log(0) + log(1)
+        current = tmp_path / "data" / "index" / "CURRENT"
+        assert current.exists() == (store == "embedded"), "with PostgreSQL the index lives in the database only"
         await logged(0, "shard 0 of 2 ready with 1 guild(s)")
         await logged(1, "shard 1 of 2 ready with 1 guild(s)")
         syncs = [r for r in fake.requests if r.startswith("PUT ") and r.endswith("/commands")]
