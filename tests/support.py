@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,3 +18,13 @@ def make_config(corpus: Path, index_dir: Path, **answer: Any) -> Config:
     """A configuration for a test corpus and index, ignoring the environment; `answer` overrides [answer] keys."""
     return load_config(None, environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index_dir},
                                                     "answer": answer})
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `predicate()` is true, looking every tenth of a second (for what the fake Discord does not see)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.1)

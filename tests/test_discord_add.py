@@ -14,6 +14,7 @@ from fakediscord import ADMINISTRATOR, FakeInteraction, Sent
 from index import feeds
 from index.config import FeedConfig, FetchConfig
 from index.engine import Engine
+from tests.support import until
 from tests.test_feeds import FeedSite
 
 NOTE = ("---\ntitle: Harbour dredging report\n---\n\nThe harbour authority dredged the eastern channel to a depth of "
@@ -195,3 +196,31 @@ async def test_concurrent_adds_beside_a_reindex_lose_nothing_and_questions_are_a
                        "harbour.md"}
     assert not [p for p in engine.config.index.corpus_dir.iterdir() if p.name.startswith(".")]
 
+
+
+async def test_the_bot_polls_its_feeds_again_on_its_interval_and_an_unchanged_feed_costs_a_304(
+        start_bot: Any, make_engine: Any, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The poller's own timer, not a command, brings a new entry in (the interval cut to a second for the test)."""
+    from bot import app
+    from bot.polling import FeedPoller
+
+    class EverySecond(FeedPoller):
+        def __init__(self, bot: Any) -> None:
+            super().__init__(bot)
+            assert self.interval == 30 * 60, "the default interval is 30 minutes"
+            self.interval = 1.0
+
+    monkeypatch.setattr(app, "FeedPoller", EverySecond)
+    engine = fetching(make_engine({}), FeedConfig(site.url("/rss.xml"), name="Coast News"))
+    bot = await start_bot(engine)
+    await until(lambda: len(engine.sources()) == 3, 120, "the feed's first two entries in the index")
+    polled = len(site.asked("/rss.xml"))
+    await until(lambda: len(site.asked("/rss.xml")) >= polled + 2, 30, "two more polls on the timer")
+    again = [headers for path, headers in site.requests if path == "/rss.xml"][polled:]
+    assert all(h.get("If-None-Match") == '"v2"' for h in again), "an unchanged feed is asked for conditionally"
+    pages = len(site.asked("/a/"))
+
+    site.rss_items.append("/a/chess")
+    await until(lambda: len(engine.sources()) == 4, 120, "the new entry, found by the next timed poll")
+    assert site.asked("/a/")[pages:] == ["/a/chess"], "only the new entry's page is fetched"
+    assert any("feed Coast News: 1 new article(s)" in line for line in bot.logs.lines)
