@@ -63,6 +63,10 @@ class ArticleBot(discord.Client):
             intents=discord.Intents.default(),
             allowed_mentions=render.NO_MENTIONS,
             guild_ready_timeout=config.discord.guild_ready_timeout,
+            # No cache of recent messages (discord.py keeps 1,000 by default, each with its embeds):
+            # the bot reads each message once, as it arrives, and knows its own answers by id
+            # (Conversations), so the cache would only be memory that grows with traffic.
+            max_messages=None,
             **client_options,
         )
         self.config = config
