@@ -11,7 +11,6 @@ Discord bot) run these methods in their own executor.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import threading
@@ -22,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from index import heap
 from index.answer import WEIGHTS, Weights, compose
 from index.build import build_index, chunk_settings
 from index.config import Config
@@ -167,7 +167,7 @@ class Engine:
                 replacing = self._snapshot is not None
                 self._snapshot = self._open()
                 if replacing:
-                    release_free_memory()  # the old generation's arrays are garbage now
+                    heap.trim()  # the old generation's arrays are garbage now
             return self._snapshot
         finally:
             self._open_lock.release()
@@ -249,7 +249,7 @@ class Engine:
             return report
         finally:
             self._build_lock.release()
-            release_free_memory()
+            heap.trim()
 
     def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport | None:
         """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it.
@@ -319,17 +319,3 @@ class Engine:
         except OSError:
             return True
         return indexed is not None and hashlib.sha256(data).hexdigest() != indexed
-
-
-def release_free_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc only; elsewhere nothing).
-
-    A build, or a new generation loaded beside the old one, frees tens of MB of arrays and
-    tokenizer buffers; glibc keeps such freed memory in its per-thread arenas, so a bot's resident
-    size would keep each reindex's peak for good. malloc_trim hands it back (a few ms).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.malloc_trim(0)

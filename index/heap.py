@@ -11,7 +11,8 @@ which are bounded separately (index/reader.py `reserve`, index/onnx_embedder.py 
 All three together: 404 -> 409 MB over the same questions (1,200), flat after the first 200. Without
 onnxruntime's arenas it is flatter still (286 -> 295 MB) but the reader then costs ~60 % more CPU.
 
-Only the long-running bot calls this; glibc only (elsewhere it does nothing).
+Only the long-running bot calls settle(); the engine calls trim() after each build and generation
+swap. glibc only (elsewhere both do nothing).
 """
 
 from __future__ import annotations
@@ -27,14 +28,32 @@ ARENAS = 2
 MMAP_THRESHOLD = 1 << 20
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
 def settle() -> bool:
     """Use at most ARENAS arenas, and map blocks of MMAP_THRESHOLD bytes or more on their own; whether it could."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     done = bool(mallopt(_M_ARENA_MAX, ARENAS)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
     if not done:
         log.debug("could not set the C heap's arenas and mapping threshold")
     return done
+
+
+def trim() -> None:
+    """Give the C heap's free pages back to the system.
+
+    A build, or a new generation loaded beside the old one, frees tens of MB of arrays and
+    tokenizer buffers; glibc keeps such freed memory in its arenas, so a bot's resident size would
+    keep each reindex's peak for good. malloc_trim hands it back (a few ms).
+    """
+    malloc_trim = getattr(_libc(), "malloc_trim", None)
+    if malloc_trim is not None:
+        malloc_trim(0)
