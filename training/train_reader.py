@@ -479,13 +479,11 @@ def measure(model: Any, tokenizer: Any, held: list[Question], onnx_path: Path) -
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     pairs = [p for q in held for p in q]
     torch_logits: list[float] = []
-    onnx_logits: list[float] = []
     for first in range(0, len(pairs), 64):
         batch = encode(tokenizer, pairs[first:first + 64])
         with torch.no_grad():
             torch_logits += model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])[0].tolist()
-        feed = {k: batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")}
-        onnx_logits += session.run(["answers"], feed)[0].tolist()
+    onnx_logits = _onnx_logits(session, tokenizer, pairs)
     labels = np.array([p.label for p in pairs])
     out: dict[str, Any] = {}
     for name, logits in (("torch_fp32", torch_logits), ("onnx_int8", onnx_logits)):
@@ -506,6 +504,16 @@ def measure(model: Any, tokenizer: Any, held: list[Question], onnx_path: Path) -
     return out
 
 
+def _onnx_logits(session: Any, tokenizer: Any, pairs: list[Pair]) -> list[float]:
+    """The shipped (ONNX) model's `answers` logit for each pair, 64 pairs a run."""
+    logits: list[float] = []
+    for first in range(0, len(pairs), 64):
+        batch = encode(tokenizer, pairs[first:first + 64])
+        feed = {k: batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")}
+        logits += session.run(["answers"], feed)[0].tolist()
+    return logits
+
+
 def _taken_out(session: Any, tokenizer: Any, held: list[Question]) -> dict[str, Any]:
     """Held-out answering sentences against themselves with the answer taken out (without_answer)."""
     positives = [p for q in held for p in q[:1] if p.label and p.answer is not None]
@@ -513,12 +521,7 @@ def _taken_out(session: Any, tokenizer: Any, held: list[Question]) -> dict[str, 
     pairs = [(p, Pair(p.question, rest, 0, None, p.group, p.previous)) for p, rest in twins if rest is not None]
     if not pairs:
         return {}
-    flat = [p for pair in pairs for p in pair]
-    logits: list[float] = []
-    for first in range(0, len(flat), 64):
-        batch = encode(tokenizer, flat[first:first + 64])
-        feed = {k: batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")}
-        logits += session.run(["answers"], feed)[0].tolist()
+    logits = _onnx_logits(session, tokenizer, [p for pair in pairs for p in pair])
     whole, taken = np.array(logits[0::2]), np.array(logits[1::2])
     return {"answer_taken_out_pairs": len(pairs),
             "answer_taken_out_below_half": round(float(np.mean(taken < 0)), 4),
