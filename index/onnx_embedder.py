@@ -86,16 +86,31 @@ class OnnxEmbedder:
                 n = len(encodings[i].ids)
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            # onnxruntime's memory arena grows to the largest batch it ever ran (a build's 32 passages of
-            # 256 word pieces: +250 MB) and keeps it for the life of the process; a large batch hands it
-            # back after its run (the bot: 192 -> 204 MB, not 440), a question's small one keeps it (fast).
+            # The token vectors are written into a buffer of ours, not one from onnxruntime's memory arena.
+            # The arena grows to the largest batch it has run (a build's 32 passages of 256 word pieces:
+            # +250 MB); a large batch hands that memory back after its run, a question's small one keeps
+            # it (fast). An output in the arena would still be held when the run ends, pinning the region
+            # under it: a bot's resident size then kept +45 MB after some reindexes and not others.
             # Found by benchmarks/soak.py (issue 15, item 8).
-            options = _shrinking() if ids.size > _SHRINK_ABOVE else None
+            hidden = np.empty((len(rows), width, self.dimension), dtype=np.float32)
+            binding = session.io_binding()
+            binding.bind_cpu_input("input_ids", ids)
+            binding.bind_cpu_input("attention_mask", mask)
+            binding.bind_cpu_input("token_type_ids", np.zeros_like(ids))
+            binding.bind_output(self._output_name(session), "cpu", 0, np.float32, list(hidden.shape),
+                                hidden.ctypes.data)
             with self._encode_lock:
-                hidden = session.run(None, feed, options)[0]
+                if ids.size > _SHRINK_ABOVE:
+                    session.run_with_iobinding(binding, _shrinking())
+                else:
+                    session.run_with_iobinding(binding)
             out[rows] = _mean_pooled(hidden, mask)
         return out
+
+    @staticmethod
+    def _output_name(session: Any) -> str:
+        """The token vectors' output: the model's first."""
+        return str(session.get_outputs()[0].name)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, special tokens excluded (loads only the tokenizer)."""
