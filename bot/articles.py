@@ -27,17 +27,17 @@ if TYPE_CHECKING:
     from bot.client import ArticleBot
     from bot.worker import Worker
 
-# Content types a .txt, .md or .html upload may declare (Discord guesses them from the name and bytes).
-TEXT_TYPES = ("text/", "application/xhtml+xml", "application/octet-stream")
+# Content types a .txt, .md, .html or .pdf upload may declare (Discord guesses them from the name and bytes).
+TEXT_TYPES = ("text/", "application/xhtml+xml", "application/pdf", "application/octet-stream")
 CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
 def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app_commands.Group]:
     """/add, /remove and /feeds, each given the services it uses (never the client)."""
 
-    @app_commands.command(description="Add an article: a web page by its link, or an uploaded .txt, .md or .html file "
+    @app_commands.command(description="Add an article: a page's link or an uploaded .txt, .md, .html or .pdf file "
                                       "(administrators only).")
-    @app_commands.describe(url="A link to a web page (https://…)", file="A .txt, .md or .html file")
+    @app_commands.describe(url="A link to a web page (https://…)", file="A .txt, .md, .html or .pdf file")
     @app_commands.default_permissions(manage_guild=True)
     @admin_only()
     async def add(interaction: discord.Interaction[ArticleBot], url: str | None = None,
@@ -201,7 +201,7 @@ async def _download(file: discord.Attachment, max_mb: float) -> bytes:
         raise IngestError(f"it is {file.size:,} bytes, larger than the {max_mb:g} MB limit (index.max_file_mb)")
     content_type = (file.content_type or "").split(";")[0].strip().lower()
     if content_type and not content_type.startswith(TEXT_TYPES):
-        raise IngestError(f"it is {content_type}, not text (only .txt, .md and .html files are read)")
+        raise IngestError(f"it is {content_type}, not text (only .txt, .md, .html and .pdf files are read)")
     try:
         data = await file.read()
     except (discord.HTTPException, discord.NotFound) as e:

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
 
     add = command("add", "Add articles to the corpus folder and index them: web pages by link (fetched, their main "
-                  "text kept as Markdown) or local .txt, .md and .html files (copied).",
+                  "text kept as Markdown) or local .txt, .md, .html and .pdf files (copied).",
                   "articlebot add https://example.com/news/story.html   or   articlebot add notes/interview.md")
     add.add_argument("items", nargs="+", metavar="URL|FILE", help="links to web pages, or files to copy")
     add.add_argument("--refresh", action="store_true",
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object per question, one per line")
     ask.add_argument("--top-k", type=_top_k, metavar="K", help="sources to cite, 1-20 (default from config: 3)")
 
-    show = command("show", "Print the text an article's citation offsets refer to (for HTML: the extracted text).",
+    show = command("show", "Print the text an article's citation offsets refer to (HTML, PDF: the extracted text).",
                    "articlebot show us-diplomat-visits-belarus.txt")
     show.add_argument("source", help="the article's path relative to the corpus folder")
     show.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")

@@ -19,7 +19,7 @@ import numpy as np
 
 from index.chunking import Chunk, chunk_article, embedding_prefix
 from index.config import IndexConfig
-from index.corpus import READER_VERSION, ArticleSkipped, CorpusFile, read_article, scan_sources
+from index.corpus import READER_VERSION, ArticleSkipped, CorpusFile, is_extracted, read_article, scan_sources
 from index.dense import DenseIndex
 from index.embedding import Embedder
 from index.errors import ArticlebotError, CorpusError
@@ -84,7 +84,7 @@ def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest
 
 def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
                ) -> tuple[ArticleInfo, list[Chunk], str | None]:
-    """Read and chunk one new or changed file: its article, chunks, and for HTML the extracted text.
+    """Read and chunk one new or changed file: its article, chunks, and for HTML or PDF the extracted text.
 
     Raises ArticleSkipped when the file cannot be read.
     """
@@ -95,7 +95,7 @@ def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
                            min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
     info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
                        article.sha256, len(chunks))
-    return info, chunks, article.text if file.path.suffix.lower() in (".html", ".htm") else None
+    return info, chunks, article.text if is_extracted(file.path) else None
 
 
 def to_embed(info: ArticleInfo, chunks: list[Chunk]) -> list[str]:
@@ -110,7 +110,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     notify = progress or (lambda _: None)
     files, skipped = scan_sources(config)
     if not files and not skipped:
-        raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md or .html files)")
+        raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md, .html or .pdf files)")
     settings = chunk_settings(config)
     with build_lock(config.index_dir):
         previous = _compatible_previous(config, embedder, settings)

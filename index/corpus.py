@@ -8,6 +8,7 @@ only called for files whose hash the index does not already know.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from index.model import SkippedFile
 from index.text import Span, is_markup, paragraphs, words
 
 SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-            ".html": "html", ".htm": "html"}
+            ".html": "html", ".htm": "html", ".pdf": "pdf"}
+# Kinds whose text is extracted from the file: citation offsets refer to the extracted text, which
+# the index keeps (the file itself is never rewritten).
+EXTRACTED = frozenset({"html", "pdf"})
 # Bumped whenever reading changes what an article's text or paragraphs are, so that old
 # index entries are re-read rather than trusted.
 READER_VERSION = 1
@@ -69,7 +73,8 @@ class Article:
 def scan_corpus(root: Path, *, max_bytes: int) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """List the article files below `root` (recursively, never following links out of it)."""
     if not root.exists():
-        raise CorpusError(f"corpus folder {root} does not exist; create it and put articles (.txt, .md, .html) in it")
+        raise CorpusError(f"corpus folder {root} does not exist; "
+                          "create it and put articles (.txt, .md, .html, .pdf) in it")
     if not root.is_dir():
         raise CorpusError(f"corpus path {root} is not a folder")
     root = root.resolve()
@@ -149,10 +154,14 @@ def read_article(file: CorpusFile) -> Article:
     kind = SUFFIXES[file.path.suffix.lower()]
     if not file.data.strip():
         raise ArticleSkipped("empty file")
-    if b"\x00" in file.data[:8192]:
-        raise ArticleSkipped("binary file (it contains NUL bytes), not text")
-    text, warning = decode(file.data)
     meta: dict[str, str] = {}
+    warning = None
+    if kind == "pdf":
+        text, meta = _extract_pdf(file.data)
+    elif b"\x00" in file.data[:8192]:
+        raise ArticleSkipped("binary file (it contains NUL bytes), not text")
+    else:
+        text, warning = decode(file.data)
     body = Span(0, len(text))
     if kind == "html":
         text, meta = _extract_html(text)
@@ -170,6 +179,11 @@ def read_article(file: CorpusFile) -> Article:
         url=meta.get("url") or None, date=meta.get("date") or None, author=meta.get("author") or None,
         paragraphs=tuple(kept), warning=warning,
     )
+
+
+def is_extracted(path: Path | PurePosixPath) -> bool:
+    """Whether an article file's indexed text is extracted from it (HTML, PDF) rather than its own text."""
+    return SUFFIXES.get(path.suffix.lower()) in EXTRACTED
 
 
 def decode(data: bytes) -> tuple[str, str | None]:
@@ -256,3 +270,67 @@ def _extract_html(html: str) -> tuple[str, dict[str, str]]:
         raise ArticleSkipped("no article text found in the HTML page")
     meta = {name: field(name) for name in ("title", "url", "date", "author") if field(name)}
     return text, meta
+
+
+def _extract_pdf(data: bytes) -> tuple[str, dict[str, str]]:
+    """The text of a PDF's pages (a blank line between pages) and its title and author, with pypdf.
+
+    Only text the PDF holds as text is read: a scanned page is a picture, and is refused as such.
+    """
+    import pypdf  # imported here: only PDF articles pay for it
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ArticleSkipped("the PDF is protected by a password")
+        pages = [_reflow(page.extract_text() or "") for page in reader.pages]
+        info = reader.metadata
+    except ArticleSkipped:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as e:
+        raise ArticleSkipped(f"not a readable PDF ({e})") from None
+    text = "\n\n".join(page for page in pages if page)
+    if not words(text):
+        raise ArticleSkipped("the PDF holds no text (a scan? pictures of text are not read)")
+    meta = {}
+    if info is not None:
+        meta = {name: str(value).strip() for name, value in (("title", info.title), ("author", info.author))
+                if value and str(value).strip()}
+    return text, meta
+
+
+def _reflow(page: str) -> str:
+    """A page's lines as paragraphs: a PDF breaks lines where the page is full, not where sentences end.
+
+    A line runs on into the next unless it is short (under 85 % of the page's usual line: a
+    paragraph's last line, a heading) and the next one starts like a new paragraph; a blank line
+    always ends one. Hyphens at a line's end are kept, since a PDF does not say which are soft.
+    """
+    lines = [line.strip() for line in page.splitlines()]
+    lengths = sorted(len(line) for line in lines if line)
+    if not lengths:
+        return ""
+    usual = lengths[(len(lengths) * 3) // 4]
+    paragraphs: list[str] = []
+    current = previous = ""
+    for line in lines:
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current = ""
+            continue
+        if current and len(previous) < 0.85 * usual and (line[0].isupper() or line[0].isdigit()
+                                                          or line[0] in "\"'“‘•-–(["):
+            paragraphs.append(current)
+            current = ""
+        if not current:
+            current = line
+        elif current.endswith("-") and current[-2:-1].isalpha():
+            current += line
+        else:
+            current += " " + line
+        previous = line
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)

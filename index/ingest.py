@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from index.config import Config
 from index.corpus import (
+    EXTRACTED,
     SUFFIXES,
     Article,
     ArticleSkipped,
@@ -145,7 +146,7 @@ def add_url(config: Config, url: str, *, refresh: bool = False, now: datetime | 
 
 
 def add_file(config: Config, path: Path) -> Addition:
-    """Copy a local .txt, .md or .html file into the corpus; the same file already there changes nothing."""
+    """Copy a local .txt, .md, .html or .pdf file into the corpus; the same file already there changes nothing."""
     if not path.exists():
         raise IngestError("there is no such file (to add a web page, give its whole link, starting with https://)")
     if not path.is_file():
@@ -188,7 +189,7 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
     stem = _safe_stem(PurePosixPath(base).stem)
     article = _check_readable(stem + suffix, data)
     sha = hashlib.sha256(data).hexdigest()
-    text_key = _text_key(_body(data, suffix)) if SUFFIXES[suffix] != "html" else None
+    text_key = _text_key(_body(data, suffix)) if SUFFIXES[suffix] not in EXTRACTED else None
     match = (next((k for k in known if k.sha256 == sha), None)
              or (_find(known, link=url_key(article.url)) if article.url else None)
              or (_find(known, text=text_key) if text_key else None))
@@ -304,7 +305,7 @@ def _catalogue(config: Config) -> list[_Known]:
     so that adding one of them changes nothing; they are never written or removed from here.
     """
     files, _ = scan_sources(config.index)
-    try:  # the index knows the URLs and titles of HTML articles without extracting them again
+    try:  # the index knows the URLs and titles of HTML and PDF articles without extracting them again
         indexed = {a.source: a for a in live_manifest(config.index).articles}
     except ArticlebotError:
         indexed = {}
@@ -313,7 +314,7 @@ def _catalogue(config: Config) -> list[_Known]:
         suffix = file.path.suffix.lower()
         meta: dict[str, str] = {}
         text_key = None
-        if SUFFIXES[suffix] != "html":
+        if SUFFIXES[suffix] not in EXTRACTED:
             text = decode(file.data)[0]
             if SUFFIXES[suffix] == "markdown":
                 meta = front_matter(text)[0]

@@ -38,7 +38,7 @@ def build_in_database(config: IndexConfig, embedder: Embedder, store: PgStore,
     notify = progress or (lambda _: None)
     files, skipped = scan_sources(config)
     if not files and not skipped:
-        raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md or .html files)")
+        raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md, .html or .pdf files)")
     corpus = config.corpus_key
     settings = chunk_settings(config)
     with store.write_lock(corpus):

@@ -28,3 +28,38 @@ async def until(predicate: Callable[[], object], timeout: float, what: str) -> N
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+def pdf_bytes(pages: list[list[str]], *, title: str | None = None, author: str | None = None) -> bytes:
+    """A small PDF whose pages hold these lines of text (Helvetica, one line under another), with metadata.
+
+    Written out by hand, object by object with its cross-reference table, because the tests need a
+    PDF whose text is known exactly and pypdf (which reads them) does not lay out text.
+    """
+    def literal(text: str) -> str:
+        return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+    objects: list[str] = []
+    page_numbers = [4 + 2 * i for i in range(len(pages))]
+    objects.append("<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{' '.join(f'{n} 0 R' for n in page_numbers)}] /Count {len(pages)} >>")
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    for number, lines in zip(page_numbers, pages, strict=True):
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                       f"/Resources << /Font << /F1 3 0 R >> >> /Contents {number + 1} 0 R >>")
+        shown = " T* ".join(f"{literal(line)} Tj" for line in lines)
+        stream = f"BT /F1 11 Tf 14 TL 72 720 Td {shown} ET"
+        objects.append(f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream")
+    info = " ".join(f"/{key} {literal(value)}" for key, value in (("Title", title), ("Author", author)) if value)
+    objects.append(f"<< {info} >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("latin-1")
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode("latin-1")
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode("latin-1")
+    return bytes(out)

@@ -9,7 +9,7 @@ import pytest
 
 from index.corpus import ArticleSkipped, read_article, scan_corpus
 from index.errors import CorpusError
-from tests.support import SEED
+from tests.support import SEED, pdf_bytes
 
 MB = 1_000_000
 
@@ -59,12 +59,39 @@ def test_html_main_text_without_scripts_styles_or_navigation(tmp_path: Path) -> 
     assert article.title
 
 
+def test_pdf_text_is_read_as_paragraphs_with_its_title_and_author(tmp_path: Path) -> None:
+    (tmp_path / "harbour.pdf").write_bytes(pdf_bytes([
+        ["Harbour dredging report", "",
+         "The eastern channel of the harbour was dredged to a depth of twelve metres over the",
+         "summer, the port authority said on Monday, so that larger ferries can berth at the",
+         "new terminal.",
+         "Work on the western channel begins in the spring and will take about six weeks to",
+         "finish, weather permitting."],
+        ["The dredging cost 4.2 million euros, paid by the port authority and the regional",
+         "government in equal shares."],
+    ], title="Harbour dredging report", author="Port Authority"))
+    article = _read(tmp_path, "harbour.pdf")
+    assert (article.title, article.author) == ("Harbour dredging report", "Port Authority")
+    texts = [article.text[p.span.start:p.span.end] for p in article.paragraphs]
+    assert texts == [
+        "Harbour dredging report",
+        "The eastern channel of the harbour was dredged to a depth of twelve metres over the summer, the port "
+        "authority said on Monday, so that larger ferries can berth at the new terminal.",
+        "Work on the western channel begins in the spring and will take about six weeks to finish, weather "
+        "permitting.",
+        "The dredging cost 4.2 million euros, paid by the port authority and the regional government in equal "
+        "shares.",
+    ]
+
+
 def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("", "utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG" * 100)
     (tmp_path / "big.txt").write_text("word " * 300_000, "utf-8")
     (tmp_path / "latin.txt").write_bytes("Caf\xe9 owners met the mayor.".encode("cp1252"))
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 truncated")
+    (tmp_path / "scan.pdf").write_bytes(pdf_bytes([[]], title="A scanned page"))
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
     outside = tmp_path.parent / "outside-secret.txt"
     outside.write_text("This secret lives outside the corpus.", "utf-8")
     os.symlink(outside, tmp_path / "link.txt")
@@ -73,7 +100,11 @@ def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert "larger than" in reasons["big.txt"]
     assert "symbolic link" in reasons["link.txt"]
     by_name = {f.source: f for f in files}
-    assert "notes.pdf" not in by_name
+    assert "image.png" not in by_name
+    with pytest.raises(ArticleSkipped, match="not a readable PDF"):
+        read_article(by_name["notes.pdf"])
+    with pytest.raises(ArticleSkipped, match="holds no text"):
+        read_article(by_name["scan.pdf"])
     with pytest.raises(ArticleSkipped, match="empty"):
         read_article(by_name["empty.txt"])
     with pytest.raises(ArticleSkipped, match="binary"):

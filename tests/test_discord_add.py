@@ -14,7 +14,7 @@ from fakediscord import ADMINISTRATOR, FakeInteraction, Sent
 from index import feeds
 from index.config import FeedConfig, FetchConfig
 from index.engine import Engine
-from tests.support import until
+from tests.support import pdf_bytes, until
 from tests.test_feeds import FeedSite
 
 NOTE = ("---\ntitle: Harbour dredging report\n---\n\nThe harbour authority dredged the eastern channel to a depth of "
@@ -87,6 +87,15 @@ async def test_add_an_uploaded_file_with_checks_on_name_type_size_and_content(
     ask = await fake.slash("ask", fake.user("ann"), question="How deep was the eastern channel dredged?")
     assert "twelve metres" in (await ask.followup()).content
 
+    leaflet = pdf_bytes([["The new ferry timetable starts on the first of June, with a boat every twenty",
+                          "minutes from the harbour to the island between six in the morning and midnight."]],
+                        title="Ferry timetable leaflet")
+    upload = fake.attachment("ferry timetable.pdf", leaflet, "application/pdf")
+    reply = await answered(await fake.slash("add", admin, file=upload))
+    assert reply.content.startswith("Added Ferry timetable leaflet (`ferry-timetable.pdf`)"), reply.content
+    ask = await fake.slash("ask", fake.user("ann"), question="How often will the ferry sail to the island?")
+    assert "a boat every twenty minutes" in (await ask.followup()).content
+
     downloads = len(fake.downloads)
     for attachment, why in [
         (fake.attachment("tool.exe", b"MZ\x90\x00", "application/x-msdownload"), ".exe files are not accepted"),
@@ -104,7 +113,8 @@ async def test_add_an_uploaded_file_with_checks_on_name_type_size_and_content(
     same = await answered(await fake.slash("add", admin, file=fake.attachment("copy.md", NOTE.encode())))
     assert same.content.startswith("Already in the corpus")
     assert "harbour.md" in same.content
-    assert sorted(p.name for p in corpus.iterdir()) == ["harbour.md", "us-diplomat-visits-belarus.txt"]
+    assert sorted(p.name for p in corpus.iterdir()) == ["ferry-timetable.pdf", "harbour.md",
+                                                        "us-diplomat-visits-belarus.txt"]
 
 
 async def test_remove_autocompletes_indexed_titles_for_admins_only(start_bot: Any, make_engine: Any) -> None:

@@ -25,7 +25,7 @@ from index import fetch
 from index.config import FetchConfig, load_config
 from index.errors import ConfigError, FetchError
 from index.ingest import slug, url_key
-from tests.support import REPO, SEED
+from tests.support import REPO, SEED, pdf_bytes
 
 CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"
 LIGHTHOUSE = """
@@ -384,6 +384,7 @@ def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
     seed = outside / "belarus visit (draft).txt"
     seed.write_bytes(SEED.read_bytes())
     (outside / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (outside / "slides.pptx").write_bytes(b"PK\x03\x04")
     (outside / "empty.md").write_text("   \n")
     status, out, err = articlebot(capsys, "add", "--config", config, str(seed))
     assert status == 0, err
@@ -393,12 +394,13 @@ def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
 
     before = state(tmp_path)
     status, out, err = articlebot(capsys, "add", "--config", config, str(seed), str(outside / "scan.pdf"),
-                                  str(outside / "empty.md"), str(outside / "missing.txt"),
+                                  str(outside / "slides.pptx"), str(outside / "empty.md"), str(outside / "missing.txt"),
                                   str(tmp_path / "corpus" / "belarus-visit-draft.txt"))
     assert status == 1
     assert "already in the corpus" in out
     assert "belarus-visit-draft.txt" in out
-    assert ".pdf files are not accepted (only .htm, .html, .markdown, .md, .text, .txt)" in err
+    assert ".pptx files are not accepted (only .htm, .html, .markdown, .md, .pdf, .text, .txt)" in err
+    assert "scan.pdf: it cannot be indexed: not a readable PDF" in err
     assert "empty.md: it cannot be indexed: empty file" in err
     assert "missing.txt: there is no such file" in err
     assert "already in the corpus folder (as belarus-visit-draft.txt)" in err
@@ -411,6 +413,39 @@ def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
     status, out, err = articlebot(capsys, "add", "--config", config, str(other))
     assert status == 0, err
     assert "added: belarus-visit-draft-2.txt" in out, err
+
+
+def test_a_pdf_is_added_and_answered_from_with_quotes_from_its_extracted_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    report = tmp_path / "harbour report 2025.pdf"
+    report.write_bytes(pdf_bytes([
+        ["Harbour dredging report", "",
+         "The eastern channel of the harbour was dredged to a depth of twelve metres over the",
+         "summer, the port authority said on Monday, so that larger ferries can berth at the",
+         "new terminal."],
+        ["The dredging cost 4.2 million euros, paid by the port authority and the regional",
+         "government in equal shares."],
+    ], title="Harbour dredging report", author="Port Authority"))
+    status, out, err = articlebot(capsys, "add", "--config", config, str(report))
+    assert status == 0, err
+    assert "added: harbour-report-2025.pdf" in out
+    assert (tmp_path / "corpus" / "harbour-report-2025.pdf").read_bytes() == report.read_bytes()
+
+    status, out, err = articlebot(capsys, "ask", "--config", config, "--json", "How much did the dredging cost?")
+    assert status == 0, err
+    answer = json.loads(out)
+    assert "4.2 million euros" in answer["answer"]
+    cited = answer["citations"][0]
+    assert (cited["source"], cited["title"]) == ("harbour-report-2025.pdf", "Harbour dredging report")
+    status, shown, err = articlebot(capsys, "show", "--config", config, "harbour-report-2025.pdf")
+    assert status == 0, err
+    assert shown[cited["start"]:cited["end"]] == cited["quote"]  # the offsets refer to the extracted text
+    assert "paid by the port authority and the regional government in equal shares." in cited["quote"]
+
+    status, out, err = articlebot(capsys, "add", "--config", config, str(report))
+    assert status == 1
+    assert "already in the corpus" in out + err
 
 
 def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_path: Path,
