@@ -95,7 +95,7 @@ def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
                            min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
     info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
                        article.sha256, len(chunks))
-    return info, chunks, article.text if is_extracted(file.path) else None
+    return info, chunks, article.text if is_extracted(file.path.suffix) else None
 
 
 def to_embed(info: ArticleInfo, chunks: list[Chunk]) -> list[str]:

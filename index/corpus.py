@@ -181,9 +181,9 @@ def read_article(file: CorpusFile) -> Article:
     )
 
 
-def is_extracted(path: Path | PurePosixPath) -> bool:
-    """Whether an article file's indexed text is extracted from it (HTML, PDF) rather than its own text."""
-    return SUFFIXES.get(path.suffix.lower()) in EXTRACTED
+def is_extracted(suffix: str) -> bool:
+    """Whether a file with this suffix is indexed by text extracted from it (HTML, PDF) rather than its own text."""
+    return SUFFIXES.get(suffix.lower()) in EXTRACTED
 
 
 def decode(data: bytes) -> tuple[str, str | None]:

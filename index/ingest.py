@@ -24,13 +24,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from index.config import Config
 from index.corpus import (
-    EXTRACTED,
     SUFFIXES,
     Article,
     ArticleSkipped,
     CorpusFile,
     decode,
     front_matter,
+    is_extracted,
     is_shared,
     read_article,
     scan_sources,
@@ -189,7 +189,7 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
     stem = _safe_stem(PurePosixPath(base).stem)
     article = _check_readable(stem + suffix, data)
     sha = hashlib.sha256(data).hexdigest()
-    text_key = _text_key(_body(data, suffix)) if SUFFIXES[suffix] not in EXTRACTED else None
+    text_key = _text_key(_body(data, suffix)) if not is_extracted(suffix) else None
     match = (next((k for k in known if k.sha256 == sha), None)
              or (_find(known, link=url_key(article.url)) if article.url else None)
              or (_find(known, text=text_key) if text_key else None))
@@ -314,7 +314,7 @@ def _catalogue(config: Config) -> list[_Known]:
         suffix = file.path.suffix.lower()
         meta: dict[str, str] = {}
         text_key = None
-        if SUFFIXES[suffix] not in EXTRACTED:
+        if not is_extracted(suffix):
             text = decode(file.data)[0]
             if SUFFIXES[suffix] == "markdown":
                 meta = front_matter(text)[0]

@@ -77,6 +77,7 @@ class OnnxEmbedder:
             return out
         encodings = tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        output = session.get_outputs()[0].name  # the token vectors
         for first in range(0, len(order), self._batch_size):
             rows = order[first:first + self._batch_size]
             width = len(encodings[rows[0]].ids)
@@ -97,7 +98,7 @@ class OnnxEmbedder:
             binding.bind_cpu_input("input_ids", ids)
             binding.bind_cpu_input("attention_mask", mask)
             binding.bind_cpu_input("token_type_ids", np.zeros_like(ids))
-            binding.bind_output(self._output_name(session), "cpu", 0, np.float32, list(hidden.shape),
+            binding.bind_output(output, "cpu", 0, np.float32, list(hidden.shape),
                                 hidden.ctypes.data)
             with self._encode_lock:
                 if ids.size > _SHRINK_ABOVE:
@@ -106,11 +107,6 @@ class OnnxEmbedder:
                     session.run_with_iobinding(binding)
             out[rows] = _mean_pooled(hidden, mask)
         return out
-
-    @staticmethod
-    def _output_name(session: Any) -> str:
-        """The token vectors' output: the model's first."""
-        return str(session.get_outputs()[0].name)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, special tokens excluded (loads only the tokenizer)."""
