@@ -44,6 +44,7 @@ class OnnxEmbedder:
         self._spec: _ModelSpec | None = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
+        self._run_options: Any = None
 
     @property
     def name(self) -> str:
@@ -78,21 +79,19 @@ class OnnxEmbedder:
         encodings = tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         output = session.get_outputs()[0].name  # the token vectors
-        for first in range(0, len(order), self._batch_size):
-            rows = order[first:first + self._batch_size]
-            width = len(encodings[rows[0]].ids)
+        first = 0
+        while first < len(order):
+            width = len(encodings[order[first]].ids)
+            rows = order[first:first + max(1, min(self._batch_size, TOKENS_PER_BATCH // width))]
+            first += len(rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
                 n = len(encodings[i].ids)
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
-            # The token vectors are written into a buffer of ours, not one from onnxruntime's memory arena.
-            # The arena grows to the largest batch it has run (a build's 32 passages of 256 word pieces:
-            # +250 MB); a large batch hands that memory back after its run, a question's small one keeps
-            # it (fast). An output in the arena would still be held when the run ends, pinning the region
-            # under it: a bot's resident size then kept +45 MB after some reindexes and not others.
-            # Found by benchmarks/soak.py (issue 15, item 8).
+            # The token vectors are written into a buffer of ours, not one from onnxruntime's memory arena:
+            # an output in the arena would still be held when the run ends, pinning the region under it.
             hidden = np.empty((len(rows), width, self.dimension), dtype=np.float32)
             binding = session.io_binding()
             binding.bind_cpu_input("input_ids", ids)
@@ -101,10 +100,7 @@ class OnnxEmbedder:
             binding.bind_output(output, "cpu", 0, np.float32, list(hidden.shape),
                                 hidden.ctypes.data)
             with self._encode_lock:
-                if ids.size > _SHRINK_ABOVE:
-                    session.run_with_iobinding(binding, _shrinking())
-                else:
-                    session.run_with_iobinding(binding)
+                session.run_with_iobinding(binding, self._run_options)
             out[rows] = _mean_pooled(hidden, mask)
         return out
 
@@ -130,6 +126,7 @@ class OnnxEmbedder:
                 path = exported_model(spec, self._cache_dir, quantized=self._quantized)
                 self._tokenizer = spec.tokenizer(truncate=True)
                 self._session = cpu_session(path)
+                self._run_options = _shrinking()
             return self._session, self._tokenizer
 
     def _load_counter(self) -> Any:
@@ -152,7 +149,14 @@ def cpu_session(path: Path) -> Any:
 
 
 def _shrinking() -> Any:
-    """Run options that hand the memory arena back after the run (for the large batches of a build)."""
+    """Run options that hand the arena's free regions back after every run.
+
+    Without them the arena keeps every region it ever grew: a question whose batch found no free
+    room took a new 32 MB region and kept it until a larger batch's run happened to free it, so a
+    bot's resident size stepped by ~30 MB and back as questions came (benchmarks/soak.py, issue 15).
+    Handing them back costs a question nothing measurable (one question embedded 200 times: 4.6-5.8
+    ms either way).
+    """
     import onnxruntime as ort
 
     options = ort.RunOptions()
@@ -168,11 +172,13 @@ def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-# Word pieces in a batch above which the arena is handed back after the run. A question has under 100;
-# anything larger (a build's batches, the candidate sentences of a question that shares no word with
-# them) would otherwise leave the arena at its size for good: at 2048, a bot's resident size still rose
-# by steps of ~45 MB over 1,500 questions (benchmarks/soak.py).
-_SHRINK_ABOVE = 256
+# Word pieces per batch (rows x the longest row), within the configured batch size. onnxruntime's
+# arena grows to the largest batch it runs, in regions that double (4, 8, 16, 32 MB...), and the
+# attention's memory grows with the square of the row: 32 passages of 256 word pieces needed ~250 MB
+# for one run. At 1,024, a run of the longest passages takes 4 rows and a few tens of MB, and a
+# build embeds ~15 % faster on 2 cores (smaller attention matrices stay in cache; 189 passages of
+# news-dev: 9.5 s at 8,192, 8.1 s at 1,024, the same vectors).
+TOKENS_PER_BATCH = 1024
 
 
 class _ModelSpec:
