@@ -97,9 +97,9 @@ class Reader:
         """The model's logits and start and end scores, written into arrays of ours.
 
         Outputs that onnxruntime allocated would live in its arena for as long as the caller holds
-        them, after the lock is released: another question's run then finds the arena's free space
-        cut up and extends it by a new region of twice the last one's size (128 MB), kept for good.
-        That was the 20,000-question soak's step of ~+27 MB after its first reindex (issue 15).
+        them, after the lock is released, and a question running meanwhile would find the arena's
+        free space cut up; the embedder binds its output the same way. (Written against the soak's
+        step after its first reindex, which it did not remove: see README, "Speed and scale".)
         """
         rows, width = ids.shape
         logits = np.empty(rows, dtype=np.float32)
