@@ -126,7 +126,7 @@ class OnnxEmbedder:
                 path = exported_model(spec, self._cache_dir, quantized=self._quantized)
                 self._tokenizer = spec.tokenizer(truncate=True)
                 self._session = cpu_session(path)
-                self._run_options = _shrinking()
+                self._run_options = handing_back()
             return self._session, self._tokenizer
 
     def _load_counter(self) -> Any:
@@ -148,7 +148,7 @@ def cpu_session(path: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _shrinking() -> Any:
+def handing_back() -> Any:
     """Run options that hand the arena's free regions back after every run.
 
     Without them the arena keeps every region it ever grew: a question whose batch found no free

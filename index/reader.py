@@ -59,6 +59,7 @@ class Reader:
         self._tokenizer: Any = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
+        self._run_options: Any = None
 
     def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
         """One Reading per sentence, in order; `previous[i]` is the sentence before `sentences[i]` ("" if none)."""
@@ -96,10 +97,12 @@ class Reader:
              types: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The model's logits and start and end scores, written into arrays of ours.
 
-        Outputs that onnxruntime allocated would live in its arena for as long as the caller holds
-        them, after the lock is released, and a question running meanwhile would find the arena's
-        free space cut up; the embedder binds its output the same way. (Written against the soak's
-        step after its first reindex, which it did not remove: see README, "Speed and scale".)
+        Every run hands back the arena regions it had to add. The arena keeps the region `reserve`
+        filled, but a run whose working memory did not fit in its free space (once in ~6,000 of
+        the soak's questions) added a region of twice the last one's size, 128 MB (21 MB of it
+        touched), and kept it: the soak's step after its first reindex, caught with gdb on the
+        bot's `mmap` calls (issue 15). Outputs go into arrays of ours so that none is left in the
+        arena to keep a region from being handed back.
         """
         rows, width = ids.shape
         logits = np.empty(rows, dtype=np.float32)
@@ -112,7 +115,7 @@ class Reader:
         for name, out in (("answers", logits), ("start", starts), ("end", ends)):
             binding.bind_output(name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
         with self._run_lock:
-            session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding, self._run_options)
         return logits, starts, ends
 
     def _load(self) -> tuple[Any, Any]:
@@ -121,7 +124,7 @@ class Reader:
                 from tokenizers import Tokenizer
 
                 from index.embedding import resolve_model_path
-                from index.onnx_embedder import cpu_session
+                from index.onnx_embedder import cpu_session, handing_back
 
                 if not self._path.is_file():
                     from index.errors import ConfigError
@@ -133,6 +136,7 @@ class Reader:
                 tokenizer.enable_truncation(_MAX_LENGTH, strategy="longest_first")
                 self._tokenizer = tokenizer
                 self._session = cpu_session(self._path)
+                self._run_options = handing_back()
             return self._session, self._tokenizer
 
 
