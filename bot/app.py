@@ -40,7 +40,7 @@ def run_bot(config: Config, token: str) -> int:
 
     heap.settle()  # before the question threads start: a bot that runs for months keeps a flat heap
     engine = Engine.from_config(config)
-    if engine.reader is not None:  # its memory arena at full size now, not by steps over the months
+    if engine.reader is not None:  # loaded and run once now, not at the first question
         engine.reader.reserve(config.answer.reader_candidates)
     try:
         with engine:  # its index database's connections, with store = "postgres", are closed on the way out
