@@ -683,7 +683,8 @@ def write_section(r: dict[str, Any], results: Path) -> None:
         f"Meanwhile, after 30 %, 45 % and 60 % of the questions: /reindex after changing an article, "
         f"`articlebot index` in another process after adding one, /reindex after changing another. "
         f"{r['cpus']} cores; load average before/after {r['load_before'][0]:.1f} / {r['load_after'][0]:.1f} "
-        "(other work was running on the machine, so latencies are pessimistic).", "",
+        "(the soak itself keeps both cores busy: the bot, and the fake Discord with its question senders; a load "
+        "well over the core count means other work shared them and latencies are pessimistic).", "",
         "| resident memory of the bot | MB |", "|---|---|",
         f"| ready (index loaded) | {rss['ready']} |",
         f"| start (after the first answer) | {rss['start']} |",
