@@ -47,6 +47,7 @@ quantised to 8 bits, checked against torch, and written to index/models/reader/.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -220,11 +221,18 @@ def squad_questions(path: Path, rng: random.Random, seed: int, *, same: int = 1,
             negatives = here[:k_same] + elsewhere[:k_other]
             kind = expected_kind(question) if same_kind and answers and not held else None
             if kind is not None:
-                others = [row for row in alike + rng.sample(range(len(table)), len(table))
-                          if row not in touched and row not in positive and row not in negatives
-                          and not any(t in table[row][1].lower() for t in said)
-                          and phrases(kind, table[row][1], question)]
-                negatives += list(dict.fromkeys(others))[:same_kind]
+                # The most question-alike such sentences first, then a few random ones of the article;
+                # looked for lazily (a Reddit or review "article" has thousands of sentences).
+                found: list[int] = []
+                for row in itertools.chain(alike, (rng.randrange(len(table)) for _ in range(200))):
+                    if (row in found or row in touched or row in positive or row in negatives
+                            or any(t in table[row][1].lower() for t in said)):
+                        continue
+                    if phrases(kind, table[row][1], question):
+                        found.append(row)
+                        if len(found) == same_kind:
+                            break
+                negatives += found
             for row in negatives:
                 _, text, _, before = table[row]
                 pairs.append(Pair(question, text, 0, None, group, before))
