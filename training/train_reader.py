@@ -22,11 +22,12 @@ only (see index/models/reader/MODEL_CARD.md for the data, its licences and the m
   answers questions the articles do not answer. Tried on 2026-12-01 and not shipped: the model
   learnt it (held out, such sentences read under 0.5: 0.56 of them, was 0.48) but chose worse
   (SQuAD cite@1 −3.7 points) and declined no more unanswerable news questions (model card).
-  With `--same-kind N` (off by default; not yet trained with), a question that asks for a kind of
-  phrase (a name, a number, a date, a place: the engine's answer-type patterns) also gets up to N
-  sentences of its article that hold a phrase of that kind but not its answer: the shipped model
-  reads any sentence naming a person as answering "who was released?" (the bundled article's
-  diplomat, 0.81). On the SQuAD 2.0 excerpt N=2 adds 4,364 pairs to 22,273.
+  With `--same-kind N` (off by default; tried 2026-12-02 with N=2 and 56,000 pairs and not shipped:
+  worse on every held-out and news-dev measure but unanswerable declined; model card), a question
+  that asks for a kind of phrase (a name, a number, a date, a place: the engine's answer-type
+  patterns) also gets up to N sentences of its article that hold a phrase of that kind but not
+  its answer: the shipped model reads any sentence naming a person as answering "who was
+  released?" (the bundled article's diplomat, 0.81). On the SQuAD 2.0 excerpt N=2 adds 4,364 pairs to 22,273.
 - SelQA: each question's candidate sentences of one Wikipedia section, marked answering or not.
 - SQuAD 1.1 question-sentence pairs (the 10k set, and Du et al.'s 2017 split): the answering
   sentence is a positive; the two most BM25-alike other sentences of the set are negatives.
