@@ -243,10 +243,13 @@ class RssSampler(threading.Thread):
         """The RSS now, in MB."""
         return proc_status(self.pid)["VmRSS"] / 1024
 
+    def between(self, since: float, until: float) -> list[int]:
+        """The samples (kB) taken between two moments."""
+        return [kb for at, kb in self.samples if since <= at <= until]
+
     def peak_mb(self, since: float, until: float) -> float:
         """The highest sample between two moments, in MB."""
-        inside = [kb for at, kb in self.samples if since <= at <= until]
-        return max(inside, default=0) / 1024
+        return max(self.between(since, until), default=0) / 1024
 
     def median_mb(self, since: float, until: float) -> float:
         """The median sample between two moments, in MB: the typical RSS, not one moment's.
@@ -254,7 +257,7 @@ class RssSampler(threading.Thread):
         A single sample lands wherever the models happen to be: each run maps its working memory and hands
         it back, so samples taken a second apart differ by tens of MB.
         """
-        inside = [kb for at, kb in self.samples if since <= at <= until]
+        inside = self.between(since, until)
         return statistics.median(inside) / 1024 if inside else self.now_mb()
 
 
