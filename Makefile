@@ -37,7 +37,7 @@ eval-news: install
 	$(BIN)/articlebot eval --corpus ../shared/eval/news-dev/corpus --questions ../shared/eval/news-dev/questions.jsonl \
 		--offtopic benchmarks/offtopic-questions.txt
 
-# Rebuild the shipped reading model (index/models/reader/) from ../shared/qa-train: 80-85 minutes on 2 cores.
+# Rebuild the shipped reading model (index/models/reader/) from ../shared/qa-train: about 80 minutes on 2 cores.
 train-reader: install
 	$(BIN)/python training/train_reader.py
 
