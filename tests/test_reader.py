@@ -86,7 +86,14 @@ def test_the_context_is_cut_to_its_end() -> None:
 def test_reserving_the_arena_changes_no_reading() -> None:
     fresh = Reader().read("Who arrived in Minsk?", [ARRIVED, RELEASED])
     reserved = Reader()
-    reserved.reserve(16)
+    reserved.reserve()
     again = reserved.read("Who arrived in Minsk?", [ARRIVED, RELEASED])
     assert [r.answer for r in again] == [r.answer for r in fresh]
     assert [r.logit for r in again] == pytest.approx([r.logit for r in fresh], abs=1e-5)
+
+
+def test_a_sentence_reads_the_same_whatever_is_read_beside_it(reader: Reader) -> None:
+    question = "Who arrived in Minsk?"
+    alone = reader.read(question, [ARRIVED], [POWER])
+    among = reader.read(question, [RELEASED, ARRIVED, POWER * 3], ["", POWER, ""])
+    assert among[1] == alone[0]
