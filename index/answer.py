@@ -122,7 +122,7 @@ def compose(
     weights: Weights = WEIGHTS,
     reader: Reader | None = None,
     reader_candidates: int = 16,
-    reader_threshold: float = 0.1,
+    reader_threshold: float = 0.08,
 ) -> Answer:
     """Build the Answer for a question from its ranked hits."""
     distinct = _distinct(snapshot, hits)

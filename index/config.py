@@ -111,7 +111,7 @@ class AnswerConfig:
     # Candidate sentences the reading model reads per question (the best by the word-overlap scorer).
     reader_candidates: int = 16
     # The reading model's probability below which no sentence is taken to answer: the question is declined.
-    reader_threshold: float = 0.1
+    reader_threshold: float = 0.08
     # With the reading model, the relevance below which a question is declined without reading
     # (replaces min_relevance, which is for the word-overlap scorer alone).
     reader_min_relevance: float = 0.25

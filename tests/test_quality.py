@@ -29,7 +29,7 @@ SEED_ANSWERS = {
     "How many prisoners were released?": "three political prisoners",
     "Which U.S. official visited Minsk?": "Christopher W. Smith",  # the issue's; the opening sentence reads lower
     # Not here: "What was discussed?" reads 0.06 in "Smith's discussions with the Belarusian president…",
-    # under the 0.1 threshold, and is declined. It passed while the 16 candidates were read in one
+    # under the 0.08 threshold, and is declined. It passed while the 16 candidates were read in one
     # batch: 0.10 there, the 8-bit model's readings then depending on the sentences beside them.
 }
 
