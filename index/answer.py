@@ -121,8 +121,8 @@ def compose(
     min_relevance: float,
     weights: Weights = WEIGHTS,
     reader: Reader | None = None,
-    reader_candidates: int = 16,
-    reader_threshold: float = 0.08,
+    reader_candidates: int,
+    reader_threshold: float,
 ) -> Answer:
     """Build the Answer for a question from its ranked hits."""
     distinct = _distinct(snapshot, hits)
