@@ -52,9 +52,16 @@ def test_the_documented_discord_table_names_every_key_with_its_default() -> None
 
 def test_cooldowns_forget_users_whose_questions_have_expired() -> None:
     now = [0.0]
-    cooldowns = Cooldowns(1, 10, clock=lambda: now[0], remember=5)
+    cooldowns = Cooldowns(1, 10, clock=lambda: now[0])
     for user in range(5):
         cooldowns.hit(user)
     now[0] = 20.0
     cooldowns.hit(99)
     assert cooldowns.users == 1
+    now[0] = 25.0
+    cooldowns.hit(7)
+    now[0] = 31.0  # 99's question has expired, 7's has not
+    cooldowns.hit(8)
+    assert cooldowns.users == 2
+    with pytest.raises(OnCooldown):
+        cooldowns.hit(7)
