@@ -8,6 +8,10 @@ import textwrap
 
 import pytest
 
+from bot import worker
+from bot.worker import Worker
+from index import heap
+from index.engine import Engine
 from tests.support import REPO
 
 # In a fresh process: a 16 MB block allocated, written and freed twice leaves the resident size where it
@@ -43,3 +47,15 @@ def test_freed_large_blocks_go_back_to_the_system_once_settled() -> None:
     assert grown("settle") <= 2  # MB: the block was mapped on its own and unmapped when freed
     assert grown("default") >= 12  # glibc's default kept it in the heap
     assert grown("trim") <= 2  # heap.trim(), as the engine calls after a build, handed it back
+
+
+async def test_the_bot_trims_the_heap_every_few_questions(seed_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Questions reuse the heap's free chunks unevenly; every TRIM_EVERY answers the free pages go back."""
+    trims: list[int] = []
+    monkeypatch.setattr(worker, "TRIM_EVERY", 3)
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
+    async with Worker(seed_engine) as answering:
+        for _ in range(7):
+            answer = await answering.ask("Who was released?")
+            assert "three political prisoners" in answer.text
+    assert len(trims) == 2
