@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
+from index import LOG_FORMAT
 from index.config import Config, load_config
 from index.errors import ArticlebotError, ConfigError
 from index.model import Answer, BuildProgress, BuildReport
@@ -144,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=LOG_FORMAT)
     try:
         config = load_config(args.config, overrides={"index": {
             "corpus_dir": getattr(args, "corpus", None), "index_dir": args.index_dir}})

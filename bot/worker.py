@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -196,7 +197,9 @@ class Worker:
         if self.rebuilding:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         loop = asyncio.get_running_loop()
-        self._rebuild = loop.run_in_executor(self._rebuilds, self.engine.rebuild, _on_loop(loop, progress))
+        rebuild = functools.partial(self.engine.rebuild, _on_loop(loop, progress),
+                                    separate_process=self.config.index.build_in_subprocess)
+        self._rebuild = loop.run_in_executor(self._rebuilds, rebuild)
         self._rebuilds_started += 1
         return self._rebuild
 

@@ -9,3 +9,6 @@ import os
 # steal the cores the other is computing on (measured: a 10 s test took 100 s on 2 cores). This
 # must be set before either library loads, hence here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# How log lines look, in the CLI and the bot and in an index build's own process (index/build_process.py).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -56,6 +56,9 @@ class IndexConfig:
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
     # lists: index/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
+    # The bot (/reindex, /add, /remove, feeds) builds in a process of its own, started for each build
+    # (1-3 s more), so that the bot keeps none of the build's memory; false: in a thread of the bot.
+    build_in_subprocess: bool = True
     # Whether corpus_dir (the shared corpus) is visible to every Discord server, besides the servers'
     # own corpora ([guilds.<id>] tables), and to DMs; false: to none of them.
     share_corpus: bool = True

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from index import heap
 from index.answer import WEIGHTS, Weights, compose
 from index.build import build_index, chunk_settings
+from index.build_process import build_in_subprocess
 from index.config import Config
 from index.corpus import article_path, decode
 from index.database import Database
@@ -233,8 +234,14 @@ class Engine:
         if not any(ch.isalnum() for ch in text):
             raise QuestionError("the question has no words in it; ask something about the articles")
 
-    def rebuild(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
-        """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile."""
+    def rebuild(self, progress: Callable[[BuildProgress], None] | None = None, *,
+                separate_process: bool = False) -> BuildReport:
+        """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile.
+
+        With `separate_process`, an index in files is built by a child process (index/build_process.py)
+        that makes the embedder the configuration names, if this engine's embedder is that one; the
+        engine then opens what the child published.
+        """
         if not self._build_lock.acquire(blocking=False):
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         try:
@@ -244,12 +251,20 @@ class Engine:
                 report = build_in_database(self.config.index, self.embedder, self.database.store(), progress)
                 self._missing_since = None
                 return report
-            report = build_index(self.config.index, self.embedder, progress)
+            if separate_process and self._embedder_is_configured():
+                report = build_in_subprocess(self.config.index, progress)
+            else:
+                report = build_index(self.config.index, self.embedder, progress)
             self.snapshot()  # serves what CURRENT names now, whoever published it
             return report
         finally:
             self._build_lock.release()
             heap.trim()
+
+    def _embedder_is_configured(self) -> bool:
+        """Whether the embedder the configuration names makes the same vectors as this engine's (not a test's)."""
+        configured = make_embedder(self.config.index)
+        return (configured.name, configured.backend) == (self.embedder.name, self.embedder.backend)
 
     def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport | None:
         """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it.

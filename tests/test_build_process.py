@@ -1,0 +1,83 @@
+"""An index build in a process of its own (what the bot does on /reindex): served, reported, and safe when it fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.build_process import BuildProcessError
+from index.config import Config
+from index.embedding import Embedder, HashEmbedder
+from index.engine import Engine
+from index.errors import CorpusError
+from index.model import BuildProgress
+from index.store import current_generation, load_snapshot
+from tests.support import make_config
+
+
+def test_the_child_builds_what_the_engine_then_serves(config: Config, corpus_dir: Path, real_embedder: Embedder,
+                                                      tmp_path: Path) -> None:
+    engine = Engine.from_config(config, real_embedder)
+    progress: list[BuildProgress] = []
+    report = engine.rebuild(progress.append, separate_process=True)
+
+    assert report.added == ("us-diplomat-visits-belarus.txt",)
+    assert report.chunks_embedded == report.chunks_total > 0
+    assert {p.stage for p in progress} >= {"embedding", "writing"}  # passed on from the child as it went
+    answer = engine.ask("What city did the diplomat fly into?")
+    assert not answer.declined
+    assert "Minsk" in answer.text
+
+    # The child made the embedder the configuration names: the same vectors as a build in this process.
+    here = make_config(corpus_dir, tmp_path / "built-here")
+    Engine.from_config(here, real_embedder).rebuild()
+    child_vectors = load_snapshot(config.index.index_dir).vectors
+    own_vectors = load_snapshot(here.index.index_dir).vectors
+    np.testing.assert_allclose(child_vectors, own_vectors, atol=1e-5)
+
+    (corpus_dir / "lanterns.txt").write_text("The harbour lanterns were lit by Mira Kovac on Tuesday.\n", "utf-8")
+    again = engine.rebuild(separate_process=True)
+    assert again.added == ("lanterns.txt",)
+    assert again.unchanged == ("us-diplomat-visits-belarus.txt",)
+    assert "Mira Kovac" in engine.ask("Who lit the harbour lanterns?").text
+
+
+def test_an_error_in_the_child_is_raised_as_itself_and_the_index_keeps_serving(
+        config: Config, corpus_dir: Path, real_embedder: Embedder) -> None:
+    engine = Engine.from_config(config, real_embedder)
+    engine.rebuild(separate_process=True)
+    served = current_generation(config.index.index_dir)
+    shutil.rmtree(corpus_dir)
+
+    with pytest.raises(CorpusError, match="does not exist"):
+        engine.rebuild(separate_process=True)
+    assert current_generation(config.index.index_dir) == served
+    assert "Minsk" in engine.ask("What city did the diplomat fly into?").text
+
+
+def test_a_child_that_ends_without_a_report_is_an_error_in_plain_words(
+        config: Config, real_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine.from_config(config, real_embedder)
+    engine.rebuild()
+    served = current_generation(config.index.index_dir)
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(sys, "executable", false)  # the child's interpreter exits at once, with status 1
+
+    with pytest.raises(BuildProcessError, match=r"stopped before it finished .*exit status 1.*unchanged"):
+        engine.rebuild(separate_process=True)
+    assert current_generation(config.index.index_dir) == served
+    assert not engine.ask("who was released?").declined
+
+
+def test_an_engine_given_another_embedder_builds_in_its_own_thread(config: Config,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test's embedder makes other vectors than the configured model a child would load.
+    monkeypatch.setattr(sys, "executable", os.devnull)  # a child could not even start
+    report = Engine.from_config(config, HashEmbedder()).rebuild(separate_process=True)
+    assert report.added == ("us-diplomat-visits-belarus.txt",)
