@@ -6,6 +6,7 @@ while it ran and left it 13-16 MB higher for good after the first /reindex (page
 of Python's allocator that the build touched stay with the process, though they are free; the
 soak in benchmarks/RESULTS.md). A build in a child process hands everything back when the child
 exits; the bot then opens the new generation as it opens one written by `articlebot index`.
+With the index in PostgreSQL, the child opens its own connection from the configuration.
 
 The child is a fresh interpreter (`python -m index.build_process`: forking a process with running
 threads is unsafe, and multiprocessing's "spawn" would import the parent's main script again). It
@@ -28,6 +29,7 @@ from typing import IO, Any
 from index import LOG_FORMAT
 from index.build import Progress, build_index
 from index.config import IndexConfig
+from index.embedder_base import Embedder
 from index.errors import ArticlebotError
 from index.model import BuildReport
 
@@ -78,11 +80,25 @@ def _build(config: IndexConfig, messages: IO[bytes]) -> None:
         messages.flush()
 
     try:
-        report = build_index(config, make_embedder(config), lambda update: send("progress", update))
+        report = _build_here(config, make_embedder(config), lambda update: send("progress", update))
     except BaseException as e:  # every failure goes back to the parent, which decides what to do
         send("error", _portable(e))
     else:
         send("done", report)
+
+
+def _build_here(config: IndexConfig, embedder: Embedder, progress: Progress) -> BuildReport:
+    """The build the engine would run in its own thread: in index_dir, or in the database (connected here)."""
+    if not config.uses_database:
+        return build_index(config, embedder, progress)
+    from index.database import Database
+    from index.pg_build import build_in_database
+
+    database = Database.from_config(config)
+    try:
+        return build_in_database(config, embedder, database.store(), progress)
+    finally:
+        database.close()
 
 
 def _portable(error: BaseException) -> BaseException:

@@ -238,24 +238,25 @@ class Engine:
                 separate_process: bool = False) -> BuildReport:
         """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile.
 
-        With `separate_process`, an index in files is built by a child process (index/build_process.py)
-        that makes the embedder the configuration names, if this engine's embedder is that one; the
-        engine then opens what the child published.
+        With `separate_process`, the index is built by a child process (index/build_process.py) that
+        makes the embedder the configuration names (and, with the database, its own connection), if
+        this engine's embedder is that one; the engine then serves what the child published.
         """
         if not self._build_lock.acquire(blocking=False):
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         try:
-            if self.database is not None:
+            if separate_process and self._embedder_is_configured():
+                report = build_in_subprocess(self.config.index, progress)
+            elif self.database is not None:
                 from index.pg_build import build_in_database
 
                 report = build_in_database(self.config.index, self.embedder, self.database.store(), progress)
-                self._missing_since = None
-                return report
-            if separate_process and self._embedder_is_configured():
-                report = build_in_subprocess(self.config.index, progress)
             else:
                 report = build_index(self.config.index, self.embedder, progress)
-            self.snapshot()  # serves what CURRENT names now, whoever published it
+            if self.database is not None:
+                self._missing_since = None
+            else:
+                self.snapshot()  # serves what CURRENT names now, whoever published it
             return report
         finally:
             self._build_lock.release()

@@ -121,6 +121,16 @@ def test_questions_and_status_come_from_the_database(engine: Engine) -> None:
         engine.snapshot()
 
 
+def test_a_build_in_its_own_process_writes_the_database(engine: Engine) -> None:
+    """What the bot's /reindex does: the child connects to the database itself, and the engine serves what it wrote."""
+    report = engine.rebuild(separate_process=True)
+    assert report.added == (SEED.name,)
+    assert report.chunks_embedded == report.chunks_total > 0
+    assert engine.indexed
+    assert "three political prisoners" in engine.ask("who was released?").text
+    assert engine.rebuild(separate_process=True).chunks_embedded == 0
+
+
 def test_an_update_is_seen_whole_by_a_concurrent_reader(corpus_dir: Path, tmp_path: Path, postgres_url: str) -> None:
     """While builds rewrite an article over and over, every question sees one version of it, all of it."""
     story = corpus_dir / "story.txt"
