@@ -12,7 +12,8 @@ The child is a fresh interpreter (`python -m index.build_process`: forking a pro
 threads is unsafe, and multiprocessing's "spawn" would import the parent's main script again). It
 reads the configuration from its standard input, makes the embedder the configuration names, and
 writes its progress, then its report or its error, as pickles to a pipe of its own (standard output
-is left to libraries that print). Starting it and loading the model costs one to three seconds.
+is left to libraries that print). Starting it costs about 0.3 s; one that embeds loads the model
+again (under a second here).
 """
 
 from __future__ import annotations

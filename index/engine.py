@@ -264,8 +264,7 @@ class Engine:
 
     def _embedder_is_configured(self) -> bool:
         """Whether the embedder the configuration names makes the same vectors as this engine's (not a test's)."""
-        configured = make_embedder(self.config.index)
-        return (configured.name, configured.backend) == (self.embedder.name, self.embedder.backend)
+        return (self.embedder.name, self.embedder.backend) == (self.config.index.model, self.config.index.backend)
 
     def ensure_index(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport | None:
         """Build the index if it is missing or stale for the corpus (cheap when it is current), then open it.
