@@ -204,7 +204,8 @@ def main() -> int:
     began = time.perf_counter()
     embedder = make_embedder(make_config(REPO / "corpus", REPO / "unused").index)
     stuff = material(embedder)
-    result: dict[str, Any] = {"date": datetime.date.today().isoformat(), "load_before": os.getloadavg(),
+    result: dict[str, Any] = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(),
+                              "load_before": os.getloadavg(),
                               "server": SERVER_SETTINGS, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="articlebot-pg-scale-") as tmp, \
             running_postgres(durable=True, settings=SERVER_SETTINGS) as server:
@@ -222,12 +223,24 @@ def main() -> int:
     return 0
 
 
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it ("" where there is none): machines here differ."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+
+
 def render(r: dict[str, Any]) -> str:
     """The RESULTS.md section."""
+    cpu = f" ({r['cpu']})" if r.get("cpu") else ""
+    # The run itself keeps about one core busy; a load over 1.5 before it began means other work.
+    busy = " (other work shared the CPUs: the figures are pessimistic)" if r["load_before"][0] > 1.5 else ""
     lines = [
         BEGIN, "## Embedded vs PostgreSQL at scale (`benchmarks/bench_pg_scale.py`)", "",
-        f"Measured {r['date']} on the 2-core development machine, load average {r['load_before'][0]:.1f} before "
-        f"and {r['load_after'][0]:.1f} after (other work shared the CPUs: the figures are pessimistic), "
+        f"Measured {r['date']} on the 2-core development machine{cpu}, load average {r['load_before'][0]:.1f} "
+        f"before and {r['load_after'][0]:.1f} after{busy}, "
         f"{r['seconds'] / 60:.0f} min. PostgreSQL 18 with pgvector 0.8 on the same machine, over a unix socket, "
         "durable (fsync and synchronous commits on), shared_buffers 2 GB. Passages are synthetic: articles of "
         "shuffled real sentences, built through each store's real build path, with vectors made from real "
