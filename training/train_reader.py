@@ -507,7 +507,8 @@ def train(args: argparse.Namespace) -> None:
                   deleted=args.deleted, same_kind=args.same_kind, attention_dropout=args.attention_dropout,
                   fast_dropout=args.fast_dropout, minutes=round((time.time() - began) / 60, 1))
     (out / "training-report.json").write_text(json.dumps(report, indent=2) + "\n")
-    fp32.unlink()
+    if not args.keep_float:
+        fp32.unlink()
     log.info("wrote %s: %s", out / "reader.onnx", report)
 
 
@@ -648,6 +649,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--list-weight", type=float, default=1.0, help="weight of the listwise loss")
     parser.add_argument("--attention-dropout", type=float, default=0.1,
                         help="dropout on the attention weights; 0 saves a fifth of the time (default: %(default)s)")
+    parser.add_argument("--keep-float", action="store_true",
+                        help="keep reader-fp32.onnx beside the 8-bit file (not for committing: 4 times its size; "
+                             "for averaging or comparing runs' weights)")
     parser.add_argument("--fast-dropout", action="store_true",
                         help="draw dropout's coins 16 bits at a time (a sixth less time a step; see the docstring)")
     parser.add_argument("--max-pairs", type=int, default=80000,
