@@ -341,10 +341,6 @@ def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool =
     from transformers import AttentionInterface, AttentionMaskInterface, AutoModel
     from transformers.masking_utils import eager_mask
 
-    # Registered under a name of its own, the attention needs its padding mask registered too
-    # (without it transformers passes none, and every word piece would attend to the padding).
-    AttentionInterface.register("eager_drop_out", _attention)
-    AttentionMaskInterface.register("eager_drop_out", eager_mask)
 
     class CrossEncoder(torch.nn.Module):
         """The transformer, a logit for "this sentence answers", and start/end logits per word piece."""
@@ -378,11 +374,17 @@ def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool =
         def forward(self, x: Any) -> Any:
             return drop_out(x, self.p) * (1.0 / (1.0 - self.p)) if self.training and self.p > 0 else x
 
+    if fast_dropout:
+        # Registered under a name of its own, the attention needs its padding mask registered too
+        # (without it transformers passes none, and every word piece would attend to the padding).
+        AttentionInterface.register("eager_drop_out", _attention)
+        AttentionMaskInterface.register("eager_drop_out", eager_mask)
     model = CrossEncoder()
-    for parent in list(model.modules()) if fast_dropout else []:
-        for name, child in parent.named_children():
-            if isinstance(child, torch.nn.Dropout):
-                setattr(parent, name, Dropout(child.p))
+    if fast_dropout:
+        for parent in list(model.modules()):
+            for name, child in parent.named_children():
+                if isinstance(child, torch.nn.Dropout):
+                    setattr(parent, name, Dropout(child.p))
     return model
 
 
