@@ -65,3 +65,18 @@ def test_with_fast_dropout_the_model_reads_as_the_exported_one_and_minds_the_pad
     with torch.no_grad():
         model.transformer.set_attn_implementation("eager_drop_out")
         assert not torch.equal(model(ids, mask, types)[0], model(ids, mask, types)[0])  # dropout is on
+
+
+def test_under_bfloat16_autocast_the_fast_attention_stays_in_bfloat16_and_ignores_the_padding() -> None:
+    from train_reader import _attention
+
+    query, key, value = (torch.randn(2, 12, 10, 32, dtype=torch.bfloat16) for _ in range(3))
+    mask = torch.zeros(2, 1, 10, 10)  # transformers' padding mask: float32, the dtype's minimum where padded
+    mask[1, :, :, 7:] = torch.finfo(torch.float32).min
+    module = torch.nn.Module()
+    module.eval()
+    out, weights = _attention(module, query, key, value, mask)
+    assert weights.dtype == out.dtype == torch.bfloat16  # a float32 mask made all of it float32, at twice the time
+    assert torch.all(weights[1, :, :, 7:] == 0)
+    alone, _ = _attention(module, query[1:, :, :, :], key[1:, :, :7], value[1:, :, :7], None)
+    assert torch.allclose(out[1:].float(), alone.float(), atol=1e-2)
