@@ -663,7 +663,8 @@ def main(argv: Iterable[str] | None = None) -> None:
                         help="keep reader-fp32.onnx beside the 8-bit file (not for committing: 4 times its size; "
                              "for averaging or comparing runs' weights)")
     parser.add_argument("--fast-dropout", action="store_true",
-                        help="draw dropout's coins 16 bits at a time (a sixth less time a step; see the docstring)")
+                        help="draw dropout's coins 16 bits at a time and add the padding mask in bfloat16 "
+                             "(about a third less time a step; see the docstring)")
     parser.add_argument("--max-pairs", type=int, default=80000,
                         help="train on the shuffled questions up to N pairs (0: all)")
     parser.add_argument("--deleted", type=float, default=0.0,
