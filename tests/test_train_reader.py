@@ -11,7 +11,7 @@ from index.embedding import resolve_model_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 
-from train_reader import Pair, _by_length, _in_order, build_model, drop_out  # noqa: E402
+from train_reader import Pair, _attention, _by_length, _in_order, build_model, drop_out  # noqa: E402
 
 
 def pair(sentence: str, label: int = 0) -> Pair:
@@ -68,8 +68,6 @@ def test_with_fast_dropout_the_model_reads_as_the_exported_one_and_minds_the_pad
 
 
 def test_under_bfloat16_autocast_the_fast_attention_stays_in_bfloat16_and_ignores_the_padding() -> None:
-    from train_reader import _attention
-
     query, key, value = (torch.randn(2, 12, 10, 32, dtype=torch.bfloat16) for _ in range(3))
     mask = torch.zeros(2, 1, 10, 10)  # transformers' padding mask: float32, the dtype's minimum where padded
     mask[1, :, :, 7:] = torch.finfo(torch.float32).min

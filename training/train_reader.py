@@ -349,7 +349,6 @@ def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool =
     from transformers import AttentionInterface, AttentionMaskInterface, AutoModel
     from transformers.masking_utils import eager_mask
 
-
     class CrossEncoder(torch.nn.Module):
         """The transformer, a logit for "this sentence answers", and start/end logits per word piece."""
 
