@@ -260,11 +260,22 @@ def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit
 
     Each read candidate scores its logit plus `reader_mix` times its word-overlap score.
     """
-    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-    chosen = set(ranked[:limit])
-    read = [candidates[i] for i in ranked[:limit]]
-    found = reader.read(question, [c.text for c in read], [c.previous for c in read])
-    readings = dict(zip(ranked[:limit], found, strict=True))
+    if reader.whole_passages:
+        # Every candidate of the passages, each passage's sentences read together in their order.
+        ranked = sorted(range(len(candidates)), key=lambda i: (candidates[i].chunk_id, candidates[i].position))
+        groups: dict[int, list[int]] = {}
+        for i in ranked:
+            groups.setdefault(candidates[i].chunk_id, []).append(i)
+        passages = reader.read_passages(question, [[candidates[i].text for i in group] for group in groups.values()])
+        readings = {i: r for group, read_here in zip(groups.values(), passages, strict=True)
+                    for i, r in zip(group, read_here, strict=True)}
+        chosen = set(readings)
+    else:
+        ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+        chosen = set(ranked[:limit])
+        read = [candidates[i] for i in ranked[:limit]]
+        found = reader.read(question, [c.text for c in read], [c.previous for c in read])
+        readings = dict(zip(ranked[:limit], found, strict=True))
     floor = min(r.logit for r in readings.values()) - 10.0
     out = []
     for i, c in enumerate(candidates):

@@ -5,6 +5,10 @@ and shipped in the repository as 8-bit ONNX. For each (question, sentence) pair 
 for "this sentence answers the question" and, inside the sentence, where the answer starts and
 ends. It runs with onnxruntime and the embedding model's own tokenizer; it is loaded on first use,
 once, and never needs torch or the network.
+
+A model of the other kind, which reads a whole passage at once and gives a logit per sentence
+(training/train_passage_reader.py; tried, not shipped: see the model card), is read with
+`read_passages` when the file is one (`whole_passages`), laid out by `lay_out` as in its training.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "models" / "reader" / "reader.onn
 _MAX_LENGTH = 160  # word pieces of question, context and sentence together, as in training
 _MAX_ANSWER = 24  # word pieces a marked answer may span
 _CONTEXT_CHARS = 160  # the end of the sentence before, as context: about 32 word pieces
+PASSAGE_QUESTION = 48  # word pieces of the question the passage model reads, as in training
 
 
 def first_segment(question: str, previous: str = "") -> str:
@@ -34,6 +39,53 @@ def first_segment(question: str, previous: str = "") -> str:
         cut = previous[-_CONTEXT_CHARS:]
         previous = cut[cut.find(" ") + 1:] if " " in cut else cut
     return f"{question} [SEP] {previous}" if previous else question
+
+
+MARKER = 1  # [unused0]: opens each sentence of a passage read whole; the model scores it
+PASSAGE_LENGTH = 384  # word pieces of question, markers and passage together, special tokens included
+_CLS, _SEP = 101, 102
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A question and a passage's sentences as the passage model reads them.
+
+    `[CLS] question [SEP] M sentence M sentence … [SEP]`, each sentence opened by the MARKER word
+    piece (whose output is that sentence's logit); `markers[i]` is sentence i's marker, `pieces[i]`
+    its word pieces as (position, first character, end character) in the sentence. Sentences that
+    do not fit are left out: `len(markers)` says how many were laid out.
+    """
+
+    ids: list[int]
+    types: list[int]
+    markers: list[int]
+    pieces: list[list[tuple[int, int, int]]]
+
+
+def lay_out(question: Sequence[int], sentences: Sequence[tuple[Sequence[int], Sequence[tuple[int, int]]]],
+            limit: int = PASSAGE_LENGTH) -> Layout:
+    """Lay out the question's word pieces and each sentence's (word pieces, character offsets) in order.
+
+    Training (training/train_passage_reader.py) and the engine build their input with this function.
+    A sentence longer than the room left is cut; a sentence with no room for a word piece is left out.
+    """
+    ids = [_CLS, *question, _SEP]
+    types = [0] * len(ids)
+    markers: list[int] = []
+    pieces: list[list[tuple[int, int, int]]] = []
+    for sentence_ids, offsets in sentences:
+        room = limit - len(ids) - 2  # word pieces that fit after this sentence's marker and before the final [SEP]
+        if room < 0 or (len(sentence_ids) and room < 1):
+            break
+        markers.append(len(ids))
+        ids.append(MARKER)
+        here = [(len(ids) + k, a, b) for k, (a, b) in enumerate(offsets[:room])]
+        ids += sentence_ids[:room]
+        types += [1] * (len(here) + 1)
+        pieces.append(here)
+    ids.append(_SEP)
+    types.append(1)
+    return Layout(ids, types, markers, pieces)
 
 
 @dataclass(frozen=True)
@@ -60,6 +112,7 @@ class Reader:
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._run_options: Any = None
+        self._passages = False
 
     def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
         """One Reading per sentence, in order; `previous[i]` is the sentence before `sentences[i]` ("" if none).
@@ -87,6 +140,38 @@ class Reader:
             readings.append(Reading(float(logits[0]), _answer(starts[0], ends[0], encoding, types[0])))
         return readings
 
+    @property
+    def whole_passages(self) -> bool:
+        """Whether the model reads a passage's sentences in one run (`read_passages`) rather than one by one."""
+        self._load()
+        return self._passages
+
+    def read_passages(self, question: str, passages: Sequence[Sequence[str]]) -> list[list[Reading]]:
+        """One Reading per sentence of each passage; each passage is read whole, in runs of its own.
+
+        The passage model reads `[CLS] question [SEP] M sentence M sentence … [SEP]` (`lay_out`):
+        each sentence beside the others, its logit at its marker M. A passage longer than the model's
+        input goes on in another run, from the first sentence that did not fit.
+        """
+        session, tokenizer = self._load()
+        asked = tokenizer.encode(question, add_special_tokens=False).ids[:PASSAGE_QUESTION]
+        out: list[list[Reading]] = []
+        for passage in passages:
+            encoded = [(e.ids, e.offsets) for e in tokenizer.encode_batch(list(passage), add_special_tokens=False)]
+            readings: list[Reading] = []
+            while len(readings) < len(encoded):
+                layout = lay_out(asked, encoded[len(readings):])
+                if not layout.markers:  # not even a marker fits: cannot happen with a question of 48 pieces
+                    readings += [Reading(-10.0, None)] * (len(encoded) - len(readings))
+                    break
+                ids = np.array([layout.ids], dtype=np.int64)
+                logits, starts, ends = self._run(session, ids, np.ones_like(ids),
+                                                 np.array([layout.types], dtype=np.int64))
+                for marker, pieces in zip(layout.markers, layout.pieces, strict=True):
+                    readings.append(Reading(float(logits[0, marker]), _marked(starts[0], ends[0], pieces)))
+            out.append(readings)
+        return out
+
     def reserve(self) -> None:
         """Read once a pair of the longest kind: the model loaded and run before the first question.
 
@@ -94,7 +179,7 @@ class Reader:
         the regions it added (`_run`), it only spares the first question the model's first run.
         """
         session, _ = self._load()
-        shape = (1, _MAX_LENGTH)
+        shape = (1, PASSAGE_LENGTH if self._passages else _MAX_LENGTH)
         self._run(session, np.full(shape, 1000, dtype=np.int64), np.ones(shape, dtype=np.int64),
                   np.zeros(shape, dtype=np.int64))
 
@@ -111,7 +196,7 @@ class Reader:
         being handed back.
         """
         rows, width = ids.shape
-        logits = np.empty(rows, dtype=np.float32)
+        logits = np.empty((rows, width) if self._passages else rows, dtype=np.float32)
         starts = np.empty((rows, width), dtype=np.float32)
         ends = np.empty((rows, width), dtype=np.float32)
         binding = session.io_binding()
@@ -139,9 +224,15 @@ class Reader:
                                       "or set answer.reader = false")
                 tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(self._tokenizer_model)) / "tokenizer.json"))
                 tokenizer.no_padding()
-                tokenizer.enable_truncation(_MAX_LENGTH, strategy="longest_first")
+                session = cpu_session(self._path)
+                # The sentence model gives one logit a pair, the passage model one a word piece.
+                self._passages = len(session.get_outputs()[0].shape) == 2
+                if self._passages:
+                    tokenizer.no_truncation()  # lay_out cuts
+                else:
+                    tokenizer.enable_truncation(_MAX_LENGTH, strategy="longest_first")
                 self._tokenizer = tokenizer
-                self._session = cpu_session(self._path)
+                self._session = session
                 self._run_options = handing_back()
             return self._session, self._tokenizer
 
@@ -163,3 +254,16 @@ def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any, types: np.ndarr
     pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
     i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
     return encoding.offsets[index[i]][0], encoding.offsets[index[j]][1]
+
+
+def _marked(starts: np.ndarray, ends: np.ndarray, pieces: Sequence[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """The best (start, end) word pieces of one sentence of a passage, as characters of the sentence."""
+    inside = [p for p in pieces if p[2] > p[1]]
+    if not inside:
+        return None
+    index = np.array([p[0] for p in inside])
+    pairs = starts[index][:, None] + ends[index][None, :]
+    gap = np.arange(len(inside))[None, :] - np.arange(len(inside))[:, None]
+    pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
+    return inside[i][1], inside[j][2]

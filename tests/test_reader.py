@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.config import load_config
-from index.reader import MODEL_PATH, Reader, first_segment
+from index.reader import MARKER, MODEL_PATH, Reader, first_segment, lay_out
 
 ARRIVED = ("On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, "
            "arrived quietly in Minsk.")
@@ -97,3 +97,23 @@ def test_a_sentence_reads_the_same_whatever_is_read_beside_it(reader: Reader) ->
     alone = reader.read(question, [ARRIVED], [POWER])
     among = reader.read(question, [RELEASED, ARRIVED, POWER * 3], ["", POWER, ""])
     assert among[1] == alone[0]
+
+
+def test_a_passage_is_laid_out_with_a_marker_before_each_sentence() -> None:
+    question = [2040, 2001]
+    first = ([1037, 1038, 1039], [(0, 1), (2, 3), (4, 5)])
+    second = ([1040], [(0, 4)])
+    layout = lay_out(question, [first, second])
+    assert layout.ids == [101, 2040, 2001, 102, MARKER, 1037, 1038, 1039, MARKER, 1040, 102]
+    assert layout.types == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+    assert layout.markers == [4, 8]
+    assert layout.pieces == [[(5, 0, 1), (6, 2, 3), (7, 4, 5)], [(9, 0, 4)]]
+
+
+def test_a_passage_too_long_keeps_what_fits_and_says_how_many_sentences_did() -> None:
+    sentence = ([1037] * 10, [(i, i + 1) for i in range(10)])
+    layout = lay_out([2040], [sentence, sentence, sentence], limit=30)
+    assert len(layout.ids) <= 30
+    assert len(layout.markers) == 3  # the third cut to what fits: 3 + 11 + 11 + 4 + [SEP]
+    assert len(layout.pieces[2]) == 3
+    assert len(lay_out([2040], [sentence, sentence, sentence], limit=27).markers) == 2
