@@ -9,6 +9,7 @@ in index/answer.py and index/config.py (see README, "Answer quality").
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
 import tempfile
@@ -22,15 +23,16 @@ sys.path.insert(0, str(ROOT))
 from index.config import load_config  # noqa: E402
 from index.engine import Engine  # noqa: E402
 from index.evaluate import _articlebot, _lines, _merge_corpora, load_questions, score  # noqa: E402
-from index.reader import Reader, Reading  # noqa: E402
+from index.reader import MODEL_PATH, Reader, Reading  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 
 
 class CachedReader(Reader):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, model: Path = MODEL_PATH) -> None:
+        super().__init__(model)
         self.cache: dict[tuple[str, str, str], Reading] = {}
+        self.whole: dict[tuple[str, tuple[str, ...]], list[Reading]] = {}
 
     def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
         before = list(previous) if previous is not None else [""] * len(sentences)
@@ -41,14 +43,21 @@ class CachedReader(Reader):
             self.cache[(question, s, p)] = r
         return [self.cache[(question, s, p)] for s, p in keys]
 
+    def read_passages(self, question: str, passages: Sequence[Sequence[str]]) -> list[list[Reading]]:
+        keys = [(question, tuple(p)) for p in passages]
+        missing = [k for k in dict.fromkeys(keys) if k not in self.whole]
+        for key, readings in zip(missing, super().read_passages(question, [k[1] for k in missing]), strict=True):
+            self.whole[key] = readings
+        return [self.whole[k] for k in keys]
 
-def engine_for(folders: list[Path], tmp: Path) -> tuple[Engine, dict[str, str]]:
+
+def engine_for(folders: list[Path], tmp: Path, model: Path = MODEL_PATH) -> tuple[Engine, dict[str, str]]:
     corpus = tmp / "corpus"
     _merge_corpora(folders, corpus)
     config = load_config(None)
     config = replace(config, index=replace(config.index, corpus_dir=corpus, index_dir=tmp / "index"))
     engine = Engine.from_config(config)
-    engine.reader = CachedReader()
+    engine.reader = CachedReader(model)
     engine.rebuild()
     return engine, {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
 
@@ -68,15 +77,24 @@ def main() -> None:
     }
     keys = ["cite@1", "cite@3", "answer_has_gold", "highlight_f1", "median_answer_chars", "declined_answerable",
             "declined_impossible", "declined_offtopic", "latency_p50_ms"]
-    grid = list(itertools.product([0.5, 1.0, 2.0, 3.0], [1.0], [0.3], [0.1, 0.2, 0.3, 0.4, 0.5], [16]))
-    if "--quick" in sys.argv:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=MODEL_PATH, help="the reading model (default: %(default)s)")
+    parser.add_argument("--mix", default="0.5,1,2,3", help="reader_mix values, comma-separated")
+    parser.add_argument("--threshold", default="0.1,0.2,0.3,0.4,0.5", help="reader_threshold values")
+    parser.add_argument("--quick", action="store_true", help="the first setting only")
+    parser.add_argument("--news", action="store_true", help="news-dev only")
+    parser.add_argument("--every", type=int, default=3, help="every Nth SQuAD question (default: a third)")
+    args = parser.parse_args()
+    grid = list(itertools.product([float(x) for x in args.mix.split(",")], [1.0], [0.3],
+                                  [float(x) for x in args.threshold.split(",")], [16]))
+    if args.quick:
         grid = grid[:1]
     with tempfile.TemporaryDirectory() as tmp:
         for name, (folders, files) in sets.items():
-            if "--news" in sys.argv and name != "news":
+            if args.news and name != "news":
                 continue
-            engine, _ = engine_for(folders, Path(tmp) / name)
-            questions = load_questions(files)[::3 if name == "squad" else 1]  # a third of SQuAD: 360 questions
+            engine, _ = engine_for(folders, Path(tmp) / name, args.model)
+            questions = load_questions(files)[::args.every if name == "squad" else 1]
             for mix, second, cost, threshold, candidates in grid:
                 engine.weights = replace(engine.weights, reader_mix=mix, reader_second=second,
                                          reader_length_cost=cost)
