@@ -5,6 +5,7 @@ parts of answering. Prints one line of metrics per setting and set; used to choo
 in index/answer.py and index/config.py (see README, "Answer quality").
 
     .venv/bin/python training/tune_reader.py
+    .venv/bin/python training/tune_reader.py --model /tmp/passage/passage.onnx --mix 1,3 --threshold 0.08
 """
 
 from __future__ import annotations
