@@ -35,11 +35,12 @@ bfloat16 autocast with the sentence model's cheaper dropout (`--fast-dropout` th
 The result is exported to ONNX, quantised to 8 bits, checked against torch, and written to `--out`.
 
 Tried on 2026-12-02 and not shipped (index/models/reader/MODEL_CARD.md has the figures): two runs of
-48 minutes (`--max-questions 26000`, and `--negative-passages 1 --max-questions 19000`). Inside a
-paragraph it chooses well (held out 0.85), across passages badly (0.72-0.75 with two other
-paragraphs beside), so in the engine, which chooses among five passages, it does worse than the
-shipped sentence model (SQuAD cite@1 0.782-0.786 against 0.795) and declines few unanswerable news
-questions. The engine reads such a model when `index/models/reader/reader.onnx` is one, and
+48 minutes (`--max-questions 26000`, and `--negative-passages 1 --max-questions 19000`). Held out,
+its best sentence of a question's paragraph answers 0.85 of the time, of that paragraph and two
+others 0.72-0.75: its logits do not compare across passages. In the engine, which chooses among
+five, it does worse than the shipped sentence model (SQuAD cite@1 0.782-0.786 against 0.795; inside
+the passage the sentence model chose, answer has gold 0.808 against 0.830) and declines few
+unanswerable news questions. The engine reads such a model when `index/models/reader/reader.onnx` is one, and
 `training/tune_reader.py --model` measures one where it lies:
 
     .venv/bin/python training/train_passage_reader.py --out /tmp/passage
