@@ -248,12 +248,8 @@ def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any, types: np.ndarr
     inside = [t for t in range(len(encoding.ids)) if types[t] == 1 and encoding.offsets[t][1] > encoding.offsets[t][0]]
     if not inside:
         return None
-    index = np.array(inside)
-    pairs = starts[index][:, None] + ends[index][None, :]
-    gap = index[None, :] - index[:, None]
-    pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
-    i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
-    return encoding.offsets[index[i]][0], encoding.offsets[index[j]][1]
+    i, j = _best_span(starts, ends, inside)
+    return encoding.offsets[inside[i]][0], encoding.offsets[inside[j]][1]
 
 
 def _marked(starts: np.ndarray, ends: np.ndarray, pieces: Sequence[tuple[int, int, int]]) -> tuple[int, int] | None:
@@ -261,9 +257,15 @@ def _marked(starts: np.ndarray, ends: np.ndarray, pieces: Sequence[tuple[int, in
     inside = [p for p in pieces if p[2] > p[1]]
     if not inside:
         return None
-    index = np.array([p[0] for p in inside])
+    i, j = _best_span(starts, ends, [p[0] for p in inside])
+    return inside[i][1], inside[j][2]
+
+
+def _best_span(starts: np.ndarray, ends: np.ndarray, positions: Sequence[int]) -> tuple[int, int]:
+    """Which of `positions` (word pieces, in order) best start and end an answer of under _MAX_ANSWER pieces."""
+    index = np.array(positions)
     pairs = starts[index][:, None] + ends[index][None, :]
-    gap = np.arange(len(inside))[None, :] - np.arange(len(inside))[:, None]
+    gap = index[None, :] - index[:, None]
     pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
     i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
-    return inside[i][1], inside[j][2]
+    return int(i), int(j)

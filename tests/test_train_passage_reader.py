@@ -32,7 +32,7 @@ def encoder() -> Encoder:
 def test_each_sentence_gets_its_label_at_its_marker_and_the_answer_its_word_pieces(encoder: Encoder) -> None:
     start = ARRIVED.index("Minsk")
     passage = Passage([MET, ARRIVED, LEFT], [0, 1, 0], [None, (start, start + len("Minsk")), None])
-    laid = encoder.lay_out(encoder.question("Where did Smith arrive?"), passage, None)
+    laid = encoder.row(encoder.question("Where did Smith arrive?"), passage, None)
     assert [laid.ids[m] for m in laid.markers] == [MARKER] * 3
     assert laid.labels == [0, 1, 0]
     assert laid.markers[0] < laid.start <= laid.end < laid.markers[2]
@@ -48,7 +48,7 @@ def test_a_passage_too_long_is_cut_to_the_sentences_around_its_answer(encoder: E
     labels = [0] * 30 + [1] + [0] * 10
     answers: list[tuple[int, int] | None] = [None] * 41
     answers[30] = (start, start + len("Minsk"))
-    laid = encoder.lay_out(encoder.question("Where did Smith arrive?"), Passage(sentences, labels, answers),
+    laid = encoder.row(encoder.question("Where did Smith arrive?"), Passage(sentences, labels, answers),
                            random.Random(1))
     assert len(laid.ids) <= PASSAGE_LENGTH
     assert 1 in laid.labels
@@ -65,7 +65,7 @@ def test_the_engine_reads_an_exported_passage_model_one_reading_per_sentence(tmp
     model = build_model(Path(resolve_model_path("all-MiniLM-L6-v2")))
     model.eval()
     model.transformer.set_attn_implementation("eager")
-    export(model, tmp_path / "passage.onnx")
+    export(model, tmp_path / "passage.onnx", per_piece=True)
     reader = Reader(tmp_path / "passage.onnx")
     assert reader.whole_passages
     long = [f"Sentence {n} of a long passage tells of the city of Minsk and of the visit there." for n in range(30)]

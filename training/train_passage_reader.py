@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
-from train_reader import SentenceSearch, _attention, drop_out, held_out, quantize  # noqa: E402
+from train_reader import SentenceSearch, cheaper_dropouts, export, fit, held_out, load_base, quantize  # noqa: E402
 
 from index.reader import MARKER, PASSAGE_LENGTH, PASSAGE_QUESTION, lay_out  # noqa: E402
 from index.text import sentences  # noqa: E402
@@ -185,7 +185,7 @@ def load_examples(seed: int, negative_share: float, negatives: int = 1) -> list[
 
 
 @dataclass
-class Sequence_:
+class Row:
     """One passage laid out for the model, with its labels and the answer's first and last word piece."""
 
     ids: list[int]
@@ -212,7 +212,7 @@ class Encoder:
     def question(self, text: str) -> list[int]:
         return self.pieces([text])[0][0][:PASSAGE_QUESTION]
 
-    def lay_out(self, question: list[int], passage: Passage, rng: random.Random | None) -> Sequence_:
+    def row(self, question: list[int], passage: Passage, rng: random.Random | None) -> Row:
         """The passage laid out; a passage too long is cut to a window of sentences around its answer."""
         encoded = self.pieces(passage.sentences)
         room = PASSAGE_LENGTH - len(question) - 3
@@ -241,20 +241,17 @@ class Encoder:
                 inside = [t for t, x, y in layout.pieces[i] if y > a and x < b]
                 if inside:
                     start, end = inside[0], inside[-1]
-        return Sequence_(layout.ids, layout.types, layout.markers, labels, start, end)
+        return Row(layout.ids, layout.types, layout.markers, labels, start, end)
 
 
 def build_model(base: Path) -> Any:
     """MiniLM with a logit per word piece (read at each sentence's marker) and start/end logits per word piece."""
     import torch
-    from transformers import AttentionInterface, AttentionMaskInterface, AutoModel
-    from transformers.masking_utils import eager_mask
 
     class PassageReader(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.transformer = AutoModel.from_pretrained(str(base), local_files_only=True,
-                                                         attn_implementation="eager_drop_out")
+            self.transformer = load_base(base, fast_dropout=True)
             hidden = self.transformer.config.hidden_size
             self.answers = torch.nn.Linear(hidden, 1)
             self.span = torch.nn.Linear(hidden, 2)
@@ -268,25 +265,12 @@ def build_model(base: Path) -> Any:
             span = span.masked_fill(outside.unsqueeze(-1), -1e4)
             return answers, span[..., 0], span[..., 1]
 
-    class Dropout(torch.nn.Module):
-        def __init__(self, p: float) -> None:
-            super().__init__()
-            self.p = p
-
-        def forward(self, x: Any) -> Any:
-            return drop_out(x, self.p) * (1.0 / (1.0 - self.p)) if self.training and self.p > 0 else x
-
-    AttentionInterface.register("eager_drop_out", _attention)
-    AttentionMaskInterface.register("eager_drop_out", eager_mask)
     model = PassageReader()
-    for parent in list(model.modules()):
-        for name, child in parent.named_children():
-            if isinstance(child, torch.nn.Dropout):
-                setattr(parent, name, Dropout(child.p))
+    cheaper_dropouts(model)
     return model
 
 
-def tensors(sequences: list[Sequence_]) -> dict[str, Any]:
+def tensors(sequences: list[Row]) -> dict[str, Any]:
     import torch
 
     width = max(len(s.ids) for s in sequences)
@@ -332,7 +316,7 @@ def loss_of(model: Any, encoder: Encoder, batch: list[Example], rng: random.Rand
     for q, example in enumerate(batch):
         question = encoder.question(example.question)
         for passage in example.passages:
-            sequences.append(encoder.lay_out(question, passage, rng))
+            sequences.append(encoder.row(question, passage, rng))
             owner.append(q)
     feed = tensors(sequences)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -381,31 +365,15 @@ def train(args: argparse.Namespace) -> None:
     log.info("%d questions (%d passages) in %d batches; %d held out", len(training),
              sum(len(e.passages) for e in training), len(batches), len(held))
     model = build_model(base)
-    model.train()
-    steps = len(batches)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, fused=True)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     rng = random.Random(args.seed)
     began = time.time()
-    for step in range(steps):
-        loss = loss_of(model, encoder, batches[step], rng, args.span_weight)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        if step % 50 == 0 or step == steps - 1:
-            elapsed = time.time() - began
-            log.info("step %d/%d loss %.4f (%.0f s, %.0f s left)", step + 1, steps, loss.item(), elapsed,
-                     elapsed / (step + 1) * (steps - step - 1))
-    model.eval()
+    fit(model, len(batches), lambda step: loss_of(model, encoder, batches[step], rng, args.span_weight), args.lr,
+        every=50)
     model.transformer.set_attn_implementation("eager")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     fp32 = out / "passage-fp32.onnx"
-    export(model, fp32)
+    export(model, fp32, per_piece=True)
     quantize(fp32, out / "passage.onnx")
     random.Random(args.seed).shuffle(held)
     report = measure(model, encoder, held[:args.held_out_questions], out / "passage.onnx")
@@ -416,28 +384,6 @@ def train(args: argparse.Namespace) -> None:
     if not args.keep_float:
         fp32.unlink()
     log.info("wrote %s: %s", out / "passage.onnx", report)
-
-
-def export(model: Any, target: Path) -> None:
-    import warnings
-
-    import torch
-
-    ids = torch.full((2, 14), 1000, dtype=torch.long)
-    ids[:, 5] = MARKER
-    mask = torch.ones((2, 14), dtype=torch.long)
-    mask[1, 11:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 5:] = 1
-    axes = {0: "batch", 1: "sequence"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (ids, mask, types), str(target),
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["answers", "start", "end"],
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "answers": axes, "start": axes, "end": axes},
-                          opset_version=17, dynamo=False)
 
 
 def measure(model: Any, encoder: Encoder, held: list[Example], onnx_path: Path) -> dict[str, Any]:
@@ -451,7 +397,7 @@ def measure(model: Any, encoder: Encoder, held: list[Example], onnx_path: Path) 
     paragraph: dict[str, list[int]] = {"torch_fp32": [], "onnx_int8": []}
     for example in held:
         question = encoder.question(example.question)
-        sequences = [encoder.lay_out(question, p, None) for p in example.passages]
+        sequences = [encoder.row(question, p, None) for p in example.passages]
         labels = [label for s in sequences for label in s.labels]
         if 1 not in labels:
             continue

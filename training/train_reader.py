@@ -70,7 +70,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -346,18 +346,13 @@ def _attention(module: Any, query: Any, key: Any, value: Any, attention_mask: An
 def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool = False) -> Any:
     """The cross-encoder, from the base model's weights; `fast_dropout`: its dropouts draw with `drop_out`."""
     import torch
-    from transformers import AttentionInterface, AttentionMaskInterface, AutoModel
-    from transformers.masking_utils import eager_mask
 
     class CrossEncoder(torch.nn.Module):
         """The transformer, a logit for "this sentence answers", and start/end logits per word piece."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.transformer = AutoModel.from_pretrained(str(base), local_files_only=True,
-                                                         attn_implementation="eager_drop_out" if fast_dropout
-                                                         else "eager",
-                                                         attention_probs_dropout_prob=attention_dropout)
+            self.transformer = load_base(base, fast_dropout, attention_dropout)
             hidden = self.transformer.config.hidden_size
             self.answers = torch.nn.Linear(hidden, 1)
             self.span = torch.nn.Linear(hidden, 2)
@@ -371,6 +366,31 @@ def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool =
             span = span.masked_fill(outside.unsqueeze(-1), -1e4)
             return logit, span[..., 0], span[..., 1]
 
+    model = CrossEncoder()
+    if fast_dropout:
+        cheaper_dropouts(model)
+    return model
+
+
+def load_base(base: Path, fast_dropout: bool, attention_dropout: float = 0.1) -> Any:
+    """The base transformer; with `fast_dropout` its attention is `_attention` (registered here)."""
+    from transformers import AttentionInterface, AttentionMaskInterface, AutoModel
+    from transformers.masking_utils import eager_mask
+
+    if fast_dropout:
+        # Registered under a name of its own, the attention needs its padding mask registered too
+        # (without it transformers passes none, and every word piece would attend to the padding).
+        AttentionInterface.register("eager_drop_out", _attention)
+        AttentionMaskInterface.register("eager_drop_out", eager_mask)
+    return AutoModel.from_pretrained(str(base), local_files_only=True,
+                                     attn_implementation="eager_drop_out" if fast_dropout else "eager",
+                                     attention_probs_dropout_prob=attention_dropout)
+
+
+def cheaper_dropouts(model: Any) -> None:
+    """Every torch.nn.Dropout of `model` replaced by one with `drop_out`'s cheaper coins."""
+    import torch
+
     class Dropout(torch.nn.Module):
         """torch.nn.Dropout with `drop_out`'s cheaper coins (the hidden states' dropout was a tenth of a step)."""
 
@@ -381,18 +401,38 @@ def build_model(base: Path, attention_dropout: float = 0.1, fast_dropout: bool =
         def forward(self, x: Any) -> Any:
             return drop_out(x, self.p) * (1.0 / (1.0 - self.p)) if self.training and self.p > 0 else x
 
-    if fast_dropout:
-        # Registered under a name of its own, the attention needs its padding mask registered too
-        # (without it transformers passes none, and every word piece would attend to the padding).
-        AttentionInterface.register("eager_drop_out", _attention)
-        AttentionMaskInterface.register("eager_drop_out", eager_mask)
-    model = CrossEncoder()
-    if fast_dropout:
-        for parent in list(model.modules()):
-            for name, child in parent.named_children():
-                if isinstance(child, torch.nn.Dropout):
-                    setattr(parent, name, Dropout(child.p))
-    return model
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.Dropout):
+                setattr(parent, name, Dropout(child.p))
+
+
+def fit(model: Any, steps: int, loss_at: Callable[[int], Any], lr: float, every: int = 100) -> None:
+    """Train `model` for `steps` steps on `loss_at(step)`, then leave it in evaluation mode.
+
+    AdamW (fused), 5 % linear warm-up then linear decay to 0, gradients clipped to norm 1; the
+    progress is logged every `every` steps.
+    """
+    import torch
+
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, fused=True)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    began = time.time()
+    for step in range(steps):
+        loss = loss_at(step)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        if step % every == 0 or step == steps - 1:
+            elapsed = time.time() - began
+            log.info("step %d/%d loss %.4f (%.0f s, %.0f s left)", step + 1, steps, loss.item(), elapsed,
+                     elapsed / (step + 1) * (steps - step - 1))
+    model.eval()
 
 
 def length_batches(questions: list[Question], size: int, seed: int) -> list[list[Question]]:
@@ -477,32 +517,20 @@ def train(args: argparse.Namespace) -> None:
     log.info("%d questions, %d training pairs (%d answering); %d questions held out",
              len(training), pairs, positives, len(held))
     model = build_model(base, attention_dropout=args.attention_dropout, fast_dropout=args.fast_dropout)
-    model.train()
-    steps = len(batches)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, fused=True)
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss(ignore_index=-100)
-    began = time.time()
-    for step in range(steps):
+
+    def loss_at(step: int) -> Any:
         batch = encode(tokenizer, [p for q in batches[step] for p in q])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             logit, start, end = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
         loss = bce(logit.float(), batch["label"]) + args.list_weight * listwise(logit.float(), batches[step])
         if (batch["start"] >= 0).any():
             loss = loss + args.span_weight * (ce(start.float(), batch["start"]) + ce(end.float(), batch["end"])) / 2
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        if step % 100 == 0 or step == steps - 1:
-            elapsed = time.time() - began
-            log.info("step %d/%d loss %.4f (%.0f s, %.0f s left)", step + 1, steps, loss.item(), elapsed,
-                     elapsed / (step + 1) * (steps - step - 1))
-    model.eval()
+        return loss
+
+    began = time.time()
+    fit(model, len(batches), loss_at, args.lr)
     model.transformer.set_attn_implementation("eager")  # the same sums without dropout; exported as transformers' own
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -539,7 +567,8 @@ def listwise(logits: Any, questions: list[Question]) -> Any:
     return torch.stack(losses).mean() if losses else logits.sum() * 0.0
 
 
-def export(model: Any, target: Path) -> None:
+def export(model: Any, target: Path, *, per_piece: bool = False) -> None:
+    """The model as ONNX (opset 17); `per_piece`: its `answers` output has a logit per word piece."""
     import warnings
 
     import torch
@@ -556,7 +585,7 @@ def export(model: Any, target: Path) -> None:
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["answers", "start", "end"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "answers": {0: "batch"}, "start": axes, "end": axes},
+                                        "answers": axes if per_piece else {0: "batch"}, "start": axes, "end": axes},
                           opset_version=17, dynamo=False)
 
 
