@@ -24,7 +24,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 # own vocabulary the cache is reset to that vocabulary (a cache miss only costs a stemmer call).
 _STEM_CACHE_SLACK = 20_000
 # BM25's term-frequency saturation and length normalisation (bm25s' defaults, its Lucene variant).
-# index/pg_store.py computes the same scores in SQL from these two.
+# index/pg_snapshot.py computes the same scores from PostgreSQL's postings with these two.
 K1 = 1.5
 B = 0.75
 

@@ -19,17 +19,17 @@ the live generation (another model or chunking) writes a new one beside it (`rep
 many articles per transaction: nobody reads it yet), invisible to readers until `publish` points
 the corpus at it in one statement — the embedded store's CURRENT, in SQL.
 
-Why BM25 is computed in SQL from term statistics, and not by PostgreSQL's full-text search:
+Why BM25 is computed from term statistics kept in tables, and not by PostgreSQL's full-text search:
 `ts_rank` ignores how rare a word is across the corpus (it has no idf) and normalises length its
 own way, so its ranking is not BM25 and answers would change. Stored BM25 weights, as bm25s keeps
 them, would not do either: a weight depends on the corpus's passage count, its average passage
 length and the term's document frequency, which every article written changes, so writing one
 article would rewrite the weights of every passage sharing a word with it. What one article changes
 is local instead: its postings (term frequency and passage length per term), +-1 on the document
-frequency of each of its terms, and two totals on the generation row. The query (index/pg_snapshot.py)
-then scores with exactly LexicalIndex's formula, tokenizer (`lexical.stems`) and parameters
-(`lexical.K1`, `lexical.B`), reading only the postings of the question's terms through the primary
-key — the same work as LexicalIndex.search's sum over its stored runs.
+frequency of each of its terms, and two totals on the generation row. A question (index/pg_snapshot.py)
+reads only the postings of its terms, through the primary key, and scores them with exactly
+LexicalIndex's formula, tokenizer (`lexical.stems`) and parameters (`lexical.K1`, `lexical.B`) —
+the same work as LexicalIndex.search's sum over its stored runs.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingErr
 from index.lexical import LexicalIndex, passage_text
 from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import SCHEMA_VERSION
+from index.pg_snapshot import top_bm25
 from index.pg_store import ArticlePassages, PgStore, connect
 from index.text import sentences
 from tests.pg_support import Postgres, ask, race, running_postgres
@@ -34,6 +35,7 @@ QUESTIONS = [
     "who was released?",
     "Which U.S. diplomat visited Belarus and met Lukashenko?",
     "political prisoners released prisoners",  # a repeated word counts twice
+    "released prisoners prisoners prisoners",  # and thrice
     "foreign policy toward Belarus and Russia",
     "Lukashenko",
     "the of and",  # only stop words
@@ -268,6 +270,20 @@ def test_another_model_backend_or_chunking_is_refused(store: PgStore) -> None:
 def test_bm25_scores_are_lexical_index_scores(store: PgStore) -> None:
     _, written = write_seed(store)
     assert_same_bm25(store, written)
+
+
+def test_top_bm25_keeps_the_best_by_score_then_passage_id() -> None:
+    postings = {7: (np.array([30, 10, 20, 40]), np.array([1, 1, 1, 2]), np.array([10, 10, 10, 10])),
+                9: (np.array([20]), np.array([1]), np.array([10])),
+                11: (np.array([], dtype=np.int64), np.array([], dtype=np.int32), np.array([], dtype=np.int32))}
+    query = {7: (1, 1.0), 9: (3, 2.0), 11: (1, 5.0)}
+    ids, scores = top_bm25(postings, query, 10.0, 3)
+    # 20 has both terms (the second asked three times); 40 twice the first; 10 and 30 tie, 10 first.
+    one = 1 / (1 + 1.5)  # tf 1 at the average length: tf / (tf + k1)
+    assert ids.tolist() == [20, 40, 10]
+    assert scores == pytest.approx([one + 3 * 2 * one, 2 / (2 + 1.5), one], rel=1e-6)
+    assert top_bm25(postings, query, 10.0, 10)[0].tolist() == [20, 40, 10, 30]
+    assert len(top_bm25({11: postings[11]}, query, 10.0, 5)[0]) == 0
 
 
 def test_bm25_statistics_follow_each_article_written_or_removed(store: PgStore) -> None:
