@@ -96,3 +96,60 @@ def test_an_exchange_rate_note_closing_a_sentence_is_cut_off_and_the_sentence_ke
     kept = article_spans(text, Span(0, len(text)))
     assert [text[s.start:s.end] for s in kept] == [
         "The latest round of trade talks set for August 25-29 has also been called off."]
+
+
+def kept(text: str) -> list[str]:
+    return [text[s.start:s.end] for s in article_spans(text, Span(0, len(text)))]
+
+
+def test_a_caption_glued_before_the_sentence_that_names_the_same_person_is_cut_off() -> None:
+    text = ("Ann Lee made her debut for Kent aged 16 Ann Lee will miss the rest of the season with a back injury. "
+            "Kent said she would be out for three months.")
+    assert kept(text) == ["Ann Lee will miss the rest of the season with a back injury. "
+                          "Kent said she would be out for three months."]
+
+
+def test_a_caption_naming_the_person_the_sentence_calls_by_title_and_surname_is_cut_off() -> None:
+    text = ("Ann Lee scored a century the last time Kent won the cup at Lord's in 2019 Captain Lee replaced the "
+            "injured opener for the final.")
+    assert kept(text) == ["Captain Lee replaced the injured opener for the final."]
+
+
+def test_a_dateline_glued_before_a_sentence_and_a_separator_inside_one_are_cut_off() -> None:
+    text = ("August 18, 2025 13:35 IST 'In consultations, several stakeholders asked for more time,' the minister "
+            "said. ********** The tournament was first held in 1909.")
+    assert kept(text) == ["'In consultations, several stakeholders asked for more time,' the minister said.",
+                          "The tournament was first held in 1909."]
+    # a date and time opening the article's own sentence stay
+    own = "August 18, 2025 13:35 The council met again and approved the budget."
+    assert kept(own) == [own[len("August 18, 2025 13:35 "):]]
+
+
+def test_related_headlines_run_together_are_left_out() -> None:
+    text = ("The match was moved to Colombo. Ann Lee: England head coach on World Cup hopes Who should be in "
+            "England team for World Cup? The squad is named on Monday.")
+    assert kept(text) == ["The match was moved to Colombo.", "The squad is named on Monday."]
+
+
+def test_a_related_story_headline_glued_before_a_sentence_is_cut_off() -> None:
+    text = ("Who should lead the side? 'Budget cuts hit hard' - Lee on The Cup and League Ann Lee replaced the "
+            "former coach in April, after a poor season.")
+    assert kept(text) == ["Who should lead the side?",
+                          "Ann Lee replaced the former coach in April, after a poor season."]
+
+
+@pytest.mark.parametrize("text", [
+    # the name again, but joined to what comes before it, or not opening a sentence
+    "China Daily then says that the title was granted in 1587, but China Daily does not mention who granted it.",
+    "San Francisco sued the state last year, and the court ordered it to reimburse San Francisco for the costs.",
+    "Ann Lee met the minister on Monday in Delhi, Ann Lee said in a statement to reporters afterwards.",
+    "Ann Lee won the final in 2019 and then Ann Lee retired from the sport the following spring.",
+    "The Associated Press reported the figures first in 2016 The Associated Press said on Monday.",
+    # a quotation and a dash that are the article's own
+    "'We will appeal' - the lawyer said on Friday, adding that the ruling was unfair.",
+    # a forum post's run-on question speaks as "I" or to "you"; a headline does not
+    "Trying to keep it cheap within budget What is your budget for the whole build?",
+    "Ann Lee met Prime Minister Lee on Monday and the two agreed to meet again in May.",
+])
+def test_sentences_that_repeat_a_name_or_quote_are_kept_whole(text: str) -> None:
+    assert kept(text) == [text]
