@@ -117,14 +117,7 @@ class LexicalIndex:
         passages = np.concatenate([self._passages[run] for run in runs])
         weights = np.concatenate([self._weights[run] for run in runs])
         scores = np.bincount(passages, weights=weights, minlength=self._documents)
-        k = min(k, self._documents)
-        # Partition the negated scores: with many passages scoring 0, selecting the largest k directly
-        # degrades on the ties.
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        found = scores[best].astype(np.float32)
-        keep = found > 0
-        return best[keep].astype(np.int64), found[keep]
+        return best_passages(scores, k)
 
     def unknown_words(self, text: str) -> int:
         """How many informative words of a text the index never saw (a question about other things has many)."""
@@ -134,3 +127,22 @@ class LexicalIndex:
         ids = self._tokenizer.tokenize(tokens, return_as="ids", update_vocab=False, show_progress=False)
         self._bound_cache()
         return sum(1 for row in ids if not any(t != 0 for t in row))
+
+
+def best_passages(scores: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best of passages' summed scores: (ids, scores as float32), best first, ties by id; zeros dropped.
+
+    `ids[i]` is the passage scoring `scores[i]` (ascending; the positions themselves when None).
+    Every passage scoring at least the k-th best is kept, then the first k of them by score and id,
+    so which of tied passages make the cut does not depend on how they were partitioned.
+    """
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    # Partition the negated scores: with many passages scoring 0, selecting the largest k directly
+    # degrades on the ties.
+    least = -np.partition(-scores, k - 1)[k - 1]
+    best = np.flatnonzero((scores >= least) & (scores > 0))
+    best = best[np.argsort(-scores[best], kind="stable")][:k]  # positions ascend, and so do ids
+    chosen = best if ids is None else ids[best]
+    return chosen.astype(np.int64), scores[best].astype(np.float32)

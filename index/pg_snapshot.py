@@ -33,7 +33,7 @@ from psycopg.pq import Format
 
 from index.chunking import Chunk
 from index.errors import IndexDatabaseError, IndexMismatchError
-from index.lexical import K1, B, stems
+from index.lexical import K1, B, best_passages, stems
 from index.model import ArticleInfo, SkippedFile
 from index.store import Manifest
 
@@ -175,17 +175,19 @@ class PgSnapshot:
 
     def execute(self, query: Any, params: Any = None, *, binary: bool = False) -> list[tuple[Any, ...]]:
         """Run one query in this snapshot's transaction and return its rows."""
-        if self.closed:
-            raise RuntimeError("this PgSnapshot's transaction has ended; open another with PgStore.snapshot")
-        with self._conn.cursor(binary=binary) as cursor:
+        with self._cursor(binary=binary) as cursor:
             cursor.execute(query, params)
             return cursor.fetchall()
 
-    def postings(self, terms: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Each term's postings in this generation: (passage ids, term frequencies, passage lengths)."""
+    def _cursor(self, *, binary: bool) -> psycopg.Cursor[Any]:
+        """A cursor in this snapshot's transaction, which must still be open."""
         if self.closed:
             raise RuntimeError("this PgSnapshot's transaction has ended; open another with PgStore.snapshot")
-        with self._conn.cursor(binary=True) as cursor:
+        return self._conn.cursor(binary=binary)
+
+    def postings(self, terms: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each term's postings in this generation: (passage ids, term frequencies, passage lengths)."""
+        with self._cursor(binary=True) as cursor:
             for oid in (_INT4_ARRAY, _INT8_ARRAY):
                 cursor.adapters.register_loader(oid, _Raw)
             cursor.execute(_POSTINGS, (self.generation, sorted(terms)))
@@ -334,7 +336,7 @@ def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], 
     of its weights in 64 bits, a term asked twice counting twice: LexicalIndex.search's scores.
     """
     found = [(t, lists) for t, lists in postings.items() if len(lists[0])]
-    if not found or k <= 0:
+    if not found:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     parts = []
     for term, (_, tf, length) in found:
@@ -345,11 +347,4 @@ def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], 
         parts.append(weight.astype(np.float64) * times)
     ids, position = np.unique(np.concatenate([lists[0] for _, lists in found]), return_inverse=True)
     scores = np.bincount(position, weights=np.concatenate(parts), minlength=len(ids))
-    k = min(k, len(ids))
-    # Every passage scoring at least the k-th best, then the first k of them by score and id.
-    least = -np.partition(-scores, k - 1)[k - 1]
-    best = np.flatnonzero(scores >= least)
-    best = best[np.lexsort((ids[best], -scores[best]))][:k]
-    top = scores[best].astype(np.float32)
-    keep = top > 0
-    return ids[best][keep].astype(np.int64), top[keep]
+    return best_passages(scores, k, ids)
