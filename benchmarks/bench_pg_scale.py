@@ -28,6 +28,7 @@ shared_buffers 2 GB. Writes RESULTS.md's `pg-scale` section and results-pg-scale
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -51,10 +52,10 @@ SERVER_SETTINGS = {"shared_buffers": "2GB", "maintenance_work_mem": "512MB"}
 
 def configs(corpus: Path, work: Path, url: str, *, reader: bool = False) -> dict[str, Any]:
     """The same corpus and settings with each store."""
-    files = make_config(corpus, work / "index-files")
+    files = make_config(corpus, work / f"index-files-{corpus.name}")
     files = replace(files, answer=replace(files.answer, reader=reader), record=replace(files.record, enabled=False))
     database = replace(files, index=replace(files.index, store="postgres", database_url=url,
-                                            index_dir=work / "index-pg"))
+                                            index_dir=work / f"index-pg-{corpus.name}"))
     return {"embedded": files, "postgres": database}
 
 
@@ -63,8 +64,13 @@ def ms(values: list[float]) -> dict[str, float]:
     return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
 
 
-def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, questions: int) -> dict[str, Any]:
-    """Build `size` passages with each store, then measure asking, recall, one update and memory."""
+def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, options: argparse.Namespace
+               ) -> dict[str, Any]:
+    """Build `size` passages with each store, then measure asking, recall, one update and memory.
+
+    With `--keep`, what an earlier run built in the same folder (its build figures in
+    built-SIZE-STORE.json) is measured again instead of being built anew.
+    """
     from synthetic import SyntheticEmbedder, write_articles
 
     from index.engine import Engine
@@ -72,21 +78,36 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, quest
 
     corpus = work / f"corpus-{size}"
     articles = size // 3  # write_articles' articles come out at about 3 passages each
-    write_articles(corpus, articles, stuff.sentences, seed=size)
+    if not (work / f"corpus-{size}.written").exists():
+        write_articles(corpus, articles, stuff.sentences, seed=size)
+        (work / f"corpus-{size}.written").touch()
     row: dict[str, Any] = {"articles": articles}
-    asked = stuff.questions[:questions]
+    asked = stuff.questions[:options.questions]
     for store, config in configs(corpus, work, url).items():
-        print(f"  {store}: building ...", flush=True)
-        with Engine(config, SyntheticEmbedder(embedder, stuff.sentence_vectors)) as builder:
-            began = time.perf_counter()
-            report = builder.rebuild()
-            build_s = time.perf_counter() - began
-        out: dict[str, Any] = {"passages": report.chunks_total, "build_s": round(build_s, 1),
-                               "build_passages_per_s": round(report.chunks_total / build_s, 1)}
+        if store not in options.stores:
+            continue
+        built = work / f"built-{size}-{store}.json"
+        if built.exists():
+            out: dict[str, Any] = json.loads(built.read_text())
+            print(f"  {store}: built by an earlier run: {out}", flush=True)
+        else:
+            print(f"  {store}: building ...", flush=True)
+            load = os.getloadavg()[0]
+            with Engine(config, SyntheticEmbedder(embedder, stuff.sentence_vectors)) as builder:
+                began = time.perf_counter()
+                report = builder.rebuild()
+                build_s = time.perf_counter() - began
+            out = {"passages": report.chunks_total, "build_s": round(build_s, 1),
+                   "build_passages_per_s": round(report.chunks_total / build_s, 1),
+                   "build_load": [round(load, 2), round(os.getloadavg()[0], 2)]}
+            built.write_text(json.dumps(out) + "\n")
+        if options.build_only:
+            row[store] = out
+            continue
         with Engine(config, embedder) as engine:
             out["ask_ms"] = ms(ask_latencies(engine, asked))
             dense, lexical = [], []
-            vectors = stuff.question_vectors[:questions]
+            vectors = stuff.question_vectors[:options.questions]
             with engine.reading() as snapshot:
                 for question, vector in zip(asked, vectors, strict=True):
                     began = time.perf_counter()
@@ -101,7 +122,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, quest
         with_reader = configs(corpus, work, url, reader=True)[store]
         with Engine(with_reader, embedder) as engine:
             out["ask_with_reader_ms"] = ms(ask_latencies(engine, asked[:100]))
-            out["update_ms"] = update_one(engine, corpus, stuff, runs=3)
+            out["update_ms"] = update_one(engine, corpus, stuff, runs=options.update_runs)
             if store == "postgres":
                 import psycopg
 
@@ -111,10 +132,11 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, quest
             else:
                 folder = engine.snapshot().folder
                 out["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6)
-        out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(questions, 100)))
+        out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(options.questions, 100)))
         print(f"  {store}: {out}", flush=True)
         row[store] = out
-    shutil.rmtree(corpus)
+    if options.keep is None:
+        shutil.rmtree(corpus)
     return row
 
 
@@ -190,6 +212,12 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=300, help="questions asked per store and size")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md",
                         help="the Markdown file whose pg-scale section is written (the JSON goes beside it)")
+    parser.add_argument("--stores", nargs="+", choices=("embedded", "postgres"), default=["embedded", "postgres"],
+                        help="the stores to build and measure (default both)")
+    parser.add_argument("--update-runs", type=int, default=3, help="articles updated one after another (default 3)")
+    parser.add_argument("--keep", type=Path, help="build into this folder and keep it (the server's data "
+                        "included); a later run with the same folder measures what is there instead of building")
+    parser.add_argument("--build-only", action="store_true", help="build (into --keep) and measure nothing")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -207,20 +235,36 @@ def main() -> int:
     result: dict[str, Any] = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(),
                               "load_before": os.getloadavg(),
                               "server": SERVER_SETTINGS, "sizes": {}}
-    with tempfile.TemporaryDirectory(prefix="articlebot-pg-scale-") as tmp, \
-            running_postgres(durable=True, settings=SERVER_SETTINGS) as server:
-        work = Path(tmp)
-        url = server.create_database("scale")
+    if args.build_only and args.keep is None:
+        parser.error("--build-only builds for a later run: give --keep FOLDER")
+    with contextlib.ExitStack() as stack:
+        work = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="articlebot-pg-scale-")))
+        work.mkdir(parents=True, exist_ok=True)
+        server = stack.enter_context(running_postgres(durable=True, settings=SERVER_SETTINGS,
+                                                      keep=args.keep and args.keep / "server"))
         for size in args.sizes:
             print(f"{size:,} passages ...", flush=True)
-            result["sizes"][str(size)] = bench_size(size, work, url, embedder, stuff, args.questions)
-            (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+            url = database(server, f"scale-{size}")
+            result["sizes"][str(size)] = bench_size(size, work, url, embedder, stuff, args)
+            if not args.build_only:
+                (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    if args.build_only:
+        print(json.dumps(result["sizes"], indent=1))
+        return 0
     result["seconds"] = round(time.perf_counter() - began)
     result["load_after"] = os.getloadavg()
     (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
     replace_section(args.out, BEGIN, END, render(result))
     print(render(result))
     return 0
+
+
+def database(server: Any, name: str) -> str:
+    """The URL of the server's database `name`, created unless an earlier run made it."""
+    with server.admin() as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return str(server.url(name))
 
 
 def cpu_model() -> str:

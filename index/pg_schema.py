@@ -24,6 +24,13 @@ PGVECTOR_MINIMUM = (0, 8)
 # Any constant: the key of the advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x61727469636C65  # "article"
 
+# A posting's BM25 weight without the term's idf (the same for all its postings), with index/lexical.py's
+# K1 1.5 and B 0.75, and passages of 80 terms taken as the average length: what orders a term's
+# postings best first. The real average differs by corpus and moves as articles change, which can
+# swap two postings of different term frequencies in this order, never their scores: those are
+# computed from tf and length with the corpus's own average. Part of a migration: never change it.
+IMPACT = "tf::float8 / (tf + 0.375::float8 + 0.0140625::float8 * length)"  # 0.0140625 = K1 * B / 80
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: generations (one per corpus build, with its manifest), the live one per corpus, articles,
     # passages with their vectors, and the lexical index: vocabulary, postings, document frequencies.
@@ -84,6 +91,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             length integer NOT NULL,
             PRIMARY KEY (generation, term, passage) INCLUDE (tf, length))""",
         "CREATE INDEX postings_passage ON articlebot.postings (passage)",
+    ),
+    # 2: each term's postings in order of their BM25 weight, best first (IMPACT), so that a long
+    # posting list can be read in part: see PgLexical.search.
+    (
+        f"""CREATE INDEX postings_impact ON articlebot.postings (generation, term, ({IMPACT}) DESC)
+            INCLUDE (passage, tf, length)""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

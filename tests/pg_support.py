@@ -114,13 +114,16 @@ _FAST = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
 
 @contextmanager
-def running_postgres(*, pgvector: bool = True, durable: bool = False,
-                     settings: dict[str, str] | None = None) -> Iterator[Postgres]:
+def running_postgres(*, pgvector: bool = True, durable: bool = False, settings: dict[str, str] | None = None,
+                     keep: Path | None = None) -> Iterator[Postgres]:
     """Start a throw-away server (without the pgvector extension if asked); stop it and delete its files after.
 
     `settings` are more server settings (`shared_buffers`, ...); `durable` keeps fsync and synchronous commits on.
+    With `keep`, the server's files live in that folder and stay after it stops, and a server found
+    there is started again with its data (a benchmark measures a large index built in an earlier run).
     """
-    folder = Path(tempfile.mkdtemp(prefix="articlebot-pg-"))
+    folder = keep or Path(tempfile.mkdtemp(prefix="articlebot-pg-"))
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         install = _server_install() if pgvector else _install_without_pgvector(folder / "install")
         if os.geteuid() == 0:
@@ -131,8 +134,9 @@ def running_postgres(*, pgvector: bool = True, durable: bool = False,
                                    "server's folder in it: set TMPDIR to a folder such as /tmp")
         began = time.perf_counter()
         data = folder / "data"
-        _run([str(_server_install() / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-              "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"], folder)
+        if not (data / "PG_VERSION").exists():
+            _run([str(_server_install() / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                  "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"], folder)
         chosen = {**({} if durable else _FAST), **(settings or {})}
         options = f"-c listen_addresses='' -k {folder} " + " ".join(f"-c {k}={v}" for k, v in chosen.items())
         _run([str(install / "bin" / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60",
@@ -142,7 +146,8 @@ def running_postgres(*, pgvector: bool = True, durable: bool = False,
         finally:
             _run([str(install / "bin" / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"], folder)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _install_without_pgvector(into: Path) -> Path:
