@@ -118,6 +118,8 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
                     lexical.append((time.perf_counter() - began) * 1000)
                 out["dense_ms"], out["bm25_ms"] = ms(dense), ms(lexical)
                 out["recall10"] = recall(snapshot, vectors, store)
+                if store == "postgres":
+                    out.update(bm25_recall(snapshot, asked, CANDIDATES))
             print(f"  {store}: {out}", flush=True)
         with_reader = configs(corpus, work, url, reader=True)[store]
         with Engine(with_reader, embedder) as engine:
@@ -159,6 +161,32 @@ def recall(snapshot: Any, queries: Any, store: str) -> float:
         got, _ = snapshot.dense.search(query, 10)
         found.append(len(truth & set(np.asarray(got).tolist())) / 10)
     return round(float(np.mean(found)), 4)
+
+
+def bm25_recall(snapshot: Any, questions: list[str], k: int) -> dict[str, Any]:
+    """PostgreSQL's BM25 with each term's postings read whole (exact) against its default (read in part).
+
+    Recall@10 and @k of the default's top k against the exact top k, the time of the exact search,
+    and how many questions reached a posting list longer than the budget.
+    """
+    from index.pg_snapshot import POSTINGS_BUDGET
+
+    times, at10, at_k, cut = [], [], [], 0
+    for question in questions:
+        began = time.perf_counter()
+        exact, _ = snapshot.lexical.search(question, k, budget=None)
+        times.append((time.perf_counter() - began) * 1000)
+        got, _ = snapshot.lexical.search(question, k)
+        if len(exact):
+            at10.append(len(set(got[:10].tolist()) & set(exact[:10].tolist())) / len(exact[:10]))
+            at_k.append(len(set(got.tolist()) & set(exact.tolist())) / len(exact))
+        (terms,) = snapshot.lexical.terms([question])
+        cut += any(snapshot.lexical.document_frequency(t) > POSTINGS_BUDGET for t in terms)
+    import numpy as np
+
+    return {"bm25_exact_ms": ms(times), "bm25_recall10": round(float(np.mean(at10)), 4),
+            f"bm25_recall{k}": round(float(np.mean(at_k)), 4), "bm25_questions_cut": cut,
+            "postings_budget": POSTINGS_BUDGET}
 
 
 def update_one(engine: Any, corpus: Path, stuff: Any, runs: int) -> dict[str, Any]:

@@ -14,6 +14,14 @@ the Lucene variant, k1 and b of index/lexical.py, and bm25s' rounding of each te
 bits, so the scores are LexicalIndex.search's. Summed in SQL instead (a GROUP BY over the
 postings), the same 100,000 postings took about a third longer, all of it on the database server
 that every bot process shares.
+
+A word in many passages has a posting list that grows with the corpus, and reading it whole is
+what made BM25 slow in a large one. So each term's list is read best first (schema 2's
+postings_impact) and at most POSTINGS_BUDGET of it; when a list was cut, the passages most likely
+to be the best (by what was read plus the most the unread part could add) are scored again from
+all their postings (`rescore`), so every score returned is exact, and only a passage outside all
+those read could be missed. Below the budget (every shared eval corpus) nothing is cut and the
+result is the whole read's.
 """
 
 from __future__ import annotations
@@ -35,13 +43,29 @@ from index.chunking import Chunk
 from index.errors import IndexDatabaseError, IndexMismatchError
 from index.lexical import K1, B, best_passages, stems
 from index.model import ArticleInfo, SkippedFile
+from index.pg_schema import IMPACT
 from index.store import Manifest
 
-# A query's postings, one row per term, each column an array in order of the primary key. They
-# come back in the binary protocol, and their arrays as PostgreSQL sends them (`_Raw`), which numpy
-# reads in place (`_numbers`): parsed by psycopg, 100,000 postings would be 300,000 Python ints.
-_POSTINGS = """SELECT term, array_agg(passage), array_agg(tf), array_agg(length) FROM articlebot.postings
-               WHERE generation = %s AND term = ANY(%s::integer[]) GROUP BY term"""
+# The most postings read of one term for a question: 8,192 read in about 2 ms. A shorter list is read whole.
+POSTINGS_BUDGET = 8192
+# When a list was cut, how many passages are scored again from all their postings: RESCORED, or 4 × k if more.
+RESCORED = 200
+
+# A query's postings, one row per term, each column an array, best first and at most %(limit)s of a
+# term (NULL: all). They come back in the binary protocol, and their arrays as PostgreSQL sends them
+# (`_Raw`), which numpy reads in place (`_numbers`): parsed by psycopg, 100,000 postings would be
+# 300,000 Python ints.
+_POSTINGS = f"""SELECT t.term, array_agg(p.passage), array_agg(p.tf), array_agg(p.length)
+                FROM unnest(%(terms)s::integer[]) AS t (term) CROSS JOIN LATERAL (
+                     SELECT passage, tf, length FROM articlebot.postings
+                     WHERE generation = %(generation)s AND term = t.term
+                     ORDER BY {IMPACT} DESC LIMIT %(limit)s) p
+                GROUP BY t.term"""
+# The postings of these terms in these passages (through the primary key): what rescoring reads.
+_PAIRS = """SELECT term, array_agg(passage), array_agg(tf), array_agg(length) FROM articlebot.postings
+            WHERE generation = %(generation)s AND term = ANY(%(terms)s::integer[])
+              AND passage = ANY(%(passages)s::bigint[])
+            GROUP BY term"""
 _INT4_ARRAY, _INT8_ARRAY = 1007, 1016  # the type oids of integer[] and bigint[]
 
 
@@ -185,14 +209,22 @@ class PgSnapshot:
             raise RuntimeError("this PgSnapshot's transaction has ended; open another with PgStore.snapshot")
         return self._conn.cursor(binary=binary)
 
-    def postings(self, terms: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Each term's postings in this generation: (passage ids, term frequencies, passage lengths)."""
+    def postings(self, terms: Sequence[int], limit: int | None = None, passages: Sequence[int] | None = None
+                 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each term's postings in this generation: (passage ids, term frequencies, passage lengths).
+
+        At most `limit` of a term, best first (all when None); only those of `passages` when given.
+        """
         with self._cursor(binary=True) as cursor:
             for oid in (_INT4_ARRAY, _INT8_ARRAY):
                 cursor.adapters.register_loader(oid, _Raw)
-            cursor.execute(_POSTINGS, (self.generation, sorted(terms)))
-            return {int(term): (_numbers(passages, ">i8"), _numbers(tf, ">i4"), _numbers(length, ">i4"))
-                    for term, passages, tf, length in cursor.fetchall()}
+            arguments = {"generation": self.generation, "terms": sorted(terms), "limit": limit}
+            if passages is None:
+                cursor.execute(_POSTINGS, arguments)
+            else:
+                cursor.execute(_PAIRS, {**arguments, "passages": sorted(int(p) for p in passages)})
+            return {int(term): (_numbers(ids, ">i8"), _numbers(tf, ">i4"), _numbers(length, ">i4"))
+                    for term, ids, tf, length in cursor.fetchall()}
 
     @property
     def average_length(self) -> float:
@@ -275,6 +307,10 @@ class PgLexical:
         self._look_up({s for row in rows for s in row})
         return [[known[0] for s in row if (known := self._known.get(s))] for row in rows]
 
+    def document_frequency(self, term: int) -> int:
+        """How many passages hold a term that `terms` returned: the length of its posting list."""
+        return self._df[term]
+
     def idf(self, term: int) -> float:
         """How informative a term is; unknown terms count as the rarest."""
         documents = max(1, len(self._snapshot))
@@ -283,14 +319,24 @@ class PgLexical:
             return math.log(1.0 + documents)
         return float(np.float32(math.log(1.0 + (documents - df + 0.5) / (df + 0.5))))
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best passages for a query: (ids, BM25 scores), best first; zero scores dropped."""
+    def search(self, query: str, k: int, *, budget: int | None = POSTINGS_BUDGET) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best passages for a query: (ids, BM25 scores), best first; zero scores dropped.
+
+        At most `budget` postings of each term are read, best first (None: all, the exact top k),
+        and when a list was cut the likeliest passages are scored again from all their postings.
+        """
         (terms,) = self.terms([query])
         if not terms or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         times = Counter(terms)
-        postings = self._snapshot.postings(list(times))
-        return top_bm25(postings, {t: (times[t], self.idf(t)) for t in times}, self._snapshot.average_length, k)
+        asked = {t: (times[t], self.idf(t)) for t in times}
+        postings = self._snapshot.postings(list(times), budget)
+        average = self._snapshot.average_length
+        cut = [t for t, (ids, _, _) in postings.items() if len(ids) < self.document_frequency(t)]
+        if not cut:
+            return top_bm25(postings, asked, average, k)
+        chosen = rescore(postings, asked, average, cut, max(RESCORED, 4 * k))
+        return top_bm25(self._snapshot.postings(list(times), passages=chosen.tolist()), asked, average, k)
 
     def unknown_words(self, text: str) -> int:
         """How many informative words of a text the corpus never saw (a question about other things has many)."""
@@ -326,7 +372,44 @@ class PgExtracted(Mapping[str, str]):
         return int(rows[0][0])
 
 
-def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], query: Mapping[int, tuple[int, float]],
+Postings = Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def weights(tf: np.ndarray, length: np.ndarray, idf: float, average_length: float) -> np.ndarray:
+    """Postings' BM25 weights as bm25s stores them: the Lucene variant with K1 and B, rounded to 32 bits."""
+    frequency = tf.astype(np.float64)
+    norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
+    return (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
+
+
+def rescore(postings: Postings, query: Mapping[int, tuple[int, float]], average_length: float,
+            cut: Sequence[int], count: int) -> np.ndarray:
+    """The `count` passages whose score could be highest, given postings of which those of `cut` terms are partial.
+
+    A cut term's list was read best first, so a passage not in what was read gets at most the
+    last weight read from it (about: the order assumes passages of 80 terms on average, see
+    IMPACT). A passage's bound is what was read of it plus that for each cut term it was not found
+    under; the passages with the highest bounds are returned (ids ascending).
+    """
+    ids, position = np.unique(np.concatenate([lists[0] for lists in postings.values()]), return_inverse=True)
+    bound = np.zeros(len(ids))
+    start = 0
+    for term, (passages, tf, length) in postings.items():
+        times, idf = query[term]
+        weight = weights(tf, length, idf, average_length).astype(np.float64) * times
+        where = position[start:start + len(passages)]
+        start += len(passages)
+        np.add.at(bound, where, weight)
+        if term in cut and len(weight):
+            unread = np.full(len(ids), float(weight.min()))
+            unread[where] = 0.0
+            bound += unread
+    if len(ids) <= count:
+        return ids
+    return np.sort(ids[np.argpartition(-bound, count - 1)[:count]])
+
+
+def top_bm25(postings: Postings, query: Mapping[int, tuple[int, float]],
              average_length: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best passages for a query: (ids, BM25 scores), best first, ties by id; zero scores dropped.
 
@@ -341,10 +424,7 @@ def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], 
     parts = []
     for term, (_, tf, length) in found:
         times, idf = query[term]
-        frequency = tf.astype(np.float64)
-        norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
-        weight = (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
-        parts.append(weight.astype(np.float64) * times)
+        parts.append(weights(tf, length, idf, average_length).astype(np.float64) * times)
     ids, position = np.unique(np.concatenate([lists[0] for _, lists in found]), return_inverse=True)
     scores = np.bincount(position, weights=np.concatenate(parts), minlength=len(ids))
     return best_passages(scores, k, ids)

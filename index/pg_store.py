@@ -299,7 +299,12 @@ class PgStore:
                  generation))
 
     def publish(self, generation: int) -> None:
-        """Make a generation its corpus's live one in one statement, then delete the generations it replaces."""
+        """Make a generation its corpus's live one in one statement, then delete the generations it replaces.
+
+        The tables' statistics are then refreshed: a new generation may have changed their size many
+        times over, and the planner reads a term's postings best first (an index scan that stops at
+        the budget) only when it knows how many there are.
+        """
         with self._connection() as conn:
             row = conn.execute(
                 """INSERT INTO articlebot.corpora (corpus, live)
@@ -312,6 +317,8 @@ class PgStore:
                 "SELECT id FROM articlebot.generations WHERE corpus = %s AND id < %s", (row[0], generation))]
         for old in older:
             self._drop_generation(old)
+        with self._connection() as conn:
+            conn.execute("ANALYZE articlebot.passages, articlebot.postings, articlebot.term_df, articlebot.articles")
 
     def remove_stale_generations(self, corpus: str) -> None:
         """Delete every generation of `corpus` but the live one (leftovers of killed builds); hold write_lock."""
