@@ -104,6 +104,9 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
         if options.build_only:
             row[store] = out
             continue
+        measured = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(), "revision": revision(),
+                    "load_before": round(os.getloadavg()[0], 2)}
+        began = time.perf_counter()
         with Engine(config, embedder) as engine:
             out["ask_ms"] = ms(ask_latencies(engine, asked))
             dense, lexical = [], []
@@ -135,6 +138,8 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
                 folder = engine.snapshot().folder
                 out["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6)
         out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(options.questions, 100)))
+        out["measured"] = {**measured, "load_after": round(os.getloadavg()[0], 2),
+                           "seconds": round(time.perf_counter() - began)}
         print(f"  {store}: {out}", flush=True)
         row[store] = out
     if options.keep is None:
@@ -246,6 +251,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it (the server's data "
                         "included); a later run with the same folder measures what is there instead of building")
     parser.add_argument("--build-only", action="store_true", help="build (into --keep) and measure nothing")
+    parser.add_argument("--merge", action="store_true", help="keep the other sizes and stores of the results "
+                        "file, replacing only those measured now")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -263,25 +270,29 @@ def main() -> int:
     result: dict[str, Any] = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(),
                               "load_before": os.getloadavg(),
                               "server": SERVER_SETTINGS, "sizes": {}}
+    saved = args.out.parent / "results-pg-scale.json"
+    kept: dict[str, Any] = json.loads(saved.read_text())["sizes"] if args.merge and saved.exists() else {}
     if args.build_only and args.keep is None:
         parser.error("--build-only builds for a later run: give --keep FOLDER")
     with contextlib.ExitStack() as stack:
         work = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="articlebot-pg-scale-")))
         work.mkdir(parents=True, exist_ok=True)
         server = stack.enter_context(running_postgres(durable=True, settings=SERVER_SETTINGS,
-                                                      keep=args.keep and args.keep / "server"))
+                                                      keep=args.keep and args.keep / "server")
+                                     ) if "postgres" in args.stores else None
         for size in args.sizes:
             print(f"{size:,} passages ...", flush=True)
-            url = database(server, f"scale-{size}")
-            result["sizes"][str(size)] = bench_size(size, work, url, embedder, stuff, args)
+            url = database(server, f"scale-{size}") if server else "postgresql:///unused"
+            kept[str(size)] = {**kept.get(str(size), {}), **bench_size(size, work, url, embedder, stuff, args)}
+            result["sizes"] = dict(sorted(kept.items(), key=lambda item: int(item[0])))
             if not args.build_only:
-                (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+                saved.write_text(json.dumps(result, indent=1) + "\n")
     if args.build_only:
         print(json.dumps(result["sizes"], indent=1))
         return 0
     result["seconds"] = round(time.perf_counter() - began)
     result["load_after"] = os.getloadavg()
-    (args.out.parent / "results-pg-scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    saved.write_text(json.dumps(result, indent=1) + "\n")
     replace_section(args.out, BEGIN, END, render(result))
     print(render(result))
     return 0
@@ -293,6 +304,13 @@ def database(server: Any, name: str) -> str:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"')
     return str(server.url(name))
+
+
+def revision() -> str:
+    """The repository's commit, with "+" when the working tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def cpu_model() -> str:
