@@ -14,6 +14,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from index import pg_schema
 from index.build import chunk_settings
 from index.chunking import Chunk
 from index.config import Config
@@ -146,6 +147,35 @@ def test_schema_is_created_once_and_versioned(url: str) -> None:
         conn.execute("INSERT INTO articlebot.schema_version (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
     with pytest.raises(IndexDatabaseError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"):
         connect(url)
+
+
+def test_a_database_of_an_earlier_schema_is_migrated_with_its_index_kept(url: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as earlier:  # an articlebot that knew only the first migration
+        earlier.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:1])
+        earlier.setattr(pg_schema, "SCHEMA_VERSION", 1)
+        with connect(url) as store:
+            assert store.schema_version() == 1
+            _, written = write_seed(store, parts=4)
+    with connect(url) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert_same_bm25(store, written)
+        with store.snapshot("") as snapshot:  # the postings are read best first, through the new index
+            (terms,) = snapshot.lexical.terms(["Lukashenko released prisoners"])
+            best, everything = snapshot.postings(terms, limit=1), snapshot.postings(terms)
+            assert len(best) == len(terms)
+
+            def impact(tf: np.ndarray, length: np.ndarray) -> np.ndarray:  # pg_schema.IMPACT
+                return tf / (tf + 0.375 + 0.0140625 * length)
+
+            for term, (_, tf, length) in best.items():
+                assert len(tf) == 1
+                assert impact(tf, length)[0] == pytest.approx(impact(*everything[term][1:]).max())
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT version FROM articlebot.schema_version ORDER BY version").fetchall() == [
+            (v,) for v in range(1, SCHEMA_VERSION + 1)]
+        impact_index = conn.execute("SELECT to_regclass('articlebot.postings_impact')").fetchone()
+        assert impact_index == ("articlebot.postings_impact",)
 
 
 def test_processes_starting_together_migrate_once(url: str) -> None:
