@@ -53,6 +53,9 @@ class IndexConfig:
     approximate_above: int = 50_000
     # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
     hnsw_ef_search: int = 64
+    # PostgreSQL store: the most postings of one word a question reads, best first, its likeliest
+    # passages then scored from all their postings (index/pg_snapshot.py); 0: every posting, exact.
+    bm25_postings_budget: int = 0
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
     # lists: index/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
@@ -84,6 +87,8 @@ class IndexConfig:
         _check(self.backend in BACKENDS, "index.backend", f"must be one of {', '.join(BACKENDS)}")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
+        _check(self.bm25_postings_budget == 0 or self.bm25_postings_budget >= 1000, "index.bm25_postings_budget",
+               "must be 0 (read every posting) or at least 1000")
         _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
         _check(self.store != "postgres" or bool(self.database_url.strip()), "index.database_url",
                "is needed with index.store = \"postgres\": a PostgreSQL connection URL such as "

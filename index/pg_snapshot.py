@@ -16,12 +16,14 @@ postings), the same 100,000 postings took about a third longer, all of it on the
 that every bot process shares.
 
 A word in many passages has a posting list that grows with the corpus, and reading it whole is
-what made BM25 slow in a large one. So each term's list is read best first (schema 2's
-postings_impact) and at most POSTINGS_BUDGET of it; when a list was cut, the passages most likely
-to be the best (by what was read plus the most the unread part could add) are scored again from
-all their postings (`rescore`), so every score returned is exact, and only a passage outside all
-those read could be missed. Below the budget (every shared eval corpus) nothing is cut and the
-result is the whole read's.
+what makes BM25 slow in a large one. With `index.bm25_postings_budget` set (0, the default, reads
+everything), each term's list is read best first (schema 2's postings_impact) and at most the
+budget of it; when a list was cut, the RESCORED passages scoring best on what was read are scored
+again from all their postings, so every score returned is exact, but a passage that only its
+unread postings would have lifted is missed. A list shorter than the budget is read whole, so
+below it nothing changes. (Choosing those passages by the most their unread postings could add,
+as MaxScore-style bounds do, found fewer of the exact top 10 in the benchmark's corpus: 0.47
+against 0.69 at 540k passages, budget 8,192.)
 """
 
 from __future__ import annotations
@@ -46,10 +48,8 @@ from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import IMPACT
 from index.store import Manifest
 
-# The most postings read of one term for a question: 8,192 read in about 2 ms. A shorter list is read whole.
-POSTINGS_BUDGET = 8192
-# When a list was cut, how many passages are scored again from all their postings: RESCORED, or 4 × k if more.
-RESCORED = 200
+# When a list was cut, how many passages are scored again from all their postings: RESCORED, or 8 × k if more.
+RESCORED = 400
 
 # A query's postings, one row per term, each column an array, best first and at most %(limit)s of a
 # term (NULL: all). They come back in the binary protocol, and their arrays as PostgreSQL sends them
@@ -111,8 +111,10 @@ def corpus_name(corpus: str) -> str:
 class PgSnapshot:
     """One corpus's live index as one read transaction sees it: what questions are answered from."""
 
-    def __init__(self, conn: psycopg.Connection[Any], corpus: str, row: tuple[Any, ...], where: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], corpus: str, row: tuple[Any, ...], where: str, *,
+                 postings_budget: int = 0) -> None:
         self._conn = conn
+        self.postings_budget = postings_budget
         self.corpus = corpus
         self.where = where
         (self.generation, self._model, self._backend, self._dimension, self._settings, self._versions,
@@ -319,23 +321,26 @@ class PgLexical:
             return math.log(1.0 + documents)
         return float(np.float32(math.log(1.0 + (documents - df + 0.5) / (df + 0.5))))
 
-    def search(self, query: str, k: int, *, budget: int | None = POSTINGS_BUDGET) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: str, k: int, *, budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best passages for a query: (ids, BM25 scores), best first; zero scores dropped.
 
-        At most `budget` postings of each term are read, best first (None: all, the exact top k),
-        and when a list was cut the likeliest passages are scored again from all their postings.
+        At most `budget` postings of each term are read, best first (None: the snapshot's
+        `postings_budget`; 0: all, the exact top k), and when a list was cut the likeliest passages
+        are scored again from all their postings.
         """
+        budget = self._snapshot.postings_budget if budget is None else budget
         (terms,) = self.terms([query])
         if not terms or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         times = Counter(terms)
         asked = {t: (times[t], self.idf(t)) for t in times}
-        postings = self._snapshot.postings(list(times), budget)
+        postings = self._snapshot.postings(list(times), budget or None)
         average = self._snapshot.average_length
         cut = [t for t, (ids, _, _) in postings.items() if len(ids) < self.document_frequency(t)]
         if not cut:
             return top_bm25(postings, asked, average, k)
-        chosen = rescore(postings, asked, average, cut, max(RESCORED, 4 * k))
+        # The passages scoring best on what was read; their unread postings may reorder them.
+        chosen, _ = top_bm25(postings, asked, average, max(RESCORED, 8 * k))
         return top_bm25(self._snapshot.postings(list(times), passages=chosen.tolist()), asked, average, k)
 
     def unknown_words(self, text: str) -> int:
@@ -380,33 +385,6 @@ def weights(tf: np.ndarray, length: np.ndarray, idf: float, average_length: floa
     frequency = tf.astype(np.float64)
     norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
     return (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
-
-
-def rescore(postings: Postings, query: Mapping[int, tuple[int, float]], average_length: float,
-            cut: Sequence[int], count: int) -> np.ndarray:
-    """The `count` passages whose score could be highest, given postings of which those of `cut` terms are partial.
-
-    A cut term's list was read best first, so a passage not in what was read gets at most the
-    last weight read from it (about: the order assumes passages of 80 terms on average, see
-    IMPACT). A passage's bound is what was read of it plus that for each cut term it was not found
-    under; the passages with the highest bounds are returned (ids ascending).
-    """
-    ids, position = np.unique(np.concatenate([lists[0] for lists in postings.values()]), return_inverse=True)
-    bound = np.zeros(len(ids))
-    start = 0
-    for term, (passages, tf, length) in postings.items():
-        times, idf = query[term]
-        weight = weights(tf, length, idf, average_length).astype(np.float64) * times
-        where = position[start:start + len(passages)]
-        start += len(passages)
-        np.add.at(bound, where, weight)
-        if term in cut and len(weight):
-            unread = np.full(len(ids), float(weight.min()))
-            unread[where] = 0.0
-            bound += unread
-    if len(ids) <= count:
-        return ids
-    return np.sort(ids[np.argpartition(-bound, count - 1)[:count]])
 
 
 def top_bm25(postings: Postings, query: Mapping[int, tuple[int, float]],

@@ -62,7 +62,8 @@ WRITE_BATCH = 2000
 _BUILD_LOCK = 0x62756C64  # "buld"
 
 
-def connect(url: str, *, ef_search: int = 64, max_connections: int = 4, connect_timeout: int = 10) -> PgStore:
+def connect(url: str, *, ef_search: int = 64, postings_budget: int = 0, max_connections: int = 4,
+            connect_timeout: int = 10) -> PgStore:
     """Open the index database at `url`: check it, create or migrate its schema; raises IndexDatabaseError.
 
     `ef_search` is pgvector's HNSW search width for questions; `max_connections` bounds the pool:
@@ -76,7 +77,7 @@ def connect(url: str, *, ef_search: int = 64, max_connections: int = 4, connect_
                           name="articlebot")  # checked when lent: a restarted server costs no failed question
     pool.open()
     log.info("index database: %s, schema version %d", describe(url), version)
-    return PgStore(pool, url, ef_search=ef_search)
+    return PgStore(pool, url, ef_search=ef_search, postings_budget=postings_budget)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -99,11 +100,12 @@ class ArticlePassages(NamedTuple):
 class PgStore:
     """The index database: corpora, their generations, articles, passages, vectors and BM25 statistics."""
 
-    def __init__(self, pool: ConnectionPool[Any], url: str, *, ef_search: int = 64) -> None:
+    def __init__(self, pool: ConnectionPool[Any], url: str, *, ef_search: int = 64, postings_budget: int = 0) -> None:
         self._pool = pool
         self._url = url  # kept for messages only, through scrub()
         self.where = describe(url)
         self.ef_search = ef_search
+        self.postings_budget = postings_budget  # of one word's postings read for a question; 0: all
 
     def __repr__(self) -> str:
         return f"PgStore({self.where})"
@@ -154,7 +156,7 @@ class PgStore:
             if row is None:
                 raise IndexMissingError(
                     f"no index of {corpus_name(corpus)} in the {self.where} yet; build it with `articlebot index`")
-            snapshot = PgSnapshot(conn, corpus, row, self.where)
+            snapshot = PgSnapshot(conn, corpus, row, self.where, postings_budget=self.postings_budget)
             try:
                 yield snapshot
             finally:

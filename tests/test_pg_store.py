@@ -24,7 +24,7 @@ from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingErr
 from index.lexical import LexicalIndex, passage_text
 from index.model import ArticleInfo, SkippedFile
 from index.pg_schema import SCHEMA_VERSION
-from index.pg_snapshot import rescore, top_bm25
+from index.pg_snapshot import top_bm25
 from index.pg_store import ArticlePassages, PgStore, connect
 from index.text import sentences
 from tests.pg_support import Postgres, ask, race, running_postgres
@@ -323,7 +323,7 @@ def test_long_posting_lists_are_read_in_part_and_what_is_returned_is_scored_exac
         everything = len(snapshot)
         cut_somewhere = 0
         for question in QUESTIONS:
-            exact = dict(zip(*(a.tolist() for a in lexical.search(question, everything, budget=None)), strict=True))
+            exact = dict(zip(*(a.tolist() for a in lexical.search(question, everything, budget=0)), strict=True))
             (terms,) = lexical.terms([question])
             cut_somewhere += any(len(lists[0]) < 2 for lists in snapshot.postings(terms).values()) and any(
                 len(lists[0]) > 2 for lists in snapshot.postings(terms).values())
@@ -335,24 +335,14 @@ def test_long_posting_lists_are_read_in_part_and_what_is_returned_is_scored_exac
                 assert max(exact.values()) == pytest.approx(float(scores[0]), rel=1e-6), question
             # A budget above every list's length reads them whole: the exact top k.
             assert [a.tolist() for a in lexical.search(question, 5, budget=everything)] == \
-                [a.tolist() for a in lexical.search(question, 5, budget=None)]
+                [a.tolist() for a in lexical.search(question, 5, budget=0)]
         assert cut_somewhere  # the questions did reach lists longer than the budget
-    assert_same_bm25(store, written)  # and the default budget cuts nothing in a corpus this small
-
-
-def test_rescoring_picks_passages_by_what_the_unread_postings_could_add() -> None:
-    # Term 1 was read whole; term 2 only its best two postings (passages 5 and 6), the last at weight w.
-    postings = {1: (np.array([1, 2, 3]), np.array([1, 1, 3]), np.array([10, 10, 10])),
-                2: (np.array([5, 6]), np.array([3, 1]), np.array([10, 10]))}
-    query = {1: (1, 1.0), 2: (1, 1.0)}
-    one, three = 1 / (1 + 1.5), 3 / (3 + 1.5)
-    # Bounds: 1 and 2: one + w(6) = 2 × one, above 5's three, though 5 read more; 3: three + one; 6: one.
-    assert 2 * one > three
-    assert rescore(postings, query, 10.0, [2], 10).tolist() == [1, 2, 3, 5, 6]
-    assert rescore(postings, query, 10.0, [2], 1).tolist() == [3]
-    assert rescore(postings, query, 10.0, [2], 3).tolist() == [1, 2, 3]
-    # Nothing cut: what was read is all there is, so 5 comes before 1 and 2.
-    assert rescore(postings, query, 10.0, [], 2).tolist() == [3, 5]
+    assert_same_bm25(store, written)  # by default every posting is read
+    store.postings_budget = 2  # as index.bm25_postings_budget sets it
+    with store.snapshot("") as snapshot:
+        for question in QUESTIONS:
+            assert [a.tolist() for a in snapshot.lexical.search(question, 5)] == \
+                [a.tolist() for a in snapshot.lexical.search(question, 5, budget=2)]
 
 
 def test_bm25_statistics_follow_each_article_written_or_removed(store: PgStore) -> None:
