@@ -3,6 +3,16 @@
     .venv/bin/python benchmarks/bench_pg_scale.py                     # 100k passages (about 20 minutes on 2 cores)
     .venv/bin/python benchmarks/bench_pg_scale.py --sizes 100000 1000000
 
+A 1M build takes most of an hour per store here, so it can be done apart from the measuring: build
+into a folder that is kept (the corpus, both indexes, the server's data and the build figures),
+then measure it, and merge the rows into the results beside earlier sizes:
+
+    .venv/bin/python benchmarks/bench_pg_scale.py --sizes 1000000 --keep /work/bench1m --build-only
+    .venv/bin/python benchmarks/bench_pg_scale.py --sizes 1000000 --keep /work/bench1m --merge --update-runs 1
+
+Run it from a clone of its own: a commit landing in the working tree mid-run changes the code the
+children and later stores run.
+
 For each size, one synthetic corpus folder (benchmarks/synthetic.py: articles of shuffled real
 sentences of the shared eval articles) is built by both stores through their real build paths
 (index/build.py, index/pg_build.py), with `SyntheticEmbedder` standing in for the model: its vectors
@@ -12,8 +22,9 @@ for both stores, README "Speed and scale"). Build throughput is therefore everyt
 embedding: reading, chunking, writing and indexing. Then, with the real model:
 
 - ask: Engine.ask on the shared eval questions (the reading model off, so that the figure is the
-  store's: retrieval and composition; and on, at the first size), p50/p95, and per question the
-  dense and the BM25 search alone;
+  store's: retrieval and composition; and on), p50/p95, and per question the dense and the BM25
+  search alone; for PostgreSQL also with `--postings-budget` (index.bm25_postings_budget), and
+  that budgeted BM25's recall against the exact one;
 - recall@10 of each store's vector search against exact search over the same vectors;
 - one article updated: a file of the corpus changed, then `articlebot index`'s work (Engine.rebuild),
   the changed article embedded by the real model;
