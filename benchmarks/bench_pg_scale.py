@@ -378,7 +378,8 @@ def render(r: dict[str, Any]) -> str:
         built = f", built under load {x['build_load'][0]:.1f}–{x['build_load'][1]:.1f}" if "build_load" in x else ""
         lines.append(f"- {size:,} {store}: {m.get('date', r['date'])}, commit {m.get('revision', '?')}, load "
                      f"{m.get('load_before', '?')} before and {m.get('load_after', '?')} after{built}"
-                     + (f"; {m['note']}" if "note" in m else "") + ".")
+                     + (f"; {m['note']}" if "note" in m else "") + (f"; {x['build_note']}" if "build_note" in x else "")
+                     + ".")
     lines += ["", "With the reading model on (the default), ask p50 / p95 (100 questions): " + "; ".join(
         f"{size:,} {store} {x['ask_with_reader_ms']['p50']:.0f} / {x['ask_with_reader_ms']['p95']:.0f} ms"
         for size, store, x in rows) + "."]
