@@ -336,9 +336,8 @@ class PgLexical:
         asked = {t: (times[t], self.idf(t)) for t in times}
         postings = self._snapshot.postings(list(times), budget or None)
         average = self._snapshot.average_length
-        cut = [t for t, (ids, _, _) in postings.items() if len(ids) < self.document_frequency(t)]
-        if not cut:
-            return top_bm25(postings, asked, average, k)
+        if all(len(ids) == self.document_frequency(t) for t, (ids, _, _) in postings.items()):
+            return top_bm25(postings, asked, average, k)  # every list read whole: exact already
         # The passages scoring best on what was read; their unread postings may reorder them.
         chosen, _ = top_bm25(postings, asked, average, max(RESCORED, 8 * k))
         return top_bm25(self._snapshot.postings(list(times), passages=chosen.tolist()), asked, average, k)
