@@ -51,11 +51,13 @@ from index.store import Manifest
 # When a list was cut, how many passages are scored again from all their postings: RESCORED, or 8 × k if more.
 RESCORED = 400
 
-# A query's postings, one row per term, each column an array, best first and at most %(limit)s of a
-# term (NULL: all). They come back in the binary protocol, and their arrays as PostgreSQL sends them
-# (`_Raw`), which numpy reads in place (`_numbers`): parsed by psycopg, 100,000 postings would be
-# 300,000 Python ints.
-_POSTINGS = f"""SELECT t.term, array_agg(p.passage), array_agg(p.tf), array_agg(p.length)
+# A query's postings, one row per term, each column an array in order of the primary key. They
+# come back in the binary protocol, and their arrays as PostgreSQL sends them (`_Raw`), which numpy
+# reads in place (`_numbers`): parsed by psycopg, 100,000 postings would be 300,000 Python ints.
+_POSTINGS = """SELECT term, array_agg(passage), array_agg(tf), array_agg(length) FROM articlebot.postings
+               WHERE generation = %(generation)s AND term = ANY(%(terms)s::integer[]) GROUP BY term"""
+# The same, best first and at most %(limit)s of each term (through postings_impact).
+_BEST = f"""SELECT t.term, array_agg(p.passage), array_agg(p.tf), array_agg(p.length)
                 FROM unnest(%(terms)s::integer[]) AS t (term) CROSS JOIN LATERAL (
                      SELECT passage, tf, length FROM articlebot.postings
                      WHERE generation = %(generation)s AND term = t.term
@@ -221,10 +223,10 @@ class PgSnapshot:
             for oid in (_INT4_ARRAY, _INT8_ARRAY):
                 cursor.adapters.register_loader(oid, _Raw)
             arguments = {"generation": self.generation, "terms": sorted(terms), "limit": limit}
-            if passages is None:
-                cursor.execute(_POSTINGS, arguments)
-            else:
+            if passages is not None:
                 cursor.execute(_PAIRS, {**arguments, "passages": sorted(int(p) for p in passages)})
+            else:
+                cursor.execute(_POSTINGS if limit is None else _BEST, arguments)
             return {int(term): (_numbers(ids, ">i8"), _numbers(tf, ">i4"), _numbers(length, ">i4"))
                     for term, ids, tf, length in cursor.fetchall()}
 
@@ -337,7 +339,7 @@ class PgLexical:
         postings = self._snapshot.postings(list(times), budget or None)
         average = self._snapshot.average_length
         if all(len(ids) == self.document_frequency(t) for t, (ids, _, _) in postings.items()):
-            return top_bm25(postings, asked, average, k)  # every list read whole: exact already
+            return top_bm25(postings, asked, average, k)  # every list read whole (always without a budget)
         # The passages scoring best on what was read; their unread postings may reorder them.
         chosen, _ = top_bm25(postings, asked, average, max(RESCORED, 8 * k))
         return top_bm25(self._snapshot.postings(list(times), passages=chosen.tolist()), asked, average, k)
@@ -376,17 +378,7 @@ class PgExtracted(Mapping[str, str]):
         return int(rows[0][0])
 
 
-Postings = Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-def weights(tf: np.ndarray, length: np.ndarray, idf: float, average_length: float) -> np.ndarray:
-    """Postings' BM25 weights as bm25s stores them: the Lucene variant with K1 and B, rounded to 32 bits."""
-    frequency = tf.astype(np.float64)
-    norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
-    return (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
-
-
-def top_bm25(postings: Postings, query: Mapping[int, tuple[int, float]],
+def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], query: Mapping[int, tuple[int, float]],
              average_length: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best passages for a query: (ids, BM25 scores), best first, ties by id; zero scores dropped.
 
@@ -401,7 +393,10 @@ def top_bm25(postings: Postings, query: Mapping[int, tuple[int, float]],
     parts = []
     for term, (_, tf, length) in found:
         times, idf = query[term]
-        parts.append(weights(tf, length, idf, average_length).astype(np.float64) * times)
+        frequency = tf.astype(np.float64)
+        norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
+        weight = (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
+        parts.append(weight.astype(np.float64) * times)
     ids, position = np.unique(np.concatenate([lists[0] for _, lists in found]), return_inverse=True)
     scores = np.bincount(position, weights=np.concatenate(parts), minlength=len(ids))
     return best_passages(scores, k, ids)
