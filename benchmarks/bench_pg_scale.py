@@ -408,7 +408,7 @@ def reading(sizes: list[tuple[int, dict[str, Any]]]) -> list[str]:
                "the top 50)" if "ask_budget_ms" in p else "")
     # A build that stopped short is measured as what it wrote: say so wherever the size is named.
     short = f"; PostgreSQL's {p['passages']:,} built" if p["passages"] < 0.9 * e["passages"] else ""
-    target = min(p["ask_ms"]["p95"], p.get("ask_budget_ms", p["ask_ms"])["p95"]) <= 100
+    target = p["ask_ms"]["p95"] <= 100  # by default; the budget's figure is given beside it, with its recall
     return [
         f"Reading the figures (at {size:,} passages{short}):", "",
         f"- **Build**: with the model's ~25 passages/s added, a real first build runs at about "
@@ -431,7 +431,8 @@ def reading(sizes: list[tuple[int, dict[str, Any]]]) -> list[str]:
         "indexes), the bot process only holding what its questions read.", "",
         f"Targets for PostgreSQL (issue #13) at {size:,} passages{short}: ask p95 ≤ 100 ms: "
         f"**{'met' if target else 'not met'}** ({p['ask_ms']['p95']:.0f} ms"
-        + (f"; {p['ask_budget_ms']['p95']:.0f} ms with the budget" if "ask_budget_ms" in p else "")
+        + (f"; {p['ask_budget_ms']['p95']:.0f} ms with the budget, whose BM25 keeps {p['bm25_recall10']:.0%} of "
+           "the exact top 10" if "ask_budget_ms" in p else "")
         + "); recall@10 of the vector search ≥ "
         f"0.95 against exact search: **{'met' if p['recall10'] >= 0.95 else 'not met'}** ({p['recall10']:.3f}).",
     ]
