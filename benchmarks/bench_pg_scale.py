@@ -23,8 +23,7 @@ embedding: reading, chunking, writing and indexing. Then, with the real model:
 
 - ask: Engine.ask on the shared eval questions (the reading model off, so that the figure is the
   store's: retrieval and composition; and on), p50/p95, and per question the dense and the BM25
-  search alone; for PostgreSQL also with `--postings-budget` (index.bm25_postings_budget), and
-  that budgeted BM25's recall against the exact one;
+  search alone;
 - recall@10 of each store's vector search against exact search over the same vectors;
 - one article updated: a file of the corpus changed, then `articlebot index`'s work (Engine.rebuild),
   the changed article embedded by the real model;
@@ -118,6 +117,10 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
         measured = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(), "revision": revision(),
                     "load_before": round(os.getloadavg()[0], 2)}
         began = time.perf_counter()
+        if store == "postgres":
+            migrated = migrate(url)
+            if migrated is not None:
+                out["migrated"] = migrated
         with Engine(config, embedder) as engine:
             out["ask_ms"] = ms(ask_latencies(engine, asked))
             dense, lexical = [], []
@@ -132,12 +135,6 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
                     lexical.append((time.perf_counter() - began) * 1000)
                 out["dense_ms"], out["bm25_ms"] = ms(dense), ms(lexical)
                 out["recall10"] = recall(snapshot, vectors, store)
-                if store == "postgres":
-                    out.update(bm25_recall(snapshot, asked, CANDIDATES, options.postings_budget))
-            if store == "postgres":  # the same questions with index.bm25_postings_budget set
-                engine.database.store().postings_budget = options.postings_budget
-                out["ask_budget_ms"] = ms(ask_latencies(engine, asked))
-                engine.database.store().postings_budget = config.index.bm25_postings_budget
             print(f"  {store}: {out}", flush=True)
         with_reader = configs(corpus, work, url, reader=True)[store]
         with Engine(with_reader, embedder) as engine:
@@ -183,30 +180,20 @@ def recall(snapshot: Any, queries: Any, store: str) -> float:
     return round(float(np.mean(found)), 4)
 
 
-def bm25_recall(snapshot: Any, questions: list[str], k: int, budget: int) -> dict[str, Any]:
-    """PostgreSQL's BM25 with each term's postings read whole (exact) against its default (read in part).
+def migrate(url: str) -> dict[str, Any] | None:
+    """Bring a database built by an earlier schema up to date, timed; None when it was current."""
+    import psycopg
 
-    Recall@10 and @k of the default's top k against the exact top k, the time of the exact search,
-    and how many questions reached a posting list longer than the budget.
-    """
-    times, budgeted, at10, at_k, cut = [], [], [], [], 0
-    for question in questions:
-        began = time.perf_counter()
-        exact, _ = snapshot.lexical.search(question, k, budget=0)
-        times.append((time.perf_counter() - began) * 1000)
-        began = time.perf_counter()
-        got, _ = snapshot.lexical.search(question, k, budget=budget)
-        budgeted.append((time.perf_counter() - began) * 1000)
-        if len(exact):
-            at10.append(len(set(got[:10].tolist()) & set(exact[:10].tolist())) / len(exact[:10]))
-            at_k.append(len(set(got.tolist()) & set(exact.tolist())) / len(exact))
-        (terms,) = snapshot.lexical.terms([question])
-        cut += any(snapshot.lexical.document_frequency(t) > budget for t in terms)
-    import numpy as np
+    from index.pg_schema import SCHEMA_VERSION
+    from index.pg_store import connect
 
-    return {"bm25_exact_ms": ms(times), "bm25_budget_ms": ms(budgeted), "bm25_recall10": round(float(np.mean(at10)), 4),
-            f"bm25_recall{k}": round(float(np.mean(at_k)), 4), "bm25_questions_cut": cut, "questions": len(questions),
-            "postings_budget": budget}
+    with psycopg.connect(url) as conn:
+        (version,) = conn.execute("SELECT max(version) FROM articlebot.schema_version").fetchone() or (0,)
+    if version >= SCHEMA_VERSION:
+        return None
+    began = time.perf_counter()
+    connect(url).close()
+    return {"from": version, "to": SCHEMA_VERSION, "seconds": round(time.perf_counter() - began, 1)}
 
 
 def update_one(engine: Any, corpus: Path, stuff: Any, runs: int) -> dict[str, Any]:
@@ -262,8 +249,6 @@ def main() -> int:
                         help="the Markdown file whose pg-scale section is written (the JSON goes beside it)")
     parser.add_argument("--stores", nargs="+", choices=("embedded", "postgres"), default=["embedded", "postgres"],
                         help="the stores to build and measure (default both)")
-    parser.add_argument("--postings-budget", type=int, default=8192,
-                        help="PostgreSQL's index.bm25_postings_budget measured beside the default (default 8192)")
     parser.add_argument("--update-runs", type=int, default=3, help="articles updated one after another (default 3)")
     parser.add_argument("--keep", type=Path, help="build into this folder and keep it (the server's data "
                         "included); a later run with the same folder measures what is there instead of building")
@@ -353,22 +338,19 @@ def render(r: dict[str, Any]) -> str:
         "sentence embeddings instead of embedding every passage (see the script's docstring); build throughput "
         "therefore leaves out the embedding, which costs both stores the same (about 25 passages/s on this CPU). "
         "The reading model is off for the ask figures unless said: they are the store's (retrieval and "
-        "composition) plus the question's embedding; 300 questions of the shared eval sets per store. BM25 "
-        "recall is PostgreSQL's search (at most a budget of each word's postings read, best first) against the "
-        "same search reading every posting, which is exact: recall@10 / recall@50 of the 50 candidates.", "",
+        "composition) plus the question's embedding; 300 questions of the shared eval sets per store. Both "
+        "stores' BM25 reads every posting of the question's words: its top 50 is exact.", "",
         "| passages | store | build (passages/s) | ask p50 / p95 | dense search p50 / p95 | BM25 p50 / p95 "
-        "| vector recall@10 | BM25 recall@10 / @50 | one article updated | process RSS (index share) | on disk |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| vector recall@10 | one article updated | process RSS (index share) | on disk |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, store, x in rows:
         disk = x.get("disk_mb", x.get("database_mb"))
-        lexical = (f"{x['bm25_recall10']:.3f} / {x['bm25_recall50']:.3f}" if "bm25_recall10" in x
-                   else "exact" if store == "embedded" else "–")
         lines.append(
             f"| {size:,} ({x['passages']:,} built) | {store} | {x['build_passages_per_s']:,.0f} "
             f"({x['build_s']:.0f} s) | {x['ask_ms']['p50']:.1f} / {x['ask_ms']['p95']:.1f} ms "
             f"| {x['dense_ms']['p50']:.1f} / {x['dense_ms']['p95']:.1f} ms "
-            f"| {x['bm25_ms']['p50']:.1f} / {x['bm25_ms']['p95']:.1f} ms | {x['recall10']:.3f} | {lexical} "
+            f"| {x['bm25_ms']['p50']:.1f} / {x['bm25_ms']['p95']:.1f} ms | {x['recall10']:.3f} "
             f"| {x['update_ms']['median_s']:.2f} s | {x['memory']['after_questions_mb']:,} MB "
             f"({x['memory']['index_mb']:+,} MB) | {disk:,} MB |")
     lines += ["", "Measured (the build's load average is the 1-minute one before and after it; a load "
@@ -377,9 +359,11 @@ def render(r: dict[str, Any]) -> str:
         m = x.get("measured", {})
         built = f", built under load {x['build_load'][0]:.1f}–{x['build_load'][1]:.1f}" if "build_load" in x else ""
         load = f", load {m['load_before']} before and {m['load_after']} after" if "load_before" in m else ""
+        migrated = (f"; built at schema {x['migrated']['from']}, then migrated to {x['migrated']['to']} in "
+                    f"{x['migrated']['seconds']:,.0f} s" if "migrated" in x else "")
         lines.append(f"- {size:,} {store}: {m.get('date', r['date'])}, commit {m.get('revision', '?')}{load}{built}"
                      + (f"; {m['note']}" if "note" in m else "") + (f"; {x['build_note']}" if "build_note" in x else "")
-                     + ".")
+                     + migrated + ".")
     lines += ["", "With the reading model on (the default), ask p50 / p95 (100 questions): " + "; ".join(
         f"{size:,} {store} {x['ask_with_reader_ms']['p50']:.0f} / {x['ask_with_reader_ms']['p95']:.0f} ms"
         for size, store, x in rows) + "."]
@@ -398,42 +382,33 @@ def reading(sizes: list[tuple[int, dict[str, Any]]]) -> list[str]:
     def with_model(x: dict[str, Any]) -> float:  # passages/s of a real build, embedding included
         return 1 / (1 / 25 + 1 / x["build_passages_per_s"])
 
-    budget = p.get("postings_budget")
-    lexical = (f". With `bm25_postings_budget = {budget}` (at most {budget:,} postings of each word read, best "
-               "first, through an index on the postings' BM25 weight, and the 400 passages scoring best on what was "
-               "read scored again from all their postings) ask takes "
-               f"{p['ask_budget_ms']['p50']:.0f} / {p['ask_budget_ms']['p95']:.0f} ms; "
-               f"{p.get('bm25_questions_cut', 0)} of the {p.get('questions', 300)} questions reached a longer list, "
-               f"and its BM25 top 10 keeps {p['bm25_recall10']:.1%} of the exact top 10 ({p['bm25_recall50']:.1%} of "
-               "the top 50)" if "ask_budget_ms" in p else "")
     # A build that stopped short is measured as what it wrote: say so wherever the size is named.
     short = f"; PostgreSQL's {p['passages']:,} built" if p["passages"] < 0.9 * e["passages"] else ""
-    target = p["ask_ms"]["p95"] <= 100  # by default; the budget's figure is given beside it, with its recall
+    target = p["ask_ms"]["p95"] <= 100
     return [
         f"Reading the figures (at {size:,} passages{short}):", "",
         f"- **Build**: with the model's ~25 passages/s added, a real first build runs at about "
         f"{with_model(e):.1f} (embedded) and {with_model(p):.1f} (PostgreSQL) passages/s: the embedding "
         "dominates both. PostgreSQL writes a new generation 2,000 passages per transaction: each passage's "
-        "vector into the HNSW graph, each word's posting into two indexes.",
+        "vector into the HNSW graph, each word's postings appended to its packed blocks.",
         f"- **One article updated** (a file changed, then `articlebot index`: every file hashed, the article "
         f"read and embedded): the embedded store writes a whole new generation (every vector copied, BM25 and "
         f"HNSW rebuilt, the new generation opened): {e['update_ms']['median_s']:.0f} s. PostgreSQL writes that "
         f"article in one transaction: {p['update_ms']['median_s']:.1f} s in all (medians; both include hashing "
         "every file and embedding the article).",
-        f"- **Ask**: by default PostgreSQL's BM25 reads every posting of the question's words: "
-        f"{p['bm25_ms']['p50']:.0f} / {p['bm25_ms']['p95']:.0f} ms{lexical}. The synthetic articles reuse "
-        "about 2,600 sentences, so every word is common and its list long: a hard case for BM25. "
+        f"- **Ask**: PostgreSQL's BM25 reads every posting of the question's words, packed by term and block "
+        f"of passages (a few hundred rows for a common word): {p['bm25_ms']['p50']:.0f} / "
+        f"{p['bm25_ms']['p95']:.0f} ms, against the embedded store's {e['bm25_ms']['p50']:.0f} / "
+        f"{e['bm25_ms']['p95']:.0f} ms. The synthetic articles reuse about 2,600 sentences, so every word is "
+        "common and its list long: a hard case for BM25. "
         "The vector search (pgvector HNSW, ef_search 64) finds "
         f"{p['recall10']:.1%} of the exact 10 nearest. The embedded store sums precomputed weights with one "
         "bincount and searches FAISS HNSW in memory.",
         f"- **Memory**: the embedded index lives in every bot process (+{e['memory']['index_mb']:,} MB); "
-        f"PostgreSQL's in the server ({p['database_mb']:,} MB on disk, mostly the postings and their two "
-        "indexes), the bot process only holding what its questions read.", "",
+        f"PostgreSQL's in the server ({p['database_mb']:,} MB on disk), the bot process only holding what its "
+        "questions read.", "",
         f"Targets for PostgreSQL (issue #13) at {size:,} passages{short}: ask p95 ≤ 100 ms: "
-        f"**{'met' if target else 'not met'}** ({p['ask_ms']['p95']:.0f} ms"
-        + (f"; {p['ask_budget_ms']['p95']:.0f} ms with the budget, whose BM25 keeps {p['bm25_recall10']:.0%} of "
-           "the exact top 10" if "ask_budget_ms" in p else "")
-        + "); recall@10 of the vector search ≥ "
+        f"**{'met' if target else 'not met'}** ({p['ask_ms']['p95']:.0f} ms); recall@10 of the vector search ≥ "
         f"0.95 against exact search: **{'met' if p['recall10'] >= 0.95 else 'not met'}** ({p['recall10']:.3f}).",
     ]
 

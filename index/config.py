@@ -6,6 +6,7 @@ The Discord token is deliberately *not* part of this object: it comes from the e
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from index.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("onnx", "onnx-int8", "torch", "torch-bf16")
@@ -53,9 +56,6 @@ class IndexConfig:
     approximate_above: int = 50_000
     # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
     hnsw_ef_search: int = 64
-    # PostgreSQL store: the most postings of one word a question reads, best first, its likeliest
-    # passages then scored from all their postings (index/pg_snapshot.py); 0: every posting, exact.
-    bm25_postings_budget: int = 0
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
     # lists: index/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
@@ -87,8 +87,6 @@ class IndexConfig:
         _check(self.backend in BACKENDS, "index.backend", f"must be one of {', '.join(BACKENDS)}")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
-        _check(self.bm25_postings_budget == 0 or self.bm25_postings_budget >= 1000, "index.bm25_postings_budget",
-               "must be 0 (read every posting) or at least 1000")
         _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
         _check(self.store != "postgres" or bool(self.database_url.strip()), "index.database_url",
                "is needed with index.store = \"postgres\": a PostgreSQL connection URL such as "
@@ -337,6 +335,10 @@ _TABLES = {"index": IndexConfig, "answer": AnswerConfig, "discord": DiscordConfi
 # Fields that are worked out, never read from the file.
 _DERIVED = {"shared_corpus_dir", "corpus_key"}
 _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
+# Keys an earlier articlebot read and this one no longer needs: accepted with a warning, so that a
+# configuration written for it still starts the bot.
+_RETIRED = {("index", "bm25_postings_budget"): "the PostgreSQL store now reads every posting of a question's "
+                                              "words in about the time the budget took; remove the key"}
 
 
 def load_config(
@@ -398,6 +400,9 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
     tables = {}
     for table, cls in _TABLES.items():
         values = dict(raw.get(table, {}))
+        for (retired_table, key), why in _RETIRED.items():
+            if retired_table == table and values.pop(key, None) is not None:
+                log.warning("[%s] %s is no longer used: %s", table, key, why)
         known = file_keys(cls)
         unknown = set(values) - set(known)
         if unknown:

@@ -26,13 +26,11 @@ MAX_CONNECTIONS = 8
 class Database:
     """The PostgreSQL index database of `database_url`, opened lazily; a failed connection is retried next time."""
 
-    def __init__(self, url: str, *, ef_search: int = 64, postings_budget: int = 0,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+    def __init__(self, url: str, *, ef_search: int = 64, max_connections: int = MAX_CONNECTIONS) -> None:
         if not url.strip():
             raise ValueError("a database URL is needed")
         self._url = url
         self._ef_search = ef_search
-        self._postings_budget = postings_budget
         self._max_connections = max_connections
         self._store: PgStore | None = None
         self._lock = threading.Lock()
@@ -40,8 +38,8 @@ class Database:
 
     @classmethod
     def from_config(cls, config: IndexConfig) -> Database:
-        """The database of `config.database_url`, with its HNSW search width and BM25 postings budget."""
-        return cls(config.database_url, ef_search=config.hnsw_ef_search, postings_budget=config.bm25_postings_budget)
+        """The database of `config.database_url`, with its HNSW search width."""
+        return cls(config.database_url, ef_search=config.hnsw_ef_search)
 
     def __repr__(self) -> str:
         return f"Database({redact_url(self._url)})"
@@ -57,8 +55,7 @@ class Database:
             if self._store is None:
                 from index.pg_store import connect
 
-                self._store = connect(self._url, ef_search=self._ef_search, postings_budget=self._postings_budget,
-                                      max_connections=self._max_connections)
+                self._store = connect(self._url, ef_search=self._ef_search, max_connections=self._max_connections)
             return self._store
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ see `ensure_dimension`.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -18,18 +19,14 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from index.errors import IndexDatabaseError, IndexMismatchError
+from index.pg_postings import BLOCK_BITS
+
+log = logging.getLogger(__name__)
 
 # pgvector 0.8 brought iterative index scans: an HNSW search filtered to one corpus still finds k rows.
 PGVECTOR_MINIMUM = (0, 8)
 # Any constant: the key of the advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x61727469636C65  # "article"
-
-# A posting's BM25 weight without the term's idf (the same for all its postings), with index/lexical.py's
-# K1 1.5 and B 0.75, and passages of 80 terms taken as the average length: what orders a term's
-# postings best first. The real average differs by corpus and moves as articles change, which can
-# swap two postings of different term frequencies in this order, never their scores: those are
-# computed from tf and length with the corpus's own average. Part of a migration: never change it.
-IMPACT = "tf::float8 / (tf + 0.375::float8 + 0.0140625::float8 * length)"  # 0.0140625 = K1 * B / 80
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: generations (one per corpus build, with its manifest), the live one per corpus, articles,
@@ -92,11 +89,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (generation, term, passage) INCLUDE (tf, length))""",
         "CREATE INDEX postings_passage ON articlebot.postings (passage)",
     ),
-    # 2: each term's postings in order of their BM25 weight, best first (IMPACT), so that a long
-    # posting list can be read in part: see PgLexical.search.
+    # 2 (schema 2 added an index of each term's postings by their BM25 weight, for a partial read of
+    # long lists; 3 replaced the table it indexed, so it is no longer built.)
+    (),
+    # 3: postings packed by term and block of passage ids (index/pg_postings.py), what a question's
+    # BM25 reads, and each passage's terms, what removing it rewrites. The rows of schema 1's
+    # postings are packed in SQL, then dropped.
     (
-        f"""CREATE INDEX postings_impact ON articlebot.postings (generation, term, ({IMPACT}) DESC)
-            INCLUDE (passage, tf, length)""",
+        """CREATE TABLE articlebot.posting_blocks (
+            generation bigint NOT NULL,
+            term integer NOT NULL,
+            block bigint NOT NULL,
+            passages bytea NOT NULL,
+            tfs bytea NOT NULL,
+            lengths bytea NOT NULL,
+            PRIMARY KEY (generation, term, block))""",
+        # Stored as they are: reading a common word's blocks costs no decompression on the shared server.
+        """ALTER TABLE articlebot.posting_blocks ALTER passages SET STORAGE EXTERNAL,
+               ALTER tfs SET STORAGE EXTERNAL, ALTER lengths SET STORAGE EXTERNAL""",
+        """CREATE TABLE articlebot.passage_terms (
+            generation bigint NOT NULL,
+            passage bigint NOT NULL,
+            terms integer[] NOT NULL,
+            PRIMARY KEY (generation, passage))""",
+        f"""INSERT INTO articlebot.posting_blocks (generation, term, block, passages, tfs, lengths)
+            SELECT generation, term, passage >> {BLOCK_BITS},
+                   string_agg(int2send((passage & {(1 << BLOCK_BITS) - 1})::int2), ''::bytea ORDER BY passage),
+                   string_agg(int4send(tf), ''::bytea ORDER BY passage),
+                   string_agg(int4send(length), ''::bytea ORDER BY passage)
+            FROM articlebot.postings GROUP BY generation, term, passage >> {BLOCK_BITS}""",
+        """INSERT INTO articlebot.passage_terms (generation, passage, terms)
+            SELECT generation, passage, array_agg(term ORDER BY term) FROM articlebot.postings
+            GROUP BY generation, passage""",
+        "DROP TABLE articlebot.postings",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -153,6 +178,9 @@ def prepare(conn: psycopg.Connection[Any], url: str) -> int:
                     f"the index database ({where}) has schema version {version}, newer than this articlebot's "
                     f"{SCHEMA_VERSION}: upgrade articlebot on this host")
             for number in range(version + 1, SCHEMA_VERSION + 1):
+                if version:
+                    log.info("migrating the index database (%s) to schema version %d; with a large index "
+                             "this takes minutes, and other processes wait for it", where, number)
                 for statement in MIGRATIONS[number - 1]:
                     conn.execute(statement)
                 conn.execute("INSERT INTO articlebot.schema_version (version) VALUES (%s)", (number,))

@@ -9,21 +9,10 @@ It offers what retrieval and answer composition use of a `Snapshot` (`dense.sear
 question costs a dense search, a BM25 search, one fetch of the candidates, and a term look-up.
 
 BM25 is computed here from the statistics PgStore keeps (see index/pg_store.py): the postings of
-the question's terms are read as arrays, one row per term, and summed with numpy (`top_bm25`), with
-the Lucene variant, k1 and b of index/lexical.py, and bm25s' rounding of each term's weight to 32
-bits, so the scores are LexicalIndex.search's. Summed in SQL instead (a GROUP BY over the
-postings), the same 100,000 postings took about a third longer, all of it on the database server
-that every bot process shares.
-
-A word in many passages has a posting list that grows with the corpus, and reading it whole is
-what makes BM25 slow in a large one. With `index.bm25_postings_budget` set (0, the default, reads
-everything), each term's list is read best first (schema 2's postings_impact) and at most the
-budget of it; when a list was cut, the RESCORED passages scoring best on what was read are scored
-again from all their postings, so every score returned is exact, but a passage that only its
-unread postings would have lifted is missed. A list shorter than the budget is read whole, so
-below it nothing changes. (Choosing those passages by the most their unread postings could add,
-as MaxScore-style bounds do, found fewer of the exact top 10 in the benchmark's corpus: 0.47
-against 0.69 at 540k passages, budget 8,192.)
+the question's terms are read as packed blocks (index/pg_postings.py: a few hundred rows for a word
+in most of a million passages) and summed with numpy (`top_bm25`), with the Lucene variant, k1 and
+b of index/lexical.py, and bm25s' rounding of each term's weight to 32 bits, so the scores are
+LexicalIndex.search's. Every posting of the question's words is read: the top k is exact.
 """
 
 from __future__ import annotations
@@ -37,59 +26,17 @@ from typing import Any, Sequence
 
 import numpy as np
 import psycopg
-from psycopg.abc import Buffer
-from psycopg.adapt import Loader
-from psycopg.pq import Format
 
 from index.chunking import Chunk
-from index.errors import IndexDatabaseError, IndexMismatchError
+from index.errors import IndexMismatchError
 from index.lexical import K1, B, best_passages, stems
 from index.model import ArticleInfo, SkippedFile
-from index.pg_schema import IMPACT
+from index.pg_postings import Postings, join, unpack
 from index.store import Manifest
 
-# When a list was cut, how many passages are scored again from all their postings: RESCORED, or 8 × k if more.
-RESCORED = 400
-
-# A query's postings, one row per term, each column an array in order of the primary key. They
-# come back in the binary protocol, and their arrays as PostgreSQL sends them (`_Raw`), which numpy
-# reads in place (`_numbers`): parsed by psycopg, 100,000 postings would be 300,000 Python ints.
-_POSTINGS = """SELECT term, array_agg(passage), array_agg(tf), array_agg(length) FROM articlebot.postings
-               WHERE generation = %(generation)s AND term = ANY(%(terms)s::integer[]) GROUP BY term"""
-# The same, best first and at most %(limit)s of each term (through postings_impact).
-_BEST = f"""SELECT t.term, array_agg(p.passage), array_agg(p.tf), array_agg(p.length)
-                FROM unnest(%(terms)s::integer[]) AS t (term) CROSS JOIN LATERAL (
-                     SELECT passage, tf, length FROM articlebot.postings
-                     WHERE generation = %(generation)s AND term = t.term
-                     ORDER BY {IMPACT} DESC LIMIT %(limit)s) p
-                GROUP BY t.term"""
-# The postings of these terms in these passages (through the primary key): what rescoring reads.
-_PAIRS = """SELECT term, array_agg(passage), array_agg(tf), array_agg(length) FROM articlebot.postings
-            WHERE generation = %(generation)s AND term = ANY(%(terms)s::integer[])
-              AND passage = ANY(%(passages)s::bigint[])
-            GROUP BY term"""
-_INT4_ARRAY, _INT8_ARRAY = 1007, 1016  # the type oids of integer[] and bigint[]
-
-
-class _Raw(Loader):
-    """An array column's bytes as the binary protocol sends them."""
-
-    format = Format.BINARY
-
-    def load(self, data: Buffer) -> bytes:
-        return bytes(data)
-
-
-def _numbers(data: bytes, kind: str) -> np.ndarray:
-    """The elements of a one-dimensional integer array without NULLs, from its binary form.
-
-    The form: dimensions, a NULL flag and the element type (3 × 4 bytes), the length and lower
-    bound (2 × 4), then each element's byte length (4) before its value, all big-endian.
-    """
-    dimensions, nulls = np.frombuffer(data, dtype=">i4", count=2)
-    if dimensions != 1 or nulls:
-        raise IndexDatabaseError("the index database sent postings in an unexpected form")
-    return np.frombuffer(data, dtype=np.dtype([("size", ">i4"), ("value", kind)]), offset=20)["value"]
+# A query's postings: every block of each term, the bytes as they are stored (index/pg_postings.py).
+_POSTINGS = """SELECT term, block, passages, tfs, lengths FROM articlebot.posting_blocks
+               WHERE generation = %s AND term = ANY(%s::integer[])"""
 
 
 # A passage with its article, as PgSnapshot.remember reads it.
@@ -113,10 +60,8 @@ def corpus_name(corpus: str) -> str:
 class PgSnapshot:
     """One corpus's live index as one read transaction sees it: what questions are answered from."""
 
-    def __init__(self, conn: psycopg.Connection[Any], corpus: str, row: tuple[Any, ...], where: str, *,
-                 postings_budget: int = 0) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], corpus: str, row: tuple[Any, ...], where: str) -> None:
         self._conn = conn
-        self.postings_budget = postings_budget
         self.corpus = corpus
         self.where = where
         (self.generation, self._model, self._backend, self._dimension, self._settings, self._versions,
@@ -213,22 +158,13 @@ class PgSnapshot:
             raise RuntimeError("this PgSnapshot's transaction has ended; open another with PgStore.snapshot")
         return self._conn.cursor(binary=binary)
 
-    def postings(self, terms: Sequence[int], limit: int | None = None, passages: Sequence[int] | None = None
-                 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Each term's postings in this generation: (passage ids, term frequencies, passage lengths).
-
-        At most `limit` of a term, best first (all when None); only those of `passages` when given.
-        """
-        with self._cursor(binary=True) as cursor:
-            for oid in (_INT4_ARRAY, _INT8_ARRAY):
-                cursor.adapters.register_loader(oid, _Raw)
-            arguments = {"generation": self.generation, "terms": sorted(terms), "limit": limit}
-            if passages is not None:
-                cursor.execute(_PAIRS, {**arguments, "passages": sorted(int(p) for p in passages)})
-            else:
-                cursor.execute(_POSTINGS if limit is None else _BEST, arguments)
-            return {int(term): (_numbers(ids, ">i8"), _numbers(tf, ">i4"), _numbers(length, ">i4"))
-                    for term, ids, tf, length in cursor.fetchall()}
+    def postings(self, terms: Sequence[int]) -> dict[int, Postings]:
+        """Each term's postings in this generation: passage ids, term frequencies, passage lengths."""
+        parts: dict[int, list[Postings]] = {}
+        for term, block, passages, tfs, lengths in self.execute(_POSTINGS, (self.generation, sorted(terms)),
+                                                                  binary=True):
+            parts.setdefault(int(term), []).append(unpack(block, passages, tfs, lengths))
+        return {term: join(blocks) for term, blocks in parts.items()}
 
     @property
     def average_length(self) -> float:
@@ -323,26 +259,14 @@ class PgLexical:
             return math.log(1.0 + documents)
         return float(np.float32(math.log(1.0 + (documents - df + 0.5) / (df + 0.5))))
 
-    def search(self, query: str, k: int, *, budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best passages for a query: (ids, BM25 scores), best first; zero scores dropped.
-
-        At most `budget` postings of each term are read, best first (None: the snapshot's
-        `postings_budget`; 0: all, the exact top k), and when a list was cut the likeliest passages
-        are scored again from all their postings.
-        """
-        budget = self._snapshot.postings_budget if budget is None else budget
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best passages for a query: (ids, BM25 scores), best first; zero scores dropped."""
         (terms,) = self.terms([query])
         if not terms or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         times = Counter(terms)
         asked = {t: (times[t], self.idf(t)) for t in times}
-        postings = self._snapshot.postings(list(times), budget or None)
-        average = self._snapshot.average_length
-        if all(len(ids) == self.document_frequency(t) for t, (ids, _, _) in postings.items()):
-            return top_bm25(postings, asked, average, k)  # every list read whole (always without a budget)
-        # The passages scoring best on what was read; their unread postings may reorder them.
-        chosen, _ = top_bm25(postings, asked, average, max(RESCORED, 8 * k))
-        return top_bm25(self._snapshot.postings(list(times), passages=chosen.tolist()), asked, average, k)
+        return top_bm25(self._snapshot.postings(list(times)), asked, self._snapshot.average_length, k)
 
     def unknown_words(self, text: str) -> int:
         """How many informative words of a text the corpus never saw (a question about other things has many)."""
@@ -378,16 +302,16 @@ class PgExtracted(Mapping[str, str]):
         return int(rows[0][0])
 
 
-def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], query: Mapping[int, tuple[int, float]],
-             average_length: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_bm25(postings: Mapping[int, Postings], query: Mapping[int, tuple[int, float]], average_length: float,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best passages for a query: (ids, BM25 scores), best first, ties by id; zero scores dropped.
 
-    `postings` maps each term to its passages, term frequencies and passage lengths; `query` each
-    term to (times asked, idf). A posting's weight is computed as bm25s stores it (the Lucene
-    variant with index/lexical.py's K1 and B, rounded to 32 bits) and a passage's score is the sum
-    of its weights in 64 bits, a term asked twice counting twice: LexicalIndex.search's scores.
+    `postings` maps each term to its postings; `query` each term to (times asked, idf). A posting's
+    weight is computed as bm25s stores it (the Lucene variant with index/lexical.py's K1 and B,
+    rounded to 32 bits) and a passage's score is the sum of its weights in 64 bits, a term asked
+    twice counting twice: LexicalIndex.search's scores.
     """
-    found = [(t, lists) for t, lists in postings.items() if len(lists[0])]
+    found = [(t, lists) for t, lists in postings.items() if len(lists.passages)]
     if not found:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     parts = []
@@ -397,6 +321,13 @@ def top_bm25(postings: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], 
         norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
         weight = (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
         parts.append(weight.astype(np.float64) * times)
-    ids, position = np.unique(np.concatenate([lists[0] for _, lists in found]), return_inverse=True)
-    scores = np.bincount(position, weights=np.concatenate(parts), minlength=len(ids))
-    return best_passages(scores, k, ids)
+    passages, weights = np.concatenate([lists.passages for _, lists in found]), np.concatenate(parts)
+    lowest, highest = int(passages.min()), int(passages.max())
+    if highest - lowest < 4 * len(passages) + 65_536:
+        # A generation's passage ids mostly run on from one another: sum by offset from the lowest,
+        # without sorting half a million ids (what np.unique would, at 30 ms).
+        scores = np.bincount(passages - lowest, weights=weights)
+        held = np.flatnonzero(scores)  # a passage holding a word has a weight above 0 (tf >= 1, idf > 0)
+        return best_passages(scores[held], k, held + lowest)
+    ids, position = np.unique(passages, return_inverse=True)
+    return best_passages(np.bincount(position, weights=weights, minlength=len(ids)), k, ids)

@@ -9,7 +9,9 @@ What the embedded store keeps in a generation folder lives here in tables of the
     articles      per generation: the ArticleInfo of each article and, for HTML, its extracted text
     passages      per generation: the chunks, their length in terms and their vector (HNSW, cosine)
     terms         the vocabulary: one integer per stem, shared by every corpus
-    postings      per generation, term and passage: the term's frequency and the passage's length
+    posting_blocks  per generation, term and block of passage ids: the term's postings there, packed
+                  (each passage's id, the term's frequency in it and its length; index/pg_postings.py)
+    passage_terms per generation and passage: the terms it holds (what removing it rewrites)
     term_df       per generation and term: how many passages hold it
 
 A corpus is a column and a filter, not a database: questions read the passages of their corpus's
@@ -27,7 +29,7 @@ length and the term's document frequency, which every article written changes, s
 article would rewrite the weights of every passage sharing a word with it. What one article changes
 is local instead: its postings (term frequency and passage length per term), +-1 on the document
 frequency of each of its terms, and two totals on the generation row. A question (index/pg_snapshot.py)
-reads only the postings of its terms, through the primary key, and scores them with exactly
+reads only the postings of its terms, a few rows of packed blocks each, and scores them with exactly
 LexicalIndex's formula, tokenizer (`lexical.stems`) and parameters (`lexical.K1`, `lexical.B`) —
 the same work as LexicalIndex.search's sum over its stored runs.
 """
@@ -48,6 +50,7 @@ from index.chunking import Chunk
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.lexical import passage_text, stems
 from index.model import ArticleInfo, SkippedFile
+from index.pg_postings import BLOCK_BITS, Block, pack, without
 from index.pg_schema import describe, ensure_dimension, open_connection, prepare, scrub
 from index.pg_snapshot import PgSnapshot, corpus_name
 from index.store import Manifest, Snapshot
@@ -62,7 +65,7 @@ WRITE_BATCH = 2000
 _BUILD_LOCK = 0x62756C64  # "buld"
 
 
-def connect(url: str, *, ef_search: int = 64, postings_budget: int = 0, max_connections: int = 4,
+def connect(url: str, *, ef_search: int = 64, max_connections: int = 4,
             connect_timeout: int = 10) -> PgStore:
     """Open the index database at `url`: check it, create or migrate its schema; raises IndexDatabaseError.
 
@@ -77,7 +80,7 @@ def connect(url: str, *, ef_search: int = 64, postings_budget: int = 0, max_conn
                           name="articlebot")  # checked when lent: a restarted server costs no failed question
     pool.open()
     log.info("index database: %s, schema version %d", describe(url), version)
-    return PgStore(pool, url, ef_search=ef_search, postings_budget=postings_budget)
+    return PgStore(pool, url, ef_search=ef_search)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -100,12 +103,11 @@ class ArticlePassages(NamedTuple):
 class PgStore:
     """The index database: corpora, their generations, articles, passages, vectors and BM25 statistics."""
 
-    def __init__(self, pool: ConnectionPool[Any], url: str, *, ef_search: int = 64, postings_budget: int = 0) -> None:
+    def __init__(self, pool: ConnectionPool[Any], url: str, *, ef_search: int = 64) -> None:
         self._pool = pool
         self._url = url  # kept for messages only, through scrub()
         self.where = describe(url)
         self.ef_search = ef_search
-        self.postings_budget = postings_budget  # of one word's postings read for a question; 0: all
 
     def __repr__(self) -> str:
         return f"PgStore({self.where})"
@@ -156,7 +158,7 @@ class PgStore:
             if row is None:
                 raise IndexMissingError(
                     f"no index of {corpus_name(corpus)} in the {self.where} yet; build it with `articlebot index`")
-            snapshot = PgSnapshot(conn, corpus, row, self.where, postings_budget=self.postings_budget)
+            snapshot = PgSnapshot(conn, corpus, row, self.where)
             try:
                 yield snapshot
             finally:
@@ -249,12 +251,11 @@ class PgStore:
                     [(i, generation, c.source, c.start, c.end, c.paragraph, c.text, len(row), vector)
                      for i, c, row, vector in zip(ids, chunks, terms, vectors, strict=True)])
             term_id = _term_ids(conn, {s for row in terms for s in row if s})
-            with conn.cursor() as cursor, cursor.copy(
-                    "COPY articlebot.postings (generation, term, passage, tf, length) FROM STDIN") as copy:
-                for passage, row in zip(ids, terms, strict=True):
-                    for stem, tf in Counter(s for s in row if s).items():
-                        copy.write_row((generation, term_id[stem], passage, tf, len(row)))
-                        change[term_id[stem]] += 1
+            postings = [(term_id[stem], passage, tf, len(row))
+                        for passage, row in zip(ids, terms, strict=True)
+                        for stem, tf in Counter(s for s in row if s).items()]
+            _append_postings(conn, generation, postings)
+            change.update(term for term, *_ in postings)
             _change_df(conn, generation, change)
             conn.execute(
                 """UPDATE articlebot.generations SET passages = passages + %s, total_length = total_length + %s
@@ -304,8 +305,7 @@ class PgStore:
         """Make a generation its corpus's live one in one statement, then delete the generations it replaces.
 
         The tables' statistics are then refreshed: a new generation may have changed their size many
-        times over, and the planner reads a term's postings best first (an index scan that stops at
-        the budget) only when it knows how many there are.
+        times over, and the planner chooses how to read them by what it last counted.
         """
         with self._connection() as conn:
             row = conn.execute(
@@ -320,7 +320,8 @@ class PgStore:
         for old in older:
             self._drop_generation(old)
         with self._connection() as conn:
-            conn.execute("ANALYZE articlebot.passages, articlebot.postings, articlebot.term_df, articlebot.articles")
+            conn.execute("ANALYZE articlebot.passages, articlebot.posting_blocks, articlebot.passage_terms, "
+                         "articlebot.term_df, articlebot.articles")
 
     def remove_stale_generations(self, corpus: str) -> None:
         """Delete every generation of `corpus` but the live one (leftovers of killed builds); hold write_lock."""
@@ -339,7 +340,7 @@ class PgStore:
 
     def _drop_generation(self, generation: int) -> None:
         with self._connection() as conn, conn.transaction():
-            for table in ("postings", "term_df", "passages", "articles"):
+            for table in ("posting_blocks", "passage_terms", "term_df", "passages", "articles"):
                 conn.execute(f"DELETE FROM articlebot.{table} WHERE generation = %s", (generation,))
             conn.execute("DELETE FROM articlebot.generations WHERE id = %s", (generation,))
 
@@ -361,14 +362,65 @@ def _delete_articles(conn: psycopg.Connection[Any], generation: int, sources: Se
         (generation, list(sources))).fetchall()
     change: Counter[int] = Counter()
     if gone:
-        for (term,) in conn.execute(
-                "DELETE FROM articlebot.postings WHERE passage = ANY(%s::bigint[]) AND generation = %s RETURNING term",
-                ([row[0] for row in gone], generation)):
-            change[term] -= 1
+        removed = np.asarray([row[0] for row in gone], dtype=np.int64)
+        touched: set[tuple[int, int]] = set()
+        for passage, terms in conn.execute(
+                """DELETE FROM articlebot.passage_terms WHERE generation = %s AND passage = ANY(%s::bigint[])
+                   RETURNING passage, terms""", (generation, removed.tolist())):
+            change.subtract(terms)
+            touched.update((term, passage >> BLOCK_BITS) for term in terms)
+        _remove_postings(conn, generation, sorted(touched), removed)
     existed = {row[0] for row in conn.execute(
         "DELETE FROM articlebot.articles WHERE generation = %s AND source = ANY(%s::text[]) RETURNING source",
         (generation, list(sources)))}
     return existed, len(gone), sum(row[1] for row in gone), change
+
+
+def _append_postings(conn: psycopg.Connection[Any], generation: int, postings: Sequence[tuple[int, int, int, int]]
+                     ) -> None:
+    """Add postings (term, passage, tf, length) to their terms' blocks, and each passage's terms to passage_terms."""
+    if not postings:
+        return
+    columns = np.asarray(postings, dtype=np.int64).T
+    blocks = pack(*columns)
+    conn.execute(
+        """INSERT INTO articlebot.posting_blocks AS b (generation, term, block, passages, tfs, lengths)
+           SELECT %s, * FROM unnest(%s::integer[], %s::bigint[], %b::bytea[], %b::bytea[], %b::bytea[])
+           ON CONFLICT (generation, term, block) DO UPDATE SET passages = b.passages || excluded.passages,
+               tfs = b.tfs || excluded.tfs, lengths = b.lengths || excluded.lengths""",
+        (generation, *map(list, zip(*blocks, strict=True))))
+    terms: dict[int, list[int]] = {}
+    for term, passage, _, _ in postings:
+        terms.setdefault(passage, []).append(term)
+    with conn.cursor() as cursor, cursor.copy(
+            "COPY articlebot.passage_terms (generation, passage, terms) FROM STDIN") as copy:
+        for passage, held in terms.items():
+            copy.write_row((generation, passage, sorted(held)))
+
+
+def _remove_postings(conn: psycopg.Connection[Any], generation: int, touched: Sequence[tuple[int, int]],
+                     removed: np.ndarray) -> None:
+    """Take the postings of removed passages out of the blocks (term, block) that hold them."""
+    rows = [Block(*row) for row in conn.execute(
+        """SELECT b.term, b.block, b.passages, b.tfs, b.lengths FROM articlebot.posting_blocks b
+           JOIN unnest(%s::integer[], %s::bigint[]) AS t (term, block) USING (term, block)
+           WHERE b.generation = %s ORDER BY b.term, b.block""",
+        ([t for t, _ in touched], [b for _, b in touched], generation), binary=True)]
+    rest = [(row, without(row, removed)) for row in rows]
+    kept = [block for _, block in rest if block is not None]
+    emptied = [row for row, block in rest if block is None]
+    if kept:
+        conn.execute(
+            """UPDATE articlebot.posting_blocks b SET passages = n.passages, tfs = n.tfs, lengths = n.lengths
+               FROM unnest(%s::integer[], %s::bigint[], %b::bytea[], %b::bytea[], %b::bytea[])
+                    AS n (term, block, passages, tfs, lengths)
+               WHERE b.generation = %s AND b.term = n.term AND b.block = n.block""",
+            (*map(list, zip(*kept, strict=True)), generation))
+    if emptied:
+        conn.execute(
+            """DELETE FROM articlebot.posting_blocks b USING unnest(%s::integer[], %s::bigint[]) AS n (term, block)
+               WHERE b.generation = %s AND b.term = n.term AND b.block = n.block""",
+            ([r.term for r in emptied], [r.block for r in emptied], generation))
 
 
 def _term_ids(conn: psycopg.Connection[Any], wanted: set[str]) -> dict[str, int]:

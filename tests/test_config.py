@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -216,3 +217,12 @@ def test_a_servers_corpus_is_a_key_of_the_same_database(tmp_path: Path) -> None:
     path.write_text("[index]\ncorpus_key = '42'\n")  # worked out, never read from the file
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(path, environ={})
+
+
+def test_a_retired_key_is_accepted_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[index]\nbm25_postings_budget = 8192\nhnsw_ef_search = 80\n")
+    with caplog.at_level(logging.WARNING, logger="index.config"):
+        config = load_config(path, environ={})
+    assert config.index.hnsw_ef_search == 80
+    assert "[index] bm25_postings_budget is no longer used" in caplog.text

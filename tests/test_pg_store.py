@@ -6,6 +6,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from index import pg_schema
+from index import pg_postings, pg_schema
 from index.build import chunk_settings
 from index.chunking import Chunk
 from index.config import Config
@@ -23,6 +24,7 @@ from index.engine import Engine
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.lexical import LexicalIndex, passage_text
 from index.model import ArticleInfo, SkippedFile
+from index.pg_postings import BLOCK_BITS, Postings
 from index.pg_schema import SCHEMA_VERSION
 from index.pg_snapshot import top_bm25
 from index.pg_store import ArticlePassages, PgStore, connect
@@ -133,6 +135,34 @@ def assert_same_bm25(store: PgStore, articles: list[tuple[ArticleInfo, list[Chun
             assert snapshot.lexical.idf(-1) == pytest.approx(index.idf(-1), rel=1e-12)
 
 
+def assert_postings_consistent(store: PgStore, generation: int, *, spans_blocks: bool = False) -> None:
+    """The packed postings hold exactly one posting per term of each live passage, in the passage's block,
+    with no empty block, as passage_terms and term_df count them."""
+    with psycopg.connect(store._url) as conn:
+        lengths = dict(conn.execute("SELECT id, length FROM articlebot.passages WHERE generation = %s",
+                                    (generation,)).fetchall())
+        held = {(term, passage) for passage, terms in conn.execute(
+            "SELECT passage, terms FROM articlebot.passage_terms WHERE generation = %s", (generation,))
+            for term in terms}
+        df = dict(conn.execute("SELECT term, df FROM articlebot.term_df WHERE generation = %s", (generation,)))
+        postings = []
+        for term, block, *packed in conn.execute(
+                "SELECT term, block, passages, tfs, lengths FROM articlebot.posting_blocks WHERE generation = %s",
+                (generation,), binary=True):
+            passages, tfs, sizes = pg_postings.unpack(block, *packed)
+            assert len(passages) > 0
+            assert (passages >> BLOCK_BITS == block).all()
+            assert (tfs >= 1).all()
+            assert sizes.tolist() == [lengths[p] for p in passages.tolist()]
+            postings += [(term, p) for p in passages.tolist()]
+    assert len(postings) == len(set(postings))
+    assert set(postings) == held
+    assert set(passage for _, passage in held) == set(lengths)
+    assert Counter(term for term, _ in postings) == df
+    if spans_blocks:
+        assert len({passage >> BLOCK_BITS for passage in lengths}) > 1
+
+
 # Schema and connections
 
 
@@ -149,33 +179,52 @@ def test_schema_is_created_once_and_versioned(url: str) -> None:
         connect(url)
 
 
-def test_a_database_of_an_earlier_schema_is_migrated_with_its_index_kept(url: str,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as earlier:  # an articlebot that knew only the first migration
-        earlier.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:1])
-        earlier.setattr(pg_schema, "SCHEMA_VERSION", 1)
-        with connect(url) as store:
-            assert store.schema_version() == 1
-            _, written = write_seed(store, parts=4)
+def as_schema(url: str, version: int) -> None:
+    """Rewrite a database of this schema as schema 1 or 2 left it: one row per posting, in schema 1's table."""
+    with psycopg.connect(url) as conn:
+        rows = [(generation, term, passage, tf, length)
+                for generation, term, block, *packed in conn.execute(
+                    "SELECT generation, term, block, passages, tfs, lengths FROM articlebot.posting_blocks",
+                    binary=True)
+                for passage, tf, length in zip(*(a.tolist() for a in pg_postings.unpack(block, *packed)),
+                                               strict=True)]
+        for statement in pg_schema.MIGRATIONS[0]:
+            if "articlebot.postings" in statement:
+                conn.execute(statement)
+        with conn.cursor().copy("COPY articlebot.postings (generation, term, passage, tf, length) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if version == 2:  # the index schema 2 added
+            conn.execute("""CREATE INDEX postings_impact ON articlebot.postings (generation, term,
+                            (tf::float8 / (tf + 0.375::float8 + 0.0140625::float8 * length)) DESC)
+                            INCLUDE (passage, tf, length)""")
+        conn.execute("DROP TABLE articlebot.posting_blocks, articlebot.passage_terms")
+        conn.execute("DELETE FROM articlebot.schema_version WHERE version > %s", (version,))
+
+
+@pytest.mark.parametrize("earlier", [1, 2])
+def test_a_database_of_an_earlier_schema_is_migrated_with_its_index_kept(url: str, earlier: int) -> None:
+    with connect(url) as store:
+        with psycopg.connect(url, autocommit=True) as conn:  # passages on both sides of a block's end
+            conn.execute("SELECT setval('articlebot.passage_ids', %s)", ((1 << BLOCK_BITS) - 8,))
+        generation, written = write_seed(store, parts=4)
+    as_schema(url, earlier)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT max(version) FROM articlebot.schema_version").fetchone() == (earlier,)
     with connect(url) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert_same_bm25(store, written)
-        with store.snapshot("") as snapshot:  # the postings are read best first, through the new index
-            (terms,) = snapshot.lexical.terms(["Lukashenko released prisoners"])
-            best, everything = snapshot.postings(terms, limit=1), snapshot.postings(terms)
-            assert len(best) == len(terms)
-
-            def impact(tf: np.ndarray, length: np.ndarray) -> np.ndarray:  # pg_schema.IMPACT
-                return tf / (tf + 0.375 + 0.0140625 * length)
-
-            for term, (_, tf, length) in best.items():
-                assert len(tf) == 1
-                assert impact(tf, length)[0] == pytest.approx(impact(*everything[term][1:]).max())
+        assert_postings_consistent(store, generation, spans_blocks=True)
+        # The packed postings are written and rewritten as the bot's own: an article changed, one removed.
+        changed = article("part-1.txt", [t.upper() for t in seed_sentences()[:6]], title="Changed")
+        store.replace_article(generation, *changed, unit(6, 7))
+        assert store.remove_article(generation, "part-2.txt")
+        assert_same_bm25(store, [written[0], changed, written[3]])
+        assert_postings_consistent(store, generation, spans_blocks=True)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT version FROM articlebot.schema_version ORDER BY version").fetchall() == [
             (v,) for v in range(1, SCHEMA_VERSION + 1)]
-        impact_index = conn.execute("SELECT to_regclass('articlebot.postings_impact')").fetchone()
-        assert impact_index == ("articlebot.postings_impact",)
+        assert conn.execute("SELECT to_regclass('articlebot.postings')").fetchone() == (None,)
 
 
 def test_processes_starting_together_migrate_once(url: str) -> None:
@@ -303,9 +352,9 @@ def test_bm25_scores_are_lexical_index_scores(store: PgStore) -> None:
 
 
 def test_top_bm25_keeps_the_best_by_score_then_passage_id() -> None:
-    postings = {7: (np.array([30, 10, 20, 40]), np.array([1, 1, 1, 2]), np.array([10, 10, 10, 10])),
-                9: (np.array([20]), np.array([1]), np.array([10])),
-                11: (np.array([], dtype=np.int64), np.array([], dtype=np.int32), np.array([], dtype=np.int32))}
+    postings = {7: Postings(np.array([30, 10, 20, 40]), np.array([1, 1, 1, 2]), np.array([10, 10, 10, 10])),
+                9: Postings(np.array([20]), np.array([1]), np.array([10])),
+                11: Postings(np.array([], dtype=np.int64), np.array([], dtype=np.int32), np.array([], dtype=np.int32))}
     query = {7: (1, 1.0), 9: (3, 2.0), 11: (1, 5.0)}
     ids, scores = top_bm25(postings, query, 10.0, 3)
     # 20 has both terms (the second asked three times); 40 twice the first; 10 and 30 tie, 10 first.
@@ -314,35 +363,53 @@ def test_top_bm25_keeps_the_best_by_score_then_passage_id() -> None:
     assert scores == pytest.approx([one + 3 * 2 * one, 2 / (2 + 1.5), one], rel=1e-6)
     assert top_bm25(postings, query, 10.0, 10)[0].tolist() == [20, 40, 10, 30]
     assert len(top_bm25({11: postings[11]}, query, 10.0, 5)[0]) == 0
+    # Ids far apart (summed through np.unique rather than by offset) rank the same.
+    far = {term: lists._replace(passages=lists.passages * 10**9) for term, lists in postings.items()}
+    far_ids, far_scores = top_bm25(far, query, 10.0, 10)
+    assert far_ids.tolist() == [20 * 10**9, 40 * 10**9, 10 * 10**9, 30 * 10**9]
+    assert far_scores.tolist() == top_bm25(postings, query, 10.0, 10)[1].tolist()
 
 
-def test_long_posting_lists_are_read_in_part_and_what_is_returned_is_scored_exactly(store: PgStore) -> None:
-    _, written = write_seed(store, parts=4)
-    with store.snapshot("") as snapshot:
-        lexical = snapshot.lexical
-        everything = len(snapshot)
-        cut_somewhere = 0
-        for question in QUESTIONS:
-            exact = dict(zip(*(a.tolist() for a in lexical.search(question, everything, budget=0)), strict=True))
-            (terms,) = lexical.terms([question])
-            cut_somewhere += any(len(lists[0]) < 2 for lists in snapshot.postings(terms).values()) and any(
-                len(lists[0]) > 2 for lists in snapshot.postings(terms).values())
-            ids, scores = lexical.search(question, 5, budget=2)
-            # Every passage returned carries its exact score, best first; the best of all is among them.
-            assert scores.tolist() == pytest.approx([exact[i] for i in ids.tolist()], rel=1e-6), question
-            assert list(scores) == sorted(scores, reverse=True)
-            if exact:
-                assert max(exact.values()) == pytest.approx(float(scores[0]), rel=1e-6), question
-            # A budget above every list's length reads them whole: the exact top k.
-            assert [a.tolist() for a in lexical.search(question, 5, budget=everything)] == \
-                [a.tolist() for a in lexical.search(question, 5, budget=0)]
-        assert cut_somewhere  # the questions did reach lists longer than the budget
-    assert_same_bm25(store, written)  # by default every posting is read
-    store.postings_budget = 2  # as index.bm25_postings_budget sets it
-    with store.snapshot("") as snapshot:
-        for question in QUESTIONS:
-            assert [a.tolist() for a in snapshot.lexical.search(question, 5)] == \
-                [a.tolist() for a in snapshot.lexical.search(question, 5, budget=2)]
+def test_postings_are_packed_by_block_and_rewritten_where_articles_change(store: PgStore, url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:  # the seed's passages across a block's end
+        conn.execute("SELECT setval('articlebot.passage_ids', %s)", ((1 << BLOCK_BITS) - 8,))
+    generation, written = write_seed(store, parts=6)
+    assert_postings_consistent(store, generation, spans_blocks=True)
+    texts = seed_sentences()
+    # A block emptied of one article and one half emptied; later passages appended to existing blocks.
+    assert store.remove_article(generation, "part-0.txt")
+    changed = article("part-3.txt", [t.upper() for t in texts[:4]], title="Changed")
+    store.replace_article(generation, *changed, unit(4, 3))
+    added = [article(f"more-{n}.txt", texts[n::5], title=f"More {n}") for n in range(3)]
+    store.replace_articles(generation, [ArticlePassages(info, chunks, unit(len(chunks), 20 + n))
+                                        for n, (info, chunks) in enumerate(added)])
+    now = [*written[1:3], changed, *written[4:], *added]
+    assert_same_bm25(store, now)
+    assert_postings_consistent(store, generation, spans_blocks=True)
+    for info, _ in now:
+        assert store.remove_article(generation, info.source)
+    with psycopg.connect(url) as conn:  # nothing is left of the generation's postings
+        for table in ("posting_blocks", "passage_terms", "term_df"):
+            assert conn.execute(f"SELECT count(*) FROM articlebot.{table}").fetchone() == (0,), table
+
+
+def test_packed_postings_round_trip() -> None:
+    rng = np.random.default_rng(5)
+    terms = rng.integers(1, 6, 500)
+    passages = rng.choice(np.arange(3 << BLOCK_BITS), 500, replace=False)
+    tfs, lengths = rng.integers(1, 4, 500), rng.integers(1, 300, 500)
+    blocks = pg_postings.pack(terms, passages, tfs, lengths)
+    assert len({(b.term, b.block) for b in blocks}) == len(blocks)
+    got = {(b.term, int(p), int(t), int(n)) for b in blocks for p, t, n in zip(*pg_postings.unpack(*b[1:]),
+                                                                                strict=True)}
+    assert got == set(zip(terms.tolist(), passages.tolist(), tfs.tolist(), lengths.tolist(), strict=True))
+    removed = passages[::3]
+    left = [kept for b in blocks if (kept := pg_postings.without(b, removed)) is not None]
+    remaining = {(b.term, int(p)) for b in left for p in pg_postings.unpack(*b[1:]).passages}
+    assert remaining == {(t, p) for t, p in zip(terms.tolist(), passages.tolist(), strict=True)
+                         if p not in set(removed.tolist())}
+    with pytest.raises(ValueError, match="out of range"):
+        pg_postings.pack(terms[:1], passages[:1], [0], [5])
 
 
 def test_bm25_statistics_follow_each_article_written_or_removed(store: PgStore) -> None:
