@@ -122,6 +122,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             SELECT generation, passage, array_agg(term ORDER BY term) FROM articlebot.postings
             GROUP BY generation, passage""",
         "DROP TABLE articlebot.postings",
+        "ANALYZE articlebot.posting_blocks, articlebot.passage_terms",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -326,8 +326,7 @@ def top_bm25(postings: Mapping[int, Postings], query: Mapping[int, tuple[int, fl
     if highest - lowest < 4 * len(passages) + 65_536:
         # A generation's passage ids mostly run on from one another: sum by offset from the lowest,
         # without sorting half a million ids (what np.unique would, at 30 ms).
-        scores = np.bincount(passages - lowest, weights=weights)
-        held = np.flatnonzero(scores)  # a passage holding a word has a weight above 0 (tf >= 1, idf > 0)
-        return best_passages(scores[held], k, held + lowest)
+        best, scores = best_passages(np.bincount(passages - lowest, weights=weights), k)
+        return best + lowest, scores  # positions ascend with ids, so ties still go to the lower id
     ids, position = np.unique(passages, return_inverse=True)
     return best_passages(np.bincount(position, weights=weights, minlength=len(ids)), k, ids)
