@@ -157,7 +157,7 @@ def assert_postings_consistent(store: PgStore, generation: int, *, spans_blocks:
             postings += [(term, p) for p in passages.tolist()]
     assert len(postings) == len(set(postings))
     assert set(postings) == held
-    assert set(passage for _, passage in held) == set(lengths)
+    assert {passage for _, passage in held} <= set(lengths)  # a passage of stop words only holds no term
     assert Counter(term for term, _ in postings) == df
     if spans_blocks:
         assert len({passage >> BLOCK_BITS for passage in lengths}) > 1
@@ -380,7 +380,7 @@ def test_postings_are_packed_by_block_and_rewritten_where_articles_change(store:
     assert store.remove_article(generation, "part-0.txt")
     changed = article("part-3.txt", [t.upper() for t in texts[:4]], title="Changed")
     store.replace_article(generation, *changed, unit(4, 3))
-    added = [article(f"more-{n}.txt", texts[n::5], title=f"More {n}") for n in range(3)]
+    added = [article(f"more-{n}.txt", [*texts[n::5], "the of and"], title=f"More {n}") for n in range(3)]
     store.replace_articles(generation, [ArticlePassages(info, chunks, unit(len(chunks), 20 + n))
                                         for n, (info, chunks) in enumerate(added)])
     now = [*written[1:3], changed, *written[4:], *added]
