@@ -72,11 +72,11 @@ def unpack(block: int, passages: bytes, tfs: bytes, lengths: bytes) -> Postings:
     return Postings(ids, np.frombuffer(tfs, dtype=_COUNT), np.frombuffer(lengths, dtype=_COUNT))
 
 
-def join(parts: list[Postings]) -> Postings:
-    """One term's postings from its blocks."""
-    if len(parts) == 1:
-        return parts[0]
-    return Postings(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+def unpacked(blocks: list[int], sizes: list[int], passages: bytes, tfs: bytes, lengths: bytes) -> Postings:
+    """One term's postings from several of its blocks: their bytes joined in the order of `blocks`, `sizes` each."""
+    bases = np.repeat(np.asarray(blocks, dtype=np.int64) << BLOCK_BITS, sizes)
+    return Postings(bases + np.frombuffer(passages, dtype=_OFFSET), np.frombuffer(tfs, dtype=_COUNT),
+                    np.frombuffer(lengths, dtype=_COUNT))
 
 
 def without(row: Block, removed: np.ndarray) -> Block | None:
