@@ -410,7 +410,7 @@ def reading(sizes: list[tuple[int, dict[str, Any]]]) -> list[str]:
         f"article in one transaction: {p['update_ms']['median_s']:.1f} s in all (medians; both include hashing "
         "every file and embedding the article).",
         f"- **Ask**: PostgreSQL's BM25 reads every posting of the question's words, packed by term and block "
-        f"of passages (a few hundred rows for a common word): {p['bm25_ms']['p50']:.0f} / "
+        f"of passages, each word's blocks joined on the server into one row: {p['bm25_ms']['p50']:.0f} / "
         f"{p['bm25_ms']['p95']:.0f} ms, against the embedded store's {e['bm25_ms']['p50']:.0f} / "
         f"{e['bm25_ms']['p95']:.0f} ms. The synthetic articles reuse about 2,600 sentences, so every word is "
         "common and its list long: a hard case for BM25. "
