@@ -66,17 +66,16 @@ def pack(terms: np.ndarray, passages: np.ndarray, tfs: np.ndarray, lengths: np.n
             for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
-def unpack(block: int, passages: bytes, tfs: bytes, lengths: bytes) -> Postings:
-    """The postings of one stored block."""
-    ids = np.frombuffer(passages, dtype=_OFFSET).astype(np.int64) + (int(block) << BLOCK_BITS)
-    return Postings(ids, np.frombuffer(tfs, dtype=_COUNT), np.frombuffer(lengths, dtype=_COUNT))
-
-
 def unpacked(blocks: list[int], sizes: list[int], passages: bytes, tfs: bytes, lengths: bytes) -> Postings:
     """One term's postings from several of its blocks: their bytes joined in the order of `blocks`, `sizes` each."""
     bases = np.repeat(np.asarray(blocks, dtype=np.int64) << BLOCK_BITS, sizes)
     return Postings(bases + np.frombuffer(passages, dtype=_OFFSET), np.frombuffer(tfs, dtype=_COUNT),
                     np.frombuffer(lengths, dtype=_COUNT))
+
+
+def unpack(block: int, passages: bytes, tfs: bytes, lengths: bytes) -> Postings:
+    """The postings of one stored block."""
+    return unpacked([block], [len(tfs) // _COUNT.itemsize], passages, tfs, lengths)
 
 
 def without(row: Block, removed: np.ndarray) -> Block | None:

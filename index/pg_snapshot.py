@@ -249,10 +249,6 @@ class PgLexical:
         self._look_up({s for row in rows for s in row})
         return [[known[0] for s in row if (known := self._known.get(s))] for row in rows]
 
-    def document_frequency(self, term: int) -> int:
-        """How many passages hold a term that `terms` returned: the length of its posting list."""
-        return self._df[term]
-
     def idf(self, term: int) -> float:
         """How informative a term is; unknown terms count as the rarest."""
         documents = max(1, len(self._snapshot))
