@@ -94,6 +94,9 @@ class Reading:
 
     logit: float
     answer: tuple[int, int] | None
+    # The marked span's start and end scores added up: how sharply the model points at one phrase
+    # (a sentence that answers has a clear span; one that is merely about the topic seldom does).
+    span: float = 0.0
 
     @property
     def probability(self) -> float:
@@ -137,7 +140,8 @@ class Reader:
             ids = np.array([encoding.ids], dtype=np.int64)
             types = np.array([encoding.type_ids], dtype=np.int64)
             logits, starts, ends = self._run(session, ids, np.ones_like(ids), types)
-            readings.append(Reading(float(logits[0]), _answer(starts[0], ends[0], encoding, types[0])))
+            marked, span = _answer(starts[0], ends[0], encoding, types[0])
+            readings.append(Reading(float(logits[0]), marked, span))
         return readings
 
     @property
@@ -168,7 +172,8 @@ class Reader:
                 logits, starts, ends = self._run(session, ids, np.ones_like(ids),
                                                  np.array([layout.types], dtype=np.int64))
                 for marker, pieces in zip(layout.markers, layout.pieces, strict=True):
-                    readings.append(Reading(float(logits[0, marker]), _marked(starts[0], ends[0], pieces)))
+                    marked, span = _marked(starts[0], ends[0], pieces)
+                    readings.append(Reading(float(logits[0, marker]), marked, span))
             out.append(readings)
         return out
 
@@ -243,29 +248,34 @@ def shared_reader(model: Path = MODEL_PATH) -> Reader:
     return Reader(model)
 
 
-def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any, types: np.ndarray) -> tuple[int, int] | None:
-    """The best (start, end) word pieces of the sentence, as characters of the sentence."""
+def _answer(starts: np.ndarray, ends: np.ndarray, encoding: Any,
+            types: np.ndarray) -> tuple[tuple[int, int] | None, float]:
+    """The best (start, end) word pieces of the sentence, as characters of the sentence, and their summed score."""
     inside = [t for t in range(len(encoding.ids)) if types[t] == 1 and encoding.offsets[t][1] > encoding.offsets[t][0]]
     if not inside:
-        return None
-    i, j = _best_span(starts, ends, inside)
-    return encoding.offsets[inside[i]][0], encoding.offsets[inside[j]][1]
+        return None, 0.0
+    i, j, score = _best_span(starts, ends, inside)
+    return (encoding.offsets[inside[i]][0], encoding.offsets[inside[j]][1]), score
 
 
-def _marked(starts: np.ndarray, ends: np.ndarray, pieces: Sequence[tuple[int, int, int]]) -> tuple[int, int] | None:
-    """The best (start, end) word pieces of one sentence of a passage, as characters of the sentence."""
+def _marked(starts: np.ndarray, ends: np.ndarray,
+            pieces: Sequence[tuple[int, int, int]]) -> tuple[tuple[int, int] | None, float]:
+    """The best (start, end) word pieces of one sentence of a passage, as its characters, and their score."""
     inside = [p for p in pieces if p[2] > p[1]]
     if not inside:
-        return None
-    i, j = _best_span(starts, ends, [p[0] for p in inside])
-    return inside[i][1], inside[j][2]
+        return None, 0.0
+    i, j, score = _best_span(starts, ends, [p[0] for p in inside])
+    return (inside[i][1], inside[j][2]), score
 
 
-def _best_span(starts: np.ndarray, ends: np.ndarray, positions: Sequence[int]) -> tuple[int, int]:
-    """Which of `positions` (word pieces, in order) best start and end an answer of under _MAX_ANSWER pieces."""
+def _best_span(starts: np.ndarray, ends: np.ndarray, positions: Sequence[int]) -> tuple[int, int, float]:
+    """Which of `positions` (word pieces, in order) best start and end an answer of under _MAX_ANSWER pieces.
+
+    Also the pair's start and end scores added up.
+    """
     index = np.array(positions)
     pairs = starts[index][:, None] + ends[index][None, :]
     gap = index[None, :] - index[:, None]
     pairs = np.where((gap >= 0) & (gap < _MAX_ANSWER), pairs, -np.inf)
     i, j = np.unravel_index(int(np.argmax(pairs)), pairs.shape)
-    return int(i), int(j)
+    return int(i), int(j), float(pairs[i, j])
