@@ -40,11 +40,11 @@ its best sentence of a question's paragraph answers 0.85 of the time, of that pa
 others 0.72-0.75: its logits do not compare across passages. In the engine, which chooses among
 five, it does worse than the shipped sentence model (SQuAD cite@1 0.782-0.786 against 0.795; inside
 the passage the sentence model chose, answer has gold 0.808 against 0.830) and declines few
-unanswerable news questions. The engine reads such a model when `index/models/reader/reader.onnx` is one, and
-`training/tune_reader.py --model` measures one where it lies:
+unanswerable news questions. The engine reads such a model when `index/models/reader/reader.onnx` is one:
+`articlebot eval` measures one copied there (the ranker of index/ranking.py was trained on the
+sentence model's readings, so retrain it too with `make train-ranker`):
 
     .venv/bin/python training/train_passage_reader.py --out /tmp/passage
-    .venv/bin/python training/tune_reader.py --model /tmp/passage/passage.onnx --mix 3 --threshold 0.08
 """
 
 from __future__ import annotations
