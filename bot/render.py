@@ -117,14 +117,18 @@ def answer_reply(answer: Answer) -> Reply:
     content = fit(answer.text or "(no answer)", CONTENT_LIMIT)
     if not answer.citations:
         return Reply(content)
-    return Reply(content, (citations_embed(answer.citations, declined=answer.declined),))
+    return Reply(content, (citations_embed(answer.citations, declined=answer.declined,
+                                           tentative=answer.tier == "tentative"),))
 
 
-def citations_embed(citations: Sequence[Citation], *, declined: bool) -> discord.Embed:
+def citations_embed(citations: Sequence[Citation], *, declined: bool, tentative: bool = False) -> discord.Embed:
     """One embed listing the citations: title and paragraph, the quote trimmed to fit, a link to it."""
     if declined:
         title = "Nearest passages (these do not answer the question)"
         footer = "The articles do not seem to answer this; these passages came closest."
+    elif tentative:
+        title = "Closest sources"
+        footer = "The articles may not say this directly. Quotes are the articles' exact words."
     else:
         title = "Sources"
         footer = "Quotes are the articles' exact words."

@@ -1,25 +1,28 @@
 """From retrieved passages to an answer: the sentence that answers, and numbered citations.
 
-The answer is extractive: a sentence or two of the cited passages, quoted exactly. Sentences of
-the best passages are scored without running the model again (it already ran once, on the
-question): how much of the question they cover (idf-weighted stemmed words), how much their
-neighbours cover (a sentence often answers with "he" or "it" what the one before set up), whether
-they hold a phrase of the kind the question asks for (a date for "when", a number for "how many",
-a name for "who"), and how close in meaning their passage is to the question. When a second
-sentence scores nearly as well as the best, the evidence cannot tell them apart and both are
-given. When other articles tell the same story and give a different answer of the kind asked
-for, each is quoted too, with its own citation, and a last line says the sources differ. Passages
-are cited in the order of their best sentence, the answer's first. With the reading model
-(index/reader.py, on by default), the best of these candidates are then read together with the
-question: the model's logit joins the score, the phrase it marks is the highlight, and when it
-trusts no sentence the question is declined; so is a question that asks for a date, number, name
-or place when the answer holds none and the model is not sure of it. A question is also declined
-when even the best passage is neither close in meaning nor shares the question's informative
-words. Weights were chosen on the shared sets (see README, "Answer quality").
+The answer is extractive: a sentence or two of the cited passages, quoted exactly. `gather` collects
+the candidates: every sentence of the best passages, scored cheaply (how much of the question it
+covers, idf-weighted; how much its neighbours cover; whether it holds a phrase of the kind the
+question asks for, a date for "when", a number for "how many"; how close its passage is in meaning),
+and the best `answer.reader_candidates` of them read with the question by the reading model
+(index/reader.py). Each candidate carries these signals (index/ranking.py `Signals`).
+
+With the reading model (the default), `compose` lets the learned ranker give each candidate its
+probability of holding the answer; the best is the answer, a second sentence joins when the ranker
+thinks nearly as well of it, and the citations follow the ranker's order. The confidence model then
+says how likely the posted answer is to hold the answer, calibrated, and its thresholds make the
+answer's tier: answered, tentative ("the articles may not say this directly"), or declined. When
+other articles tell the same story and give a different value of the same kind for the same thing,
+each is quoted too, with its own citation, and a last line says the sources differ.
+
+Without the reading model, the word-overlap score alone chooses (hand-set `Weights`, tuned on the
+shared sets) and a question is declined when even the best passage is neither close in meaning nor
+shares the question's informative words.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Sequence
@@ -27,8 +30,10 @@ from typing import Sequence
 import numpy as np
 
 from index.answer_types import Kind, expected_kind, highlight, phrases
+from index.config import AnswerConfig
 from index.embedding import Embedder
 from index.model import Answer, AnswerSentence, Citation
+from index.ranking import Asked, Models, Signals, confidence_row, features, names, share_found
 from index.reader import Reader
 from index.reading import SearchableIndex
 from index.recency import asks_for_latest, parse_date
@@ -36,6 +41,7 @@ from index.retrieval import Hit
 from index.text import Span, is_heading, is_markup, paragraphs, sentences, words
 
 DECLINED = "I could not find an answer to that in the articles."
+TENTATIVE = "The articles may not say this directly. Closest:"
 # A sentence of another article answers the same question when its passage tells the same story
 # as the answer's (their vectors' cosine is at least _SAME_STORY: reports of one flood measure
 # 0.77-0.88, the most alike passages of the Super Bowl and Notre Dame articles 0.47) and it covers
@@ -78,19 +84,14 @@ class Weights:
     # For a question that asks for the latest information, sentences of the newest dated article
     # among the candidates get this much more.
     recency: float = 0.5
-    # With the reading model: a candidate's score is the model's logit plus `reader_mix` times the
-    # word-overlap score above; a second sentence joins when it scores within `reader_second` of the
-    # best, after paying `reader_length_cost` per 100 characters it adds, and the model thinks it
-    # answers too.
-    reader_mix: float = 3.0
-    reader_second: float = 1.0
-    reader_length_cost: float = 0.3
-    # With the reading model, a question that asks for a kind of phrase (a date for "when", a number
-    # for "how many") is declined when the answer holds no such phrase and the model's probability
-    # is below this: a sentence about the right event that lacks the asked detail does not answer.
-    # 0.7 on the shared sets: news-dev's unanswerable questions declined 0.33 -> 0.48, answerable
-    # declined unchanged there and 0.8 % -> 1.4 % on a third of SQuAD.
-    reader_kind_sure: float = 0.7
+    # With the ranker: a second sentence joins the answer when the ranker gives it at least this
+    # share of the best one's probability and both fit `answer_chars`; another article's different
+    # answer is listed when its log-odds are within `other_reports` of the best one's.
+    ranked_second: float = 0.5
+    other_reports: float = 6.0
+    # With the ranker, a question that asks for the latest information gives the newest article's
+    # sentences this much more log-odds.
+    ranked_recency: float = 2.0
 
 
 WEIGHTS = Weights()
@@ -103,11 +104,69 @@ class _Candidate:
     span: Span  # offsets into the article
     text: str
     coverage: float
-    score: float
+    score: float  # the word-overlap score; with the ranker, the log-odds of its probability
     chunk_id: int  # its passage
-    probability: float | None = None  # the reading model's, when it read this sentence
+    probability: float | None = None  # with the ranker, its probability of holding the answer
     marked: Span | None = None  # the answer the reading model marked in it, as offsets into the article
     previous: str = ""  # the sentence before it in its paragraph ("" when it opens one)
+    neighbours: float = 0.0  # the best coverage of the sentences beside it in its passage
+    logit: float | None = None  # the reading model's, when it read this sentence
+    span_score: float | None = None  # the reading model's marked span's start + end scores
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """A question's candidate sentences with their signals: what the ranker chooses from."""
+
+    question: str
+    kind: Kind | None
+    pool: list[Citation]  # every distinct retrieved passage, numbered in retrieval order
+    hits: list[Hit]  # the same passages' hits
+    candidates: list[_Candidate]
+    signals: list[Signals]
+    asked: Asked
+    relevance: float
+
+
+def gather(snapshot: SearchableIndex, embedder: Embedder, question: str, query: np.ndarray, hits: Sequence[Hit], *,
+           reader: Reader | None, reader_candidates: int, weights: Weights = WEIGHTS) -> Gathered | None:
+    """The candidates of a question, read by the model when there is one; None when nothing was retrieved."""
+    distinct = _distinct(snapshot, hits)
+    if not distinct:
+        return None
+    pool = _citations(snapshot, distinct)
+    kind = expected_kind(question)
+    competing = pool[:weights.passages]
+    candidates = _candidates(snapshot, question, kind, competing, distinct, weights, embedder, query)
+    if reader is not None and candidates:
+        candidates = _read(reader, question, candidates, reader_candidates)
+    top_coverage = max((c.coverage for c in candidates), default=0.0)
+    relevance = _relevance(max(h.cosine for h in distinct[:3]), top_coverage, weights)
+    asked_names = names(question)
+    passage_names = {c.n: share_found(asked_names, c.quote) for c in competing}
+    articles = [c.source for c in competing]
+    signals = [_signals(c, distinct[c.citation.n - 1], kind, question, asked_names, passage_names, articles)
+               for c in candidates]
+    asked = Asked(kind, len(words(question)), len(competing), len(set(articles)))
+    return Gathered(question, kind, pool, distinct, candidates, signals, asked, relevance)
+
+
+def _signals(c: _Candidate, hit: Hit, kind: Kind | None, question: str, asked_names: set[str],
+             passage_names: dict[int, float], articles: list[str]) -> Signals:
+    marked = c.text[c.marked.start - c.span.start:c.marked.end - c.span.start] if c.marked else ""
+    asked = {w[:5] for w in words(question)}
+    span_words = words(marked)
+    return Signals(
+        passage_rank=c.citation.n - 1, cosine=hit.cosine, bm25=hit.bm25, fused=hit.score, coverage=c.coverage,
+        neighbours=c.neighbours, prescore=c.score, position=c.position, opens_paragraph=not c.previous,
+        chars=len(c.text), kind_in_sentence=kind is not None and bool(phrases(kind, c.text, question)),
+        read=c.logit is not None, logit=c.logit if c.logit is not None else float("nan"),
+        span=c.span_score if c.span_score is not None else float("nan"),
+        kind_in_span=kind is not None and bool(marked) and bool(phrases(kind, marked, question)),
+        span_asked=sum(w[:5] in asked for w in span_words) / len(span_words) if span_words else 0.0,
+        span_words=len(span_words), names_in_sentence=share_found(asked_names, c.text),
+        names_in_passage=passage_names[c.citation.n], same_article_as_top=c.citation.source == articles[0],
+        article_passages=articles.count(c.citation.source))
 
 
 def compose(
@@ -117,64 +176,156 @@ def compose(
     query: np.ndarray,
     hits: Sequence[Hit],
     *,
-    top_k: int,
-    min_relevance: float,
+    settings: AnswerConfig,
+    top_k: int | None = None,
     weights: Weights = WEIGHTS,
     reader: Reader | None = None,
-    reader_candidates: int,
-    reader_threshold: float,
+    models: Models | None = None,
 ) -> Answer:
-    """Build the Answer for a question from its ranked hits."""
-    distinct = _distinct(snapshot, hits)
-    if not distinct:
-        return Answer(question, DECLINED, True, ())
-    pool = _citations(snapshot, distinct)
-    kind = expected_kind(question)
-    candidates = _candidates(snapshot, question, kind, pool[:weights.passages], distinct, weights,
-                             embedder, query)
-    if reader is not None and candidates:
-        candidates = _read(reader, question, candidates, reader_candidates, weights)
-    dates = _dates(snapshot, pool, distinct)
+    """Build the Answer for a question from its ranked hits (chosen by the ranker when reader and models are given)."""
+    top_k = top_k or settings.top_k
+    found = gather(snapshot, embedder, question, query, hits, reader=reader,
+                   reader_candidates=settings.reader_candidates, weights=weights)
+    if found is None:
+        return Answer(question, DECLINED, True, (), tier="declined")
+    if reader is not None and models is not None:
+        return _ranked_answer(snapshot, found, settings, top_k, weights, models)
+    return _overlap_answer(snapshot, found, settings.min_relevance, top_k, weights)
+
+
+def choose(found: Gathered, models: Models,
+           weights: Weights = WEIGHTS) -> tuple[list[_Candidate], list[_Candidate], np.ndarray]:
+    """The ranker's answer sentences (best first), every candidate rescored, and the confidence model's input row.
+
+    Each candidate's `probability` becomes the ranker's and its `score` that probability's log-odds.
+    Answer sentences that are neighbours are joined into one quote.
+    """
+    rows = features(found.signals, found.asked)
+    probabilities = models.rank(rows)
+    clipped = np.clip(probabilities, 1e-6, 1 - 1e-6)
+    odds = np.log(clipped) - np.log1p(-clipped)
+    candidates = [replace(c, probability=float(p), score=float(o))
+                  for c, p, o in zip(found.candidates, probabilities, odds, strict=True)]
+    best_index = int(np.argmax(probabilities))
+    chosen = _second_sentence(candidates[best_index], candidates, weights)
+    quoted = [best_index] + [i for i, c in enumerate(candidates) if i != best_index and any(
+        c.citation.n == a.citation.n and a.span.start <= c.span.start and c.span.end <= a.span.end
+        or c.span == a.span and c.citation.n == a.citation.n for a in chosen)]
+    row = confidence_row(rows[best_index], probabilities, quoted, answer_sentences=len(chosen),
+                         relevance=found.relevance, best_cosine=max(h.cosine for h in found.hits[:3]))
+    return chosen, candidates, row
+
+
+def tier_of(confidence: float, settings: AnswerConfig) -> str:
+    """'answer', 'tentative' or 'declined', by the answer settings' two thresholds."""
+    if confidence >= settings.answer_threshold:
+        return "answer"
+    return "tentative" if confidence >= settings.tentative_threshold else "declined"
+
+
+def _ranked_answer(snapshot: SearchableIndex, found: Gathered, settings: AnswerConfig, top_k: int,
+                   weights: Weights, models: Models) -> Answer:
+    question, kind, pool = found.question, found.kind, found.pool
+    if not found.candidates:
+        return Answer(question, DECLINED, True, _renumber(pool[:top_k]), relevance=found.relevance,
+                      confidence=0.0, tier="declined")
+    chosen, candidates, row = choose(found, models, weights)
+    dates = _dates(snapshot, pool, found.hits)
+    latest = asks_for_latest(question) and len(set(dates.values())) > 1
+    if latest:
+        newest = max(dates.values())
+        candidates = [replace(c, score=c.score + weights.ranked_recency) if dates.get(c.citation.source) == newest
+                      else c for c in candidates]
+        best = max(candidates, key=lambda c: c.score)
+        if best.citation.source != chosen[0].citation.source:
+            chosen = _second_sentence(best, candidates, weights)
+    top_coverage = max(c.coverage for c in candidates)
+    chosen = _other_reports(snapshot, chosen, candidates, kind, question, top_coverage,
+                            slack=weights.other_reports + (weights.ranked_recency if latest else 0.0), limit=top_k)
+    confidence = models.confidence(row)
+    tier = tier_of(confidence, settings)
+    ordered = _cited_order(pool, chosen, candidates)
+    citations = _renumber(ordered[:top_k])
+    if tier == "declined":
+        return Answer(question, DECLINED, True, citations, relevance=found.relevance, confidence=confidence,
+                      tier=tier)
+    number = {old.n: new.n for old, new in zip(ordered, citations, strict=False)}  # citations: the first top_k
+    chosen = [c for c in chosen if c.citation.n in number]
+    # A phrase is marked only in an answer that is trusted, and only where the model's mark holds what
+    # was asked for: a name the sentence mentions is not thereby the answer.
+    sure = tier == "answer"
+    answer_sentences = tuple(
+        AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end,
+                       _trusted_highlight(c, kind, question) if sure else None)
+        for c in chosen)
+    text = " ".join(f"{s.text} [{s.citation}]" for s in answer_sentences)
+    if tier == "tentative":
+        text = f"{TENTATIVE} {text}"
+    note = _disagreement(snapshot, answer_sentences, chosen, dates, newest_first=latest, top_coverage=top_coverage,
+                         kind=kind, question=question)
+    if note:
+        text = f"{text}\n{note}"
+    return Answer(question, text, False, citations, answer_sentences, relevance=found.relevance, note=note,
+                  confidence=confidence, tier=tier)
+
+
+def _overlap_answer(snapshot: SearchableIndex, found: Gathered, min_relevance: float, top_k: int,
+                    weights: Weights) -> Answer:
+    """The answer chosen by the word-overlap score alone (no reading model)."""
+    question, kind, pool, candidates = found.question, found.kind, found.pool, found.candidates
+    dates = _dates(snapshot, pool, found.hits)
     latest = asks_for_latest(question) and len(set(dates.values())) > 1
     if latest:
         newest = max(dates.values())
         candidates = [replace(c, score=c.score + weights.recency) if dates.get(c.citation.source) == newest else c
                       for c in candidates]
     best = max(candidates, key=lambda c: c.score) if candidates else None
-    second, length_cost = ((weights.reader_second, weights.reader_length_cost) if reader is not None
-                           else (weights.second, weights.length_cost))
-    chosen = _answer_sentences(best, candidates, weights, second=second, length_cost=length_cost,
-                               threshold=reader_threshold) if best else []
+    chosen = _answer_sentences(best, candidates, weights) if best else []
     top_coverage = max((c.coverage for c in candidates), default=0.0)
     if best:
         # Older reports of a "latest" question did not get the newest one's bonus; they still count.
-        # With the model, the word-overlap score counts reader_mix times, and so do the gaps between
-        # reports that word the same fact differently ("killed" / "have died"): the slack grows with it.
-        spread = weights.reader_mix if reader is not None else 2.0
-        slack = spread * second + (weights.recency if latest else 0.0)
+        slack = 2.0 * weights.second + (weights.recency if latest else 0.0)
         chosen = _other_reports(snapshot, chosen, candidates, kind, question, top_coverage, slack=slack, limit=top_k)
     ordered = _cited_order(pool, chosen, candidates)
     citations = _renumber(ordered[:top_k])
-    relevance = _relevance(max(h.cosine for h in distinct[:3]), best.coverage if best else 0.0, weights)
-    confidence = best.probability if best is not None else None
-    unread = confidence is not None and (
-        confidence < reader_threshold
-        or (kind is not None and confidence < weights.reader_kind_sure
-            and not any(phrases(kind, c.text, question) for c in chosen)))
-    if best is None or relevance < min_relevance or unread:
-        return Answer(question, DECLINED, True, citations, relevance=relevance, confidence=confidence)
+    if best is None or found.relevance < min_relevance:
+        return Answer(question, DECLINED, True, citations, relevance=found.relevance, tier="declined")
     number = {old.n: new.n for old, new in zip(ordered, citations, strict=False)}  # citations: the first top_k
     chosen = [c for c in chosen if c.citation.n in number]
     answer_sentences = tuple(
-        AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end, _highlight(c, kind, question))
+        AnswerSentence(c.text, number[c.citation.n], c.span.start, c.span.end, highlight(kind, c.text, question))
         for c in chosen)
     text = " ".join(f"{s.text} [{s.citation}]" for s in answer_sentences)
     note = _disagreement(snapshot, answer_sentences, chosen, dates, newest_first=latest, top_coverage=top_coverage,
                          kind=kind, question=question)
     if note:
         text = f"{text}\n{note}"
-    return Answer(question, text, False, citations, answer_sentences, relevance=relevance, note=note,
-                  confidence=confidence)
+    return Answer(question, text, False, citations, answer_sentences, relevance=found.relevance, note=note,
+                  tier="answer")
+
+
+def _second_sentence(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
+    """The best sentence, with the ranker's next best when it thinks nearly as well of it; neighbours joined."""
+    assert best.probability is not None
+
+    def adjacent(other: _Candidate) -> bool:
+        return other.citation.n == best.citation.n and abs(other.position - best.position) == 1
+
+    def length(other: _Candidate) -> int:
+        if adjacent(other):
+            return max(best.span.end, other.span.end) - min(best.span.start, other.span.start)
+        return len(best.text) + 1 + len(other.text)
+
+    rivals = [c for c in candidates if c is not best and c.text != best.text and c.probability is not None
+              and c.probability >= weights.ranked_second * best.probability and length(c) <= weights.answer_chars]
+    if not rivals:
+        return [best]
+    other = max(rivals, key=lambda c: c.score)
+    if not adjacent(other):
+        return [best, other]
+    start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
+    quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
+    return [replace(best, span=Span(start, end), text=quote, marked=best.marked or other.marked)]
 
 
 def _dates(snapshot: SearchableIndex, pool: Sequence[Citation], hits: Sequence[Hit]) -> dict[str, date]:
@@ -210,7 +361,7 @@ def _other_reports(snapshot: SearchableIndex, chosen: list[_Candidate], candidat
         if candidate.citation.source in sources or not _same_subject(snapshot, candidate, best, top_coverage):
             continue
         phrase = _phrase(kind, candidate.text, question)
-        if phrase and _plain(phrase) not in said:
+        if phrase and _plain(phrase) not in said and _comparable(kind, best.text, candidate.text, question):
             out.append(candidate)
             sources.add(candidate.citation.source)
             said.add(_plain(phrase))
@@ -238,6 +389,9 @@ def _disagreement(snapshot: SearchableIndex, sentences_: Sequence[AnswerSentence
     phrases_ = [_phrase(kind, s.text, question) if kind else None for s in sentences_]
     if None in phrases_ or len({_plain(p or "") for p in phrases_}) < len(phrases_):
         return None
+    # Different values of the same thing only: 18 million euros of aid and 340 estates do not disagree.
+    if kind is None or not all(_comparable(kind, sentences_[0].text, s.text, question) for s in sentences_[1:]):
+        return None
     parts = []
     for sentence, candidate, phrase in zip(sentences_, chosen, phrases_, strict=True):
         when = dates.get(candidate.citation.source)
@@ -246,20 +400,24 @@ def _disagreement(snapshot: SearchableIndex, sentences_: Sequence[AnswerSentence
     return f"{lead}: " + "; ".join(parts) + "."
 
 
-def _highlight(candidate: _Candidate, kind: Kind | None, question: str) -> tuple[int, int] | None:
-    """The answering phrase inside the sentence: the reading model's mark, else the asked kind's phrase."""
-    marked, span = candidate.marked, candidate.span
-    if marked is not None and span.start <= marked.start < marked.end <= span.end:
-        return marked.start - span.start, marked.end - span.start
-    return highlight(kind, candidate.text, question)
+def _trusted_highlight(candidate: _Candidate, kind: Kind | None, question: str) -> tuple[int, int] | None:
+    """The phrase the reading model marked as the answer, when it is one of the asked kind (if a kind was asked).
 
-
-def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit: int,
-          weights: Weights) -> list[_Candidate]:
-    """Rescore the best `limit` candidates with the reading model; the others rank after them all.
-
-    Each read candidate scores its logit plus `reader_mix` times its word-overlap score.
+    Asked "What is the name of the American who was released?", a sentence that names the diplomat
+    who commended the release must not have his name marked: the mark is kept only when it holds a
+    phrase of the kind the question asks for, and nothing else is marked in its place.
     """
+    marked, span = candidate.marked, candidate.span
+    if marked is None or not span.start <= marked.start < marked.end <= span.end:
+        return None
+    local = marked.start - span.start, marked.end - span.start
+    if kind is not None and not phrases(kind, candidate.text[local[0]:local[1]], question):
+        return None
+    return local
+
+
+def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit: int) -> list[_Candidate]:
+    """Read the best `limit` candidates by word-overlap score with the reading model (its logit, span and mark)."""
     if reader.whole_passages:
         # Every candidate of the passages, each passage's sentences read together in their order.
         ranked = sorted(range(len(candidates)), key=lambda i: (candidates[i].chunk_id, candidates[i].position))
@@ -276,17 +434,58 @@ def _read(reader: Reader, question: str, candidates: Sequence[_Candidate], limit
         read = [candidates[i] for i in ranked[:limit]]
         found = reader.read(question, [c.text for c in read], [c.previous for c in read])
         readings = dict(zip(ranked[:limit], found, strict=True))
-    floor = min(r.logit for r in readings.values()) - 10.0
     out = []
     for i, c in enumerate(candidates):
         if i in chosen:
             r = readings[i]
             marked = Span(c.span.start + r.answer[0], c.span.start + r.answer[1]) if r.answer else None
-            out.append(replace(c, score=r.logit + weights.reader_mix * c.score, probability=r.probability,
-                               marked=marked))
+            out.append(replace(c, logit=r.logit, span_score=r.span, marked=marked))
         else:
-            out.append(replace(c, score=floor + weights.reader_mix * c.score))
+            out.append(c)
     return out
+
+
+# What a number counts or measures, read around it: a currency, a percentage, or the noun after it.
+_CURRENCY = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen", "dollar": "dollar", "usd": "dollar",
+             "euro": "euro", "eur": "euro", "pound": "pound", "gbp": "pound", "sterl": "pound", "yen": "yen",
+             "yuan": "yuan", "rupee": "rupee", "franc": "franc", "ruble": "ruble", "roubl": "ruble", "krone": "krone"}
+_NOT_UNITS = frozenset("""a an the of in on at to for by with from and or but as than that which who
+    is are was were be been being has have had do does did will would could should may might said says say
+    after before during since until over under about around more less least most some this these those
+    its their his her our your my""".split())
+
+
+def _unit(text: str, span: tuple[int, int]) -> tuple[str | None, bool, str | None]:
+    """(currency, is a percentage, the noun after it) of the number at `span` in `text`."""
+    phrase = text[span[0]:span[1]].lower()
+    before = text[max(0, span[0] - 2):span[0]]
+    after = re.match(r"\s*([^\W\d_]+)", text[span[1]:])
+    following = after.group(1).lower() if after else ""
+    currency = next((name for mark, name in _CURRENCY.items() if len(mark) == 1 and (mark in phrase or mark in before)),
+                    None)
+    if currency is None and following:
+        currency = _CURRENCY.get(following.rstrip("s")[:5]) or _CURRENCY.get(following[:5])
+    percent = "%" in phrase or following in ("percent", "per") or "percent" in phrase
+    noun = None if currency or percent or not following or following in _NOT_UNITS else following.rstrip("s")[:5]
+    return currency, percent, noun
+
+
+def _comparable(kind: Kind, first: str, other: str, question: str) -> bool:
+    """Whether two sentences' answers of the asked kind are values of the same thing.
+
+    Numbers compare only in the same currency, both percentages or neither, and counting the same
+    noun when both name one; dates, names and places always compare (the subject is checked apart).
+    """
+    if kind is not Kind.NUMBER:
+        return True
+    first_span, other_span = highlight(kind, first, question), highlight(kind, other, question)
+    if first_span is None or other_span is None:
+        return False
+    currency_a, percent_a, noun_a = _unit(first, first_span)
+    currency_b, percent_b, noun_b = _unit(other, other_span)
+    if currency_a != currency_b or percent_a != percent_b:
+        return False
+    return noun_a is None or noun_b is None or noun_a == noun_b
 
 
 def _phrase(kind: Kind, text: str, question: str) -> str | None:
@@ -400,7 +599,7 @@ def _candidates(
         if kind is not None and weights.kind and phrases(kind, text, question):
             score += weights.kind
         out.append(_Candidate(citation, positions[i], span, text, coverage[i], score, hit.chunk_id,
-                              previous=before[i]))
+                              previous=before[i], neighbours=max(neighbours, default=0.0)))
     return out
 
 
@@ -413,8 +612,7 @@ def _weighted_terms(snapshot: SearchableIndex, question: str) -> dict[int, float
     return weighted
 
 
-def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights, *, second: float,
-                      length_cost: float, threshold: float) -> list[_Candidate]:
+def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
     """The best sentence, with a second one when that scores nearly as well; neighbours join into one quote."""
 
     def adjacent(other: _Candidate) -> bool:
@@ -427,11 +625,10 @@ def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weight
 
     def merit(other: _Candidate) -> float:
         added = length(other) - len(best.text)
-        return other.score + (weights.adjacent if adjacent(other) else 0.0) - length_cost * added / 100
+        return other.score + (weights.adjacent if adjacent(other) else 0.0) - weights.length_cost * added / 100
 
     rivals = [c for c in candidates if c is not best and c.text != best.text
-              and merit(c) >= best.score - second and length(c) <= weights.answer_chars
-              and (c.probability is None or c.probability >= threshold)]
+              and merit(c) >= best.score - weights.second and length(c) <= weights.answer_chars]
     if not rivals:
         return [best]
     other = max(rivals, key=merit)

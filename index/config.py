@@ -111,22 +111,24 @@ class AnswerConfig:
     # Below this relevance (0..1, see index/answer.py) a question is declined instead of answered.
     min_relevance: float = 0.28
     max_question_chars: int = 500
-    # The reading model (index/reader.py) picks the answer sentence and declines when none answers.
-    # false: the word-overlap scorer alone (faster, for the smallest machines).
+    # The reading model (index/reader.py) reads the best candidate sentences; the learned ranker
+    # (index/ranking.py) chooses the answer from what it read, and the confidence model says how sure
+    # that answer is. false: the word-overlap scorer alone (faster, for the smallest machines).
     reader: bool = True
     # Candidate sentences the reading model reads per question (the best by the word-overlap scorer).
     reader_candidates: int = 16
-    # The reading model's probability below which no sentence is taken to answer: the question is declined.
-    reader_threshold: float = 0.08
-    # With the reading model, the relevance below which a question is declined without reading
-    # (replaces min_relevance, which is for the word-overlap scorer alone).
-    reader_min_relevance: float = 0.25
+    # The answer's tier by its calibrated confidence (the probability that it holds the answer):
+    # at or above answer_threshold it is given as the answer; at or above tentative_threshold it is
+    # given as "The articles may not say this directly. Closest: ..."; below, the question is declined.
+    answer_threshold: float = 0.854
+    tentative_threshold: float = 0.151
 
     def __post_init__(self) -> None:
         _check(1 <= self.top_k <= 20, "answer.top_k", "must be between 1 and 20")
         _check(1 <= self.reader_candidates <= 200, "answer.reader_candidates", "must be between 1 and 200")
-        _check(0.0 <= self.reader_threshold < 1.0, "answer.reader_threshold", "must be from 0 to under 1")
-        _check(0.0 <= self.reader_min_relevance <= 1.0, "answer.reader_min_relevance", "must be between 0 and 1")
+        _check(0.0 <= self.tentative_threshold <= 1.0, "answer.tentative_threshold", "must be between 0 and 1")
+        _check(self.tentative_threshold <= self.answer_threshold <= 1.0, "answer.answer_threshold",
+               "must be between answer.tentative_threshold and 1")
         _check(0.0 <= self.min_relevance <= 1.0, "answer.min_relevance", "must be between 0 and 1")
         _check(1 <= self.max_question_chars <= 4000, "answer.max_question_chars", "must be between 1 and 4000")
 
@@ -338,7 +340,9 @@ _FORBIDDEN_KEYS = {"token", "discord_token", "bot_token"}
 # Keys an earlier articlebot read and this one no longer needs: accepted with a warning, so that a
 # configuration written for it still starts the bot.
 _RETIRED = {("index", "bm25_postings_budget"): "the PostgreSQL store now reads every posting of a question's "
-                                              "words in about the time the budget took; remove the key"}
+                                              "words in about the time the budget took; remove the key",
+            ("answer", "reader_threshold"): "the learned confidence decides now: see answer.tentative_threshold",
+            ("answer", "reader_min_relevance"): "the learned confidence decides now: see answer.tentative_threshold"}
 
 
 def load_config(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from index import heap
-from index.answer import WEIGHTS, Weights, compose
+from index.answer import WEIGHTS, Gathered, Weights, compose, gather
 from index.build import build_index, chunk_settings
 from index.build_process import build_in_subprocess
 from index.config import Config
@@ -38,6 +38,7 @@ from index.errors import (
 )
 from index.followup import Turn, in_context
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
+from index.ranking import Models, shared_models
 from index.reader import Reader, shared_reader
 from index.retrieval import search
 from index.store import Manifest, Snapshot, current_generation, load_snapshot
@@ -67,6 +68,7 @@ class Engine:
         self.embedder = embedder
         self._snapshot: Snapshot | None = None
         self.reader: Reader | None = shared_reader() if config.answer.reader else None
+        self.models: Models | None = shared_models() if config.answer.reader else None
         self.weights: Weights = WEIGHTS
         self._open_lock = threading.Lock()
         self._build_lock = threading.Lock()
@@ -210,18 +212,25 @@ class Engine:
             for question, text, query in zip(questions, texts, queries, strict=True):
                 started = time.perf_counter()
                 hits = search(snapshot, text, query, max(_FETCH, 3 * k))
-                answer = compose(snapshot, self.embedder, text, query, hits,
-                                 top_k=k, min_relevance=self._min_relevance(),
-                                 reader=self.reader, weights=self.weights,
-                                 reader_candidates=self.config.answer.reader_candidates,
-                                 reader_threshold=self.config.answer.reader_threshold)
+                answer = compose(snapshot, self.embedder, text, query, hits, settings=self.config.answer,
+                                 top_k=k, reader=self.reader, weights=self.weights, models=self.models)
                 elapsed_ms = embedding_ms + (time.perf_counter() - started) * 1000
                 answers.append(replace(answer, question=question.strip(), elapsed_ms=elapsed_ms))
         return answers
 
-    def _min_relevance(self) -> float:
-        answer = self.config.answer
-        return answer.reader_min_relevance if self.reader is not None else answer.min_relevance
+    def gather_many(self, questions: Sequence[str]) -> list[Gathered | None]:
+        """Each question's candidate sentences and their signals, exactly as `ask_many` reaches them.
+
+        What the ranker chooses from: training/train_ranker.py learns the choice from these.
+        """
+        k = self.config.answer.top_k
+        with self.reading() as snapshot:
+            queries = self.embedder.encode([q.strip() for q in questions])
+            return [gather(snapshot, self.embedder, q.strip(), query, search(snapshot, q.strip(), query,
+                                                                              max(_FETCH, 3 * k)),
+                           reader=self.reader, reader_candidates=self.config.answer.reader_candidates,
+                           weights=self.weights)
+                    for q, query in zip(questions, queries, strict=True)]
 
     def check_question(self, question: str) -> None:
         """Raise QuestionError, in plain words, for a question that cannot be asked."""

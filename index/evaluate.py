@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from index.config import Config
+from index.config import AnswerConfig, Config
 from index.text import paragraphs, sentences
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ class Prediction:
     seconds: float
     # The phrase marked inside the answer as the one that answers; None when nothing was marked.
     highlight: str | None = None
+    # articlebot's calibrated confidence in the answer it chose (also when it declined), and the tier.
+    confidence: float | None = None
+    tier: str | None = None
 
 
 System = Callable[[Sequence[str]], list[Prediction]]
@@ -86,12 +89,16 @@ def evaluate(
         # With the index database, a corpus of its own, dropped after: the eval never touches the bot's.
         key = f"eval-{uuid.uuid4().hex[:12]}" if config.index.uses_database else config.index.corpus_key
         index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index", corpus_key=key)
-        with Engine.from_config(replace(config, index=index_config)) as engine:
+        # Every answer is composed, the declined ones too, so that the confidence can be checked against
+        # what each answer holds over its whole range; the configured tiers are applied after.
+        tiers = config.answer
+        composing = replace(tiers, tentative_threshold=0.0)
+        with Engine.from_config(replace(config, index=index_config, answer=composing)) as engine:
             try:
                 engine.rebuild()
                 texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
                 systems: dict[str, System] = {
-                    "articlebot": lambda qs: _articlebot(engine, qs),
+                    "articlebot": lambda qs: _articlebot(engine, qs, tiers),
                     "bm25 paragraphs": _bm25_baseline(texts),
                     "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
                 }
@@ -137,6 +144,15 @@ def score(questions: Sequence[Question], predictions: Sequence[Prediction],
 
     given = [(q, p) for q, p in answerable if not p.declined]
     latencies = [p.seconds * 1000 for p in predictions]
+    asked = [(q, p) for q, p in zip(questions, predictions, strict=True) if q.impossible or q.answers]
+    rated = [(p.confidence, not q.impossible and has_gold(q, p)) for q, p in asked if p.confidence is not None]
+    sure = [not q.impossible and has_gold(q, p) for q, p in asked if p.tier == "answer"]
+    tiers = {
+        "answer_tier_has_gold": share(sure),
+        "answer_tier_coverage": share([p.tier == "answer" for _, p in answerable]),
+        "tentative": share([p.tier == "tentative" for _, p in asked]),
+        "calibration_error": round(calibration_error(rated), 4) if rated else float("nan"),
+    } if rated else {}
     return {
         "cite@1": share([cited(q, p, 1) and not p.declined for q, p in answerable]),
         "cite@3": share([cited(q, p, 3) and not p.declined for q, p in answerable]),
@@ -156,19 +172,38 @@ def score(questions: Sequence[Question], predictions: Sequence[Prediction],
         "declined_offtopic": share(list(declined_offtopic)),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else 0.0,
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else 0.0,
+        **tiers,
     }
+
+
+def reliability(rated: Sequence[tuple[float, bool]], bins: int = 10) -> list[dict[str, float]]:
+    """Per tenth of confidence: the mean confidence, the share of those answers holding the gold, and how many."""
+    out = []
+    for b in range(bins):
+        inside = [(c, right) for c, right in rated if b / bins <= c < (b + 1) / bins or (b == bins - 1 and c == 1.0)]
+        if inside:
+            out.append({"predicted": round(statistics.fmean(c for c, _ in inside), 4),
+                        "observed": round(statistics.fmean(float(r) for _, r in inside), 4), "count": len(inside)})
+    return out
+
+
+def calibration_error(rated: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+    """Expected calibration error: the gap between confidence and outcome, weighted by each bin's count."""
+    table = reliability(rated, bins)
+    return sum(b["count"] * abs(b["predicted"] - b["observed"]) for b in table) / max(1, len(rated))
 
 
 def format_report(report: dict[str, Any]) -> str:
     """The report as a Markdown table, one row per system."""
     columns = ["cite@1", "cite@3", "answer_has_gold", "answer_f1", "highlight_f1", "median_answer_chars",
                "median_citation_chars", "declined_answerable", "declined_impossible", "declined_offtopic",
+               "answer_tier_has_gold", "answer_tier_coverage", "tentative", "calibration_error",
                "latency_p50_ms", "latency_p95_ms"]
     lines = [f"{report['questions']} questions, {report['offtopic_questions']} off-topic questions, "
              f"{report['chunks']} chunks ({report.get('store', 'embedded')} index)", "",
              "| system | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, metrics in report["systems"].items():
-        lines.append(f"| {name} | " + " | ".join(_cell(metrics[c]) for c in columns) + " |")
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics.get(c, float("nan"))) for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -178,17 +213,32 @@ def _cell(value: float) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
-def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
+def articlebot_predictions(engine: Any, questions: Sequence[str],
+                           tiers: AnswerConfig | None = None) -> list[Prediction]:
+    """What the engine answers to each question, as Predictions.
+
+    With `tiers`, the engine is expected to compose every answer (its tentative_threshold 0) and
+    the tiers of `tiers` are applied to each answer's confidence here, as `ask` would have.
+    """
+    from index.answer import tier_of
+
     out = []
     for question in questions:
         began = time.perf_counter()
         answer = engine.ask(question)
         seconds = time.perf_counter() - began
+        tier = answer.tier
+        if tiers is not None and answer.confidence is not None and not (answer.declined and not answer.sentences):
+            tier = tier_of(answer.confidence, tiers)
         text = " ".join(s.text for s in answer.sentences)
-        marked = " ".join(s.text[s.highlight[0]:s.highlight[1]] if s.highlight else s.text for s in answer.sentences)
+        marked = " ".join(s.text[s.highlight[0]:s.highlight[1]] if s.highlight and tier == "answer" else s.text
+                          for s in answer.sentences)
         out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
-                              answer.declined, seconds, marked))
+                              tier == "declined", seconds, marked, answer.confidence, tier))
     return out
+
+
+_articlebot = articlebot_predictions
 
 
 # The baselines' passages: paragraphs, cut between sentences into windows of at most this many

@@ -59,9 +59,12 @@ class Answer:
     # Said when the cited articles give different answers (and which is newest), else None.
     # It is also the last line of `text`.
     note: str | None = None
-    # The reading model's probability that the best sentence answers (None with the model off):
-    # below answer.reader_threshold the question was declined.
+    # The calibrated probability that the answer holds what was asked (None with the reading model
+    # off); its thresholds make the tier.
     confidence: float | None = None
+    # "answer", "tentative" (given, but the articles may not say it directly) or "declined";
+    # `declined` is true exactly when the tier is "declined".
+    tier: str = "answer"
 
     def to_json(self) -> dict[str, Any]:
         """The answer as one JSON-ready dict (the `--json` output format)."""
@@ -72,6 +75,7 @@ class Answer:
             "note": self.note,
             "relevance": round(self.relevance, 4),
             "confidence": round(self.confidence, 4) if self.confidence is not None else None,
+            "tier": self.tier,
             "citations": [c.to_json() for c in self.citations],
             "sentences": [
                 {"text": s.text, "citation": s.citation, "start": s.start, "end": s.end,

@@ -178,10 +178,8 @@ def ask(engine: Engine, snapshot: PgSnapshot, question: str) -> Answer:
     text = question.strip()
     query = engine.embedder.encode([text])[0]
     hits = search(snapshot, text, query, max(10, 3 * settings.top_k))
-    return compose(snapshot, engine.embedder, text, query, hits, top_k=settings.top_k,
-                   min_relevance=settings.reader_min_relevance if engine.reader else settings.min_relevance,
-                   reader=engine.reader, weights=engine.weights, reader_candidates=settings.reader_candidates,
-                   reader_threshold=settings.reader_threshold)
+    return compose(snapshot, engine.embedder, text, query, hits, settings=settings, reader=engine.reader,
+                   weights=engine.weights, models=engine.models)
 
 
 def race(write: Callable[[], None], read: Callable[[], None], stop: threading.Event, seconds: float,
