@@ -126,6 +126,40 @@ def check_url(url: str) -> str:
     return urlunsplit(parts._replace(fragment=""))
 
 
+def same_site(url: str, other: str) -> bool:
+    """Whether two links are on the same site: the same registrable domain (bbc.co.uk for www.bbc.co.uk and
+    amp.bbc.co.uk, by the public suffix list bundled with the `tld` package, read offline), or for a host
+    that has none (an IP address, localhost, a name under no public suffix) the same host and port.
+
+    A page may name any link as its canonical one; trusting it only on the site it was fetched from
+    stops a page from passing itself off as another site's article, or as one already in the corpus.
+    """
+    from tld import get_fld  # imported here: only adding by link pays for reading the suffix list
+
+    try:
+        first, second = urlsplit(url.strip()), urlsplit(other.strip())
+        ports = (first.port, second.port)
+    except ValueError:
+        return False
+    hosts = ((first.hostname or "").lower().rstrip("."), (second.hostname or "").lower().rstrip("."))
+    if not all(hosts):
+        return False
+    domains = [get_fld(host, fix_protocol=True, fail_silently=True) for host in hosts]
+    if domains[0] and domains[1] and not any(_is_address(host) for host in hosts):
+        return domains[0] == domains[1]
+    defaults = {"http": 80, "https": 443}
+    return hosts[0] == hosts[1] and (ports[0] or defaults.get(first.scheme.lower())) == (
+        ports[1] or defaults.get(second.scheme.lower()))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def address_refusal(address: IPAddress) -> str | None:
     """Why a request to this address is refused (its kind, in words), or None for a public address."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

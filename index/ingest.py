@@ -37,7 +37,7 @@ from index.corpus import (
 )
 from index.database import live_manifest
 from index.errors import ArticlebotError, FetchError, IngestError
-from index.fetch import Page, check_url, fetch_page
+from index.fetch import Page, check_url, fetch_page, same_site
 from index.text import words
 
 # A page must hold at least this many words in lines of prose (six words or more) to be an
@@ -129,6 +129,9 @@ def add_url(config: Config, url: str, *, refresh: bool = False, now: datetime | 
         return Addition(url, match.source, match.title, match.url, "present")
     if match is not None and is_shared(config.index, match.source):
         raise IngestError(_shared_refusal(match.source, "refreshed"))
+    if match is not None and match.url and not same_site(match.url, article.url):
+        raise IngestError(f"the link now leads to another site ({article.url}), so {match.source} (from "
+                          f"{match.url}) is not replaced by its text; add that page by its own link if it belongs")
     text = article.markdown(now or datetime.now(UTC))
     data = text.encode("utf-8")
     _check_readable(f"{slug(article.title)}.md", data)
@@ -249,8 +252,8 @@ def extract_article(page: Page) -> WebArticle:
         raise FetchError(f"no article text was found on the page (only {prose} words of prose outside "
                          "navigation and boilerplate)")
     canonical = field("url")
-    if not canonical.lower().startswith(("http://", "https://")):
-        canonical = page.url
+    if not canonical.lower().startswith(("http://", "https://")) or not same_site(canonical, page.url):
+        canonical = page.url  # a page may claim any link; only one on the site it came from is believed
     title = field("title") or lines[0][:150]
     return WebArticle(title=title, url=canonical, date=field("date") or None, author=field("author") or None,
                       body="\n\n".join(lines))

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -27,7 +28,8 @@ from index.errors import ConfigError, FetchError
 from index.ingest import slug, url_key
 from tests.support import REPO, SEED, pdf_bytes
 
-CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"
+CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"  # in a local file, whose canonical is believed
+CANONICAL_PATH = "/2024/lighthouse-keeper-retires"  # the lighthouse page's canonical link on the test site
 LIGHTHOUSE = """
 <h1>Lighthouse keeper retires after forty years</h1>
 <p>Marta Olsen, the keeper of the Skerry Point lighthouse, retired on Friday after forty years of service on
@@ -112,10 +114,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/robots.txt":
             return self.send(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        canonical = self.server.url(CANONICAL_PATH)
         if path in ("/article", "/private/article"):
-            return self.send(page(LIGHTHOUSE, canonical=CANONICAL))
+            return self.send(page(LIGHTHOUSE, canonical=canonical))
         if path == "/article-amp":  # another version of the same story: the same canonical URL
-            return self.send(page(LIGHTHOUSE.replace("on Friday", "this Friday"), canonical=CANONICAL))
+            return self.send(page(LIGHTHOUSE.replace("on Friday", "this Friday"), canonical=canonical))
+        if path.startswith("/canon?"):  # the chess story, claiming to be whatever link ?u= names
+            return self.send(page(CHESS, canonical=parse_qs(urlsplit(path).query)["u"][0]))
         if path == "/mirror":  # the same story under another address, no canonical URL
             return self.send(page(LIGHTHOUSE, nav=" <a href='/sport'>Sport</a>"))
         if path == "/bakery":
@@ -219,7 +224,7 @@ def test_a_page_is_added_as_markdown_indexed_and_cited(library: Path, site: Site
     article = library / "corpus" / "lighthouse-keeper-retires-after-forty-years.md"
     text = article.read_text("utf-8")
     assert text.startswith("---\ntitle: Lighthouse keeper retires after forty years\n"
-                           f"url: {CANONICAL}\ndate: 2024-03-05\nauthor: Ada Brook\nfetched: ")
+                           f"url: {site.url(CANONICAL_PATH)}\ndate: 2024-03-05\nauthor: Ada Brook\nfetched: ")
     assert "\n\nShe said the hardest winter was 1987" in text
     assert "Subscribe" not in text
     assert "World" not in text
@@ -237,7 +242,7 @@ def test_a_page_is_added_as_markdown_indexed_and_cited(library: Path, site: Site
     assert "nine weeks" in answer["answer"]
     first = answer["citations"][0]
     assert first["source"] == article.name
-    assert first["url"] == CANONICAL
+    assert first["url"] == site.url(CANONICAL_PATH)
     assert text[first["start"]:first["end"]] == first["quote"]
 
 
@@ -376,6 +381,66 @@ def test_refresh_fetches_a_changed_page_again_and_replaces_it(site: Site, tmp_pa
     assert answer["citations"][0]["source"] == article.name
 
 
+def test_a_canonical_link_to_another_site_is_not_believed(site: Site, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    claims_reuters = site.url("/canon?u=" + quote("https://www.reuters.com/world/chess-final", safe=""))
+    status, out, err = articlebot(capsys, "add", "--config", config, claims_reuters)
+    assert status == 0, err
+    chess = tmp_path / "corpus" / "schoolgirl-wins-the-regional-chess-final.md"
+    assert f"\nurl: {claims_reuters}\n" in chess.read_text("utf-8")  # saved as what it is, not as Reuters
+    assert "url: https://www.reuters.com" not in chess.read_text("utf-8")
+
+    # Another site (the same address, another port) whose page claims an article already in the corpus
+    assert articlebot(capsys, "add", "--config", config, site.url("/article"))[0] == 0
+    lighthouse = tmp_path / "corpus" / "lighthouse-keeper-retires-after-forty-years.md"
+    kept = lighthouse.read_bytes()
+    other = Site()
+    try:
+        claims_lighthouse = other.url("/canon?u=" + quote(site.url(CANONICAL_PATH), safe=""))
+        chess.unlink()
+        status, out, err = articlebot(capsys, "add", "--refresh", "--config", config, claims_lighthouse)
+        assert status == 0, err
+        assert "added: schoolgirl-wins-the-regional-chess-final.md" in out  # not "already in the corpus"
+        assert lighthouse.read_bytes() == kept  # not replaced by the chess story
+        assert f"\nurl: {claims_lighthouse}\n" in chess.read_text("utf-8")
+    finally:
+        other.stop()
+
+
+def test_a_refresh_never_replaces_an_article_with_another_sites_text(site: Site, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    moved = tmp_path / "corpus" / "moved.md"
+    moved.write_text(f"---\ntitle: Moved\nurl: {site.url('/elsewhere')}\n---\n\n{LIGHTHOUSE}\n", "utf-8")
+    kept = moved.read_bytes()
+    other = Site()
+    try:
+        site.elsewhere = other.url("/bakery")  # the article's link now redirects to another site
+        status, out, err = articlebot(capsys, "add", "--refresh", "--config", config, site.url("/elsewhere"))
+        assert status == 1, out
+        assert f"the link now leads to another site ({other.url('/bakery')})" in err, err
+        assert "moved.md" in err
+        assert moved.read_bytes() == kept
+        assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == sorted([SEED.name, "moved.md"])
+    finally:
+        site.elsewhere = "/"
+        other.stop()
+
+
+def test_only_the_same_site_counts_as_the_same_site() -> None:
+    assert fetch.same_site("https://www.bbc.co.uk/news/1", "http://bbc.co.uk/news/1")
+    assert fetch.same_site("https://amp.example.com/a", "https://www.example.com/a")
+    assert not fetch.same_site("https://evil.co.uk/a", "https://bbc.co.uk/a")  # a public suffix is no site
+    assert not fetch.same_site("https://alice.github.io/a", "https://bob.github.io/a")
+    assert not fetch.same_site("http://127.0.0.1:8000/a", "https://www.reuters.com/a")
+    assert fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b")
+    assert not fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/a")
+    assert fetch.same_site("http://localhost/a", "http://localhost:80/b")
+
+
 def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(write_config(tmp_path))
@@ -454,7 +519,7 @@ def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_
     shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
     assert articlebot(capsys, "add", "--config", config, site.url("/article"), site.url("/bakery"))[0] == 0
 
-    status, out, err = articlebot(capsys, "remove", "--config", config, CANONICAL)
+    status, out, err = articlebot(capsys, "remove", "--config", config, site.url(CANONICAL_PATH))
     assert status == 0, err
     assert "removed: lighthouse-keeper-retires-after-forty-years.md" in out
     assert "1 removed" in out
