@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -88,12 +89,17 @@ def scan_corpus(root: Path, *, max_bytes: int) -> tuple[list[CorpusFile], list[S
             source = PurePosixPath(path.relative_to(root).as_posix()).as_posix()
             if name.startswith(".") or path.suffix.lower() not in SUFFIXES:
                 continue
+            if not _is_utf8(source):  # the manifest and every message are UTF-8: such a name cannot be kept
+                skipped.append(SkippedFile(_printable(source), "its name is not valid UTF-8; rename the file"))
+                continue
             if path.is_symlink():
                 skipped.append(SkippedFile(source, "symbolic link (links are never followed)"))
                 continue
             try:
-                with open(path, "rb", opener=_no_follow_opener) as f:
-                    data = f.read(max_bytes + 1)
+                data = _read_regular(path, max_bytes + 1)
+            except _NotAFile as e:
+                skipped.append(SkippedFile(source, f"{e}, not a regular file, so it is not read"))
+                continue
             except OSError as e:
                 skipped.append(SkippedFile(source, f"cannot be read: {e.strerror or e}"))
                 continue
@@ -145,8 +151,38 @@ def article_path(config: IndexConfig, source: str) -> Path:
     return config.corpus_dir / source
 
 
-def _no_follow_opener(path: str, flags: int) -> int:
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+class _NotAFile(Exception):
+    """A corpus entry that is not a regular file (a named pipe, a device, a socket); the message says which."""
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """Up to `limit` bytes of a regular file, never following a link; raises _NotAFile for anything else.
+
+    The file is opened without blocking and checked once open: opening a named pipe (mkfifo) to read
+    waits for a writer forever, and checking before opening would leave a moment to swap the file.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as f:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                     (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+            raise _NotAFile(next((kind for test, kind in kinds if test(mode)), "an unknown kind"))
+        return f.read(limit)
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name read from the file system is valid UTF-8 (Python keeps other bytes as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    """A file name whatever its bytes, with those that are not UTF-8 written as backslash escapes (bad\\xffname)."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
 def read_article(file: CorpusFile) -> Article:

@@ -162,3 +162,20 @@ def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) ->
     assert edited.stdout.startswith("Edited after indexing.")
     assert "changed since it was indexed" in edited.stderr
     assert "articlebot index" in edited.stderr
+
+
+def test_a_named_pipe_and_a_name_that_is_not_utf8_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    os.mkfifo(corpus / "pipe.txt")  # opening it to read would wait for a writer forever
+    with open(os.path.join(os.fsencode(corpus), b"bad\xffname.txt"), "wb") as f:
+        f.write(b"The ferry left Dover at noon and reached Calais at two, its captain said.\n")
+    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert result.returncode == 0, result.stderr
+    assert "skipped: pipe.txt — a named pipe, not a regular file, so it is not read" in result.stdout
+    assert "skipped: bad\\xffname.txt — its name is not valid UTF-8; rename the file" in result.stdout
+    assert "1 added" in result.stdout
+    again = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert again.returncode == 0, again.stderr
+    assert "0 added" in again.stdout
