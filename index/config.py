@@ -62,6 +62,9 @@ class IndexConfig:
     # The bot (/reindex, /add, /remove, feeds) builds in a process of its own, started for each build
     # (1-3 s more), so that the bot keeps none of the build's memory; false: in a thread of the bot.
     build_in_subprocess: bool = True
+    # Minutes a build in its own process may take before it is killed (the index served stays as it
+    # was). `articlebot index` in a shell has no deadline: a first build of a large corpus belongs there.
+    build_timeout_minutes: float = 60.0
     # Whether corpus_dir (the shared corpus) is visible to every Discord server, besides the servers'
     # own corpora ([guilds.<id>] tables), and to DMs; false: to none of them.
     share_corpus: bool = True
@@ -85,6 +88,8 @@ class IndexConfig:
         _check(1 <= self.batch_size <= 4096, "index.batch_size", "must be between 1 and 4096")
         _check(bool(self.model.strip()), "index.model", "must name a sentence-transformers model or path")
         _check(self.backend in BACKENDS, "index.backend", f"must be one of {', '.join(BACKENDS)}")
+        _check(0 < self.build_timeout_minutes <= 10_080, "index.build_timeout_minutes",
+               "must be more than 0 and at most 10080 (a week)")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
         _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
