@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from index.config import IndexConfig
 from index.errors import CorpusError
+from index.extraction import ExtractionRefused, extract
 from index.model import SkippedFile
 from index.text import Span, is_markup, paragraphs, words
 
@@ -185,8 +186,11 @@ def _printable(name: str) -> str:
     return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
-def read_article(file: CorpusFile) -> Article:
-    """Parse one file into an Article, or raise ArticleSkipped saying why it cannot be indexed."""
+def read_article(file: CorpusFile, *, isolated: bool = False) -> Article:
+    """Parse one file into an Article, or raise ArticleSkipped saying why it cannot be indexed.
+
+    `isolated`: extract an HTML file's text in a child process with limits (index/extraction.py).
+    """
     kind = SUFFIXES[file.path.suffix.lower()]
     if not file.data.strip():
         raise ArticleSkipped("empty file")
@@ -200,7 +204,7 @@ def read_article(file: CorpusFile) -> Article:
         text, warning = decode(file.data)
     body = Span(0, len(text))
     if kind == "html":
-        text, meta = _extract_html(text)
+        text, meta = _extract_html(text, isolated=isolated)
         body = Span(0, len(text))
     elif kind == "markdown":
         meta, body = front_matter(text)
@@ -292,19 +296,16 @@ def front_matter(text: str) -> tuple[dict[str, str], Span]:
     return meta, Span(match.end(), len(text))
 
 
-def _extract_html(html: str) -> tuple[str, dict[str, str]]:
+def _extract_html(html: str, *, isolated: bool) -> tuple[str, dict[str, str]]:
     """The main text of a page (no scripts, styles, navigation) and its title, canonical URL, date and author."""
-    import trafilatura  # imported here: only HTML articles pay for it
-
-    document = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=True)
-    def field(name: str) -> str:
-        value = document.get(name) if isinstance(document, dict) else getattr(document, name, None)
-        return str(value) if value else ""
-
-    text = field("text")
+    try:
+        document = extract(html, isolated=isolated)
+    except ExtractionRefused as e:
+        raise ArticleSkipped(str(e)) from None
+    text = document.get("text", "")
     if not text.strip():
         raise ArticleSkipped("no article text found in the HTML page")
-    meta = {name: field(name) for name in ("title", "url", "date", "author") if field(name)}
+    meta = {name: document[name] for name in ("title", "url", "date", "author") if document.get(name)}
     return text, meta
 
 

@@ -37,6 +37,7 @@ from index.corpus import (
 )
 from index.database import live_manifest
 from index.errors import ArticlebotError, FetchError, IngestError
+from index.extraction import ExtractionRefused, extract
 from index.fetch import Page, check_url, fetch_page, same_site
 from index.text import words
 
@@ -230,23 +231,19 @@ def remove(config: Config, target: str) -> list[Removal]:
 
 def extract_article(page: Page) -> WebArticle:
     """The article on a fetched page (main text, title, canonical URL, date, author); raises FetchError."""
-    import trafilatura  # imported here: only adding by link pays for it
-
     html: str | bytes = page.body
     if page.charset:
         with contextlib.suppress(LookupError):
             html = page.body.decode(codecs.lookup(page.charset).name, errors="replace")
     try:
-        document = trafilatura.bare_extraction(html, url=page.url, with_metadata=True, include_comments=False,
-                                               include_tables=True)
-    except Exception as e:  # trafilatura and lxml raise many kinds on broken markup
-        raise FetchError(f"the page could not be read as HTML ({type(e).__name__}: {e})") from None
+        document = extract(html, url=page.url, isolated=True)  # in a child: the bot's process never parses it
+    except ExtractionRefused as e:
+        raise FetchError(str(e)) from None
 
     def field(name: str) -> str:
-        value = getattr(document, name, None) if document is not None else None
-        return _one_line(str(value)) if value else ""
+        return _one_line(document.get(name, ""))
 
-    lines = [line.strip() for line in (getattr(document, "text", None) or "").splitlines() if line.strip()]
+    lines = [line.strip() for line in document.get("text", "").splitlines() if line.strip()]
     prose = sum(len(words(line)) for line in lines if len(words(line)) >= 6)
     if prose < MIN_PROSE_WORDS:
         raise FetchError(f"no article text was found on the page (only {prose} words of prose outside "
@@ -354,9 +351,12 @@ def _text_key(text: str) -> str:
 
 
 def _check_readable(name: str, data: bytes) -> Article:
-    """Read the file as the index will, before it is written; raises IngestError when it would be skipped."""
+    """Read the file as the index will, before it is written; raises IngestError when it would be skipped.
+
+    An HTML file is extracted in a child process with limits, since this runs in the bot's own process.
+    """
     try:
-        return read_article(CorpusFile(name, Path(name), hashlib.sha256(data).hexdigest(), data))
+        return read_article(CorpusFile(name, Path(name), hashlib.sha256(data).hexdigest(), data), isolated=True)
     except ArticleSkipped as e:
         raise IngestError(f"it cannot be indexed: {e}") from None
 

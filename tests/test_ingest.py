@@ -157,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(gzip.compress(page(BAKERY)), encoding="gzip")
         if path == "/bomb":  # 2 KB on the wire, 10 MB unpacked
             return self.send(gzip.compress(b"<html>" + b" " * 10_000_000), encoding="gzip")
+        if path == "/wide-row":  # one table row of 120,000 cells: 43 s of extraction, unguarded
+            return self.send(page(BAKERY + "<table><tr>" + "<td>x</td>" * 120_000 + "</tr></table>"))
         if path == "/logo.png":
             return self.send(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
         if path == "/menu":  # links and buttons, no article
@@ -303,6 +305,22 @@ def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_noth
     assert state(tmp_path) == before
     assert not (tmp_path / "index").exists()
     assert time.monotonic() - began < 2.5  # the slow page is given up on at its deadline, not waited for
+
+
+def test_markup_that_would_take_minutes_to_read_is_refused_by_link_or_as_a_file(
+        site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path, max_bytes=5_000_000))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    spans = tmp_path / "spans.html"
+    spans.write_text(page(BAKERY + "<p>" + "<span>w</span>" * 300_000 + "</p>").decode(), "utf-8")
+    before = state(tmp_path)
+    began = time.monotonic()
+    status, out, err = articlebot(capsys, "add", "--config", config, site.url("/wide-row"), str(spans))
+    assert status == 1, out
+    assert f"{site.url('/wide-row')}: one <tr> element of the page holds 120,000 others" in err
+    assert "spans.html: it cannot be indexed: one <p> element of the page holds 300,000 others" in err
+    assert time.monotonic() - began < 10
+    assert state(tmp_path) == before
 
 
 @pytest.mark.parametrize("link", ["ftp://127.0.0.1/article.html", "file:///etc/passwd", "javascript:alert(1)"])
