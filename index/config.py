@@ -206,7 +206,7 @@ class FetchConfig:
 
     # Pages (and robots.txt files) larger than this many bytes are refused.
     max_bytes: int = 5_000_000
-    # Seconds each request may take, connecting and reading included.
+    # Seconds fetching one page or feed may take in all: every redirect and robots.txt included.
     timeout_seconds: float = 15.0
     # Redirects followed per page; each hop is checked like the first URL.
     max_redirects: int = 5

@@ -141,6 +141,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", self.server.elsewhere)
             self.end_headers()
             return None
+        if path.startswith("/slow-hop/"):  # like /hop/N, each hop slow but quicker than fetch.timeout_seconds
+            time.sleep(0.6)
+            n = int(path.rsplit("/", 1)[1])
+            self.send_response(302)
+            self.send_header("Location", "/bakery" if n <= 1 else f"/slow-hop/{n - 1}")
+            self.end_headers()
+            return None
         if path == "/slow":
             time.sleep(3)
             return self.send(page(BAKERY))
@@ -282,7 +289,8 @@ def test_several_links_at_once_follow_redirects_and_titles_cannot_escape(
 
 @pytest.mark.parametrize(("path", "reason"), [
     ("/hop/4", "more than 3 redirects (fetch.max_redirects)"),
-    ("/slow", "the server took longer than 1 s (fetch.timeout_seconds)"),
+    ("/slow", "it took longer than 1 s to fetch (fetch.timeout_seconds, for all its redirects and robots.txt"),
+    ("/slow-hop/3", "it took longer than 1 s to fetch (fetch.timeout_seconds, for all its redirects and robots.txt"),
     ("/huge", "over the 20,000 byte limit (fetch.max_bytes)"),
     ("/huge-streamed", "larger than the 20,000 byte limit (fetch.max_bytes)"),
     ("/bomb", "larger than the 20,000 byte limit (fetch.max_bytes)"),
