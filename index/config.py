@@ -51,6 +51,8 @@ class IndexConfig:
     batch_size: int = 32
     # Files larger than this are skipped (and reported), not indexed.
     max_file_mb: float = 10.0
+    # Articles that make more passages than this are skipped (and reported), not indexed.
+    max_chunks_per_article: int = 2_000
     # Above this many chunks the dense index is an HNSW graph instead of exact search: exact costs
     # about 7 ms per 100k chunks per question, HNSW about 1 ms at a million (recall@10 >= 0.95).
     approximate_above: int = 50_000
@@ -83,6 +85,7 @@ class IndexConfig:
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
+        _check(self.max_chunks_per_article >= 1, "index.max_chunks_per_article", "must be at least 1")
         _check(16 <= self.max_tokens <= 8192, "index.max_tokens", "must be between 16 and 8192")
         _check(0 <= self.min_chunk_words <= 1000, "index.min_chunk_words", "must be between 0 and 1000")
         _check(1 <= self.batch_size <= 4096, "index.batch_size", "must be between 1 and 4096")

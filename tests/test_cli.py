@@ -179,3 +179,18 @@ def test_a_named_pipe_and_a_name_that_is_not_utf8_are_skipped_with_the_reason(tm
     again = run("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert again.returncode == 0, again.stderr
     assert "0 added" in again.stdout
+
+
+def test_an_article_over_the_passage_limit_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    sentence = "The council met on Tuesday and agreed the budget for the new library after a long debate. "
+    (corpus / "book.txt").write_text(sentence * 2_000, "utf-8")  # 180 kB on one line
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\ncorpus_dir = '{corpus}'\nindex_dir = '{index}'\nmax_chunks_per_article = 50\n")
+    result = run("index", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "skipped: book.txt — it makes " in result.stdout
+    assert "passages, more than the 50 one article may have (index.max_chunks_per_article)" in result.stdout
+    assert "1 added" in result.stdout
