@@ -162,10 +162,25 @@ def _is_address(host: str) -> bool:
     return True
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def address_refusal(address: IPAddress) -> str | None:
-    """Why a request to this address is refused (its kind, in words), or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why a request to this address is refused (its kind, in words), or None for a public address.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64) is refused when the
+    IPv4 address would be: 2002:7f00:1:: reaches 127.0.0.1 through any 6to4 relay.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:  # fec0::/10, deprecated but still routed inside some networks
+            return "a site-local address"
+        carried = _carried_ipv4(address)
+        if carried:
+            reasons = [reason for reason in map(address_refusal, carried) if reason]
+            if reasons:
+                return f"{reasons[0]} inside an IPv6 address"
+            if address.teredo is None:  # the IPv4 address is where the connection goes: judged, and public
+                return None
     for kind, test in (("a loopback", address.is_loopback), ("a link-local (cloud metadata)", address.is_link_local),
                        ("an unspecified", address.is_unspecified), ("a multicast", address.is_multicast),
                        ("a private", address.is_private), ("a reserved", address.is_reserved)):
@@ -183,6 +198,19 @@ def _deadline(config: FetchConfig) -> float:
     as long (five 4.5 s hops took 32 s with a 5 s limit).
     """
     return time.monotonic() + config.timeout_seconds
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (a Teredo address carries its server's and its client's)."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
 
 
 def _follow(url: str, config: FetchConfig, deadline: float, *, accept: str,

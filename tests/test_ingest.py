@@ -590,12 +590,18 @@ def test_fetching_honours_robots_unless_told_and_reads_compressed_pages(site: Si
     ("192.168.0.10", "private"), ("172.16.5.4", "private"), ("fd00::1", "private"),
     ("169.254.169.254", "link-local (cloud metadata)"), ("fe80::1", "link-local"), ("0.0.0.0", "unspecified"),
     ("100.64.0.1", "non-public"), ("224.0.0.1", "multicast"),
+    ("2002:7f00:1::", "loopback address inside an IPv6 address"),  # 6to4 around 127.0.0.1
+    ("2002:a9fe:a9fe::", "link-local (cloud metadata) address inside"),  # 6to4 around 169.254.169.254
+    ("64:ff9b::a9fe:a9fe", "link-local (cloud metadata) address inside"),  # NAT64
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback address inside"),  # Teredo, client 127.0.0.1
+    ("fec0::1", "site-local"),
 ])
 def test_non_public_addresses_are_named_for_what_they_are(address: str, kind: str) -> None:
     reason = fetch.address_refusal(ip_address(address))
     assert reason is not None
     assert kind in reason
     assert fetch.address_refusal(ip_address("93.184.216.34")) is None
+    assert fetch.address_refusal(ip_address("2002:5db8:d822::")) is None  # 6to4 around 93.184.216.34
 
 
 def test_slugs_and_url_keys() -> None:
