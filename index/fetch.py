@@ -373,6 +373,10 @@ def _read_body(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
         if size > max_bytes or (inflate is not None and inflate.unconsumed_tail):
             raise FetchError(f"the page is larger than {limit}")
         chunks.append(data)
+    # http.client ends a body quietly where the connection closed: a page cut short would be saved as whole
+    if declared and declared.strip().isdigit() and received < int(declared) and not response.chunked:
+        raise FetchError(f"the connection closed after {received:,} of the {int(declared):,} bytes the server "
+                         "announced; a page cut short is not saved")
     return b"".join(chunks)
 
 

@@ -166,6 +166,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(gzip.compress(b"<html>" + b" " * 10_000_000), encoding="gzip")
         if path == "/wide-row":  # one table row of 120,000 cells: 43 s of extraction, unguarded
             return self.send(page(BAKERY + "<table><tr>" + "<td>x</td>" * 120_000 + "</tr></table>"))
+        if path == "/cut-short":  # announces the whole page, sends half of it, and closes the connection
+            body = page(BAKERY + "<p>And the rest of the story, which never arrives in full.</p>" * 5)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.close_connection = True
+            return None
         if path == "/logo.png":
             return self.send(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
         if path == "/menu":  # links and buttons, no article
@@ -297,6 +306,7 @@ def test_several_links_at_once_follow_redirects_and_titles_cannot_escape(
     ("/logo.png", "it is image/png, not a web page"),
     ("/menu", "no article text was found on the page"),
     ("/private/article", "robots.txt does not allow"),
+    ("/cut-short", "bytes the server announced; a page cut short is not saved"),
     ("/gone", "the server answered 404"),
 ])
 def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_nothing(
