@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -125,7 +127,16 @@ def add_url(config: Config, url: str, *, refresh: bool = False, now: datetime | 
     if match is not None and not refresh:
         return Addition(url, match.source, match.title, match.url, "present")
     article = extract_article(fetch_page(url, config.fetch))
-    match = match or _find(known, link=url_key(article.url)) or _find(known, text=_text_key(article.body))
+    with _one_writer(corpus):
+        return _save_page(config, corpus, url, article, refresh=refresh, now=now)
+
+
+def _save_page(config: Config, corpus: Path, url: str, article: WebArticle, *, refresh: bool,
+               now: datetime | None) -> Addition:
+    """add_url's second half, under the corpus's lock: the corpus read again, then the article written or not."""
+    known = _catalogue(config)  # again: another add may have written this very article while it was fetched
+    match = (_find(known, link=url_key(url)) or _find(known, link=url_key(article.url))
+             or _find(known, text=_text_key(article.body)))
     if match is not None and not refresh:
         return Addition(url, match.source, match.title, match.url, "present")
     if match is not None and is_shared(config.index, match.source):
@@ -189,6 +200,12 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
     if len(data) > limit:
         raise IngestError(f"it is larger than the {config.index.max_file_mb:g} MB limit (index.max_file_mb)")
     corpus = _corpus_folder(config, create=True)
+    with _one_writer(corpus):
+        return _save_data(config, corpus, base, suffix, data, given or name)
+
+
+def _save_data(config: Config, corpus: Path, base: str, suffix: str, data: bytes, given: str) -> Addition:
+    """add_data's second half, under the corpus's lock: checked against the corpus, then written or not."""
     known = _catalogue(config)
     stem = _safe_stem(PurePosixPath(base).stem)
     article = _check_readable(stem + suffix, data)
@@ -198,9 +215,9 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
              or (_find(known, link=url_key(article.url)) if article.url else None)
              or (_find(known, text=text_key) if text_key else None))
     if match is not None:
-        return Addition(given or name, match.source, match.title, match.url, "present")
+        return Addition(given, match.source, match.title, match.url, "present")
     target = _write_new(corpus, stem, suffix, data)
-    return Addition(given or name, target.relative_to(corpus).as_posix(), article.title, article.url, "added")
+    return Addition(given, target.relative_to(corpus).as_posix(), article.title, article.url, "added")
 
 
 def remove(config: Config, target: str) -> list[Removal]:
@@ -383,6 +400,23 @@ def _as_source_path(corpus: Path, path: Path) -> str | None:
         return path.resolve().relative_to(corpus.resolve()).as_posix()
     except (ValueError, OSError):
         return None
+
+
+@contextlib.contextmanager
+def _one_writer(corpus: Path) -> Iterator[None]:
+    """Hold the corpus folder's lock while one add decides and writes.
+
+    Without it, the same link added twice at once (two users, a feed and a user) was fetched by both,
+    each found the corpus without it, and both wrote it: page.md and page-2.md. The lock is an flock
+    on the folder itself (no lock file left in it), so it holds between threads, between processes
+    (the bot and the command line), and is let go when its holder dies.
+    """
+    descriptor = os.open(corpus, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # lets go of the lock
 
 
 def _write_new(corpus: Path, stem: str, suffix: str, data: bytes) -> Path:

@@ -25,7 +25,7 @@ from bot.cli import main
 from index import fetch
 from index.config import FetchConfig, load_config
 from index.errors import ConfigError, FetchError
-from index.ingest import slug, url_key
+from index.ingest import add_url, slug, url_key
 from tests.support import REPO, SEED, pdf_bytes
 
 CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"  # in a local file, whose canonical is believed
@@ -148,6 +148,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", "/bakery" if n <= 1 else f"/slow-hop/{n - 1}")
             self.end_headers()
             return None
+        if path == "/race":  # slow enough that two adds at once both fetch it before either writes
+            time.sleep(0.5)
+            return self.send(page(CHESS.replace("Schoolgirl", "Race: schoolgirl")))
         if path == "/slow":
             time.sleep(3)
             return self.send(page(BAKERY))
@@ -475,6 +478,24 @@ def test_only_the_same_site_counts_as_the_same_site() -> None:
     assert fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b")
     assert not fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/a")
     assert fetch.same_site("http://localhost/a", "http://localhost:80/b")
+
+
+def test_the_same_link_added_twice_at_once_is_written_once(site: Site, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, timeout_seconds=5.0))
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def add() -> None:
+        start.wait()
+        outcomes.append(add_url(config, site.url("/race")).outcome)
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["added", "present"]
+    assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["race-schoolgirl-wins-the-regional-chess-final.md"]
 
 
 def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
