@@ -194,3 +194,29 @@ def test_an_article_over_the_passage_limit_is_skipped_with_the_reason(tmp_path: 
     assert "skipped: book.txt — it makes " in result.stdout
     assert "passages, more than the 50 one article may have (index.max_chunks_per_article)" in result.stdout
     assert "1 added" in result.stdout
+
+
+def test_a_question_that_is_not_text_is_refused_in_plain_words(built: tuple[Path, Path], tmp_path: Path) -> None:
+    _, index = built
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([*ARTICLEBOT, "ask", "--index-dir", str(index), b"who \xff was released?"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "articlebot: the question holds bytes that are not text (not valid UTF-8" in result.stderr
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "who \\ud800 was released?"}\n'
+                         '{"question": "who was\\u0085released?"}\n', "utf-8")
+    result = run("ask", "--index-dir", str(index), "--json", "--questions", str(questions))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    first, second = result.stdout.split("\n")[:2]  # U+0085 is a line end to str.splitlines: written escaped
+    assert "\\u0085" in second
+    assert "\u0085" not in result.stdout
+    refused, answered = json.loads(first), json.loads(second)
+    assert refused["question"] == "who \ud800 was released?"
+    assert "half of a character" in refused["error"]
+    assert answered["question"] == "who was\u0085released?"
+    assert not answered["abstained"]
