@@ -248,10 +248,7 @@ def remove(config: Config, target: str) -> list[Removal]:
 
 def extract_article(page: Page) -> WebArticle:
     """The article on a fetched page (main text, title, canonical URL, date, author); raises FetchError."""
-    html: str | bytes = page.body
-    if page.charset:
-        with contextlib.suppress(LookupError):
-            html = page.body.decode(codecs.lookup(page.charset).name, errors="replace")
+    html = page_text(page.body, page.charset)
     try:
         document = extract(html, url=page.url, isolated=True)  # in a child: the bot's process never parses it
     except ExtractionRefused as e:
@@ -271,6 +268,36 @@ def extract_article(page: Page) -> WebArticle:
     title = field("title") or lines[0][:150]
     return WebArticle(title=title, url=canonical, date=field("date") or None, author=field("author") or None,
                       body="\n\n".join(lines))
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+
+
+def page_text(body: bytes, charset: str | None) -> str:
+    """A page's bytes as text: in the charset the server or the page declares, else UTF-8 if they are
+    valid UTF-8, else the encoding charset-normalizer finds (Windows-1252 where it fits as well as
+    any, as browsers read undeclared pages).
+
+    Left to trafilatura, undeclared Windows-1252 came out in whatever single-byte encoding its guess
+    picked first: "Café" saved as "Cafķ" (Windows-1257).
+    """
+    declared = _META_CHARSET.search(body[:4096])
+    for name in (charset, declared.group(1).decode("ascii") if declared else None):
+        if name:
+            with contextlib.suppress(LookupError):
+                return body.decode(codecs.lookup(name).name, errors="replace")
+    with contextlib.suppress(UnicodeDecodeError):
+        return body.decode("utf-8")
+    from charset_normalizer import from_bytes  # imported here: only undeclared pages pay for it
+
+    matches = from_bytes(body[:200_000])
+    best = matches.best()
+    encoding = "cp1252"
+    if best is not None:
+        least = min(m.chaos for m in matches)
+        plausible = [m.encoding for m in matches if m.chaos <= least]
+        encoding = "cp1252" if "cp1252" in plausible else best.encoding
+    return body.decode(encoding, errors="replace")
 
 
 def url_key(url: str) -> str:
