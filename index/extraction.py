@@ -51,10 +51,13 @@ def check_markup(html: str | bytes) -> None:
     import lxml.etree
     import lxml.html
 
-    if not (html.strip() if isinstance(html, str) else html.strip()):
+    # As bytes: lxml refuses a str that opens with an XML declaration, which would let such a page
+    # past the guard (trafilatura reads it all the same).
+    data = html.encode("utf-8", errors="replace") if isinstance(html, str) else html
+    if not data.strip():
         return
     try:
-        root = lxml.html.document_fromstring(html)
+        root = lxml.html.document_fromstring(data)
     except (lxml.etree.ParserError, ValueError):
         return  # nothing lxml can build a tree from: trafilatura finds nothing in it either, quickly
     for elements, element in enumerate(root.iter(), start=1):
