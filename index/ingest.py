@@ -200,15 +200,16 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
     if len(data) > limit:
         raise IngestError(f"it is larger than the {config.index.max_file_mb:g} MB limit (index.max_file_mb)")
     corpus = _corpus_folder(config, create=True)
+    stem = _safe_stem(PurePosixPath(base).stem)
+    article = _check_readable(stem + suffix, data)  # before the lock: an HTML file may take seconds to read
     with _one_writer(corpus):
-        return _save_data(config, corpus, base, suffix, data, given or name)
+        return _save_data(config, corpus, stem, suffix, data, article, given or name)
 
 
-def _save_data(config: Config, corpus: Path, base: str, suffix: str, data: bytes, given: str) -> Addition:
+def _save_data(config: Config, corpus: Path, stem: str, suffix: str, data: bytes, article: Article,
+               given: str) -> Addition:
     """add_data's second half, under the corpus's lock: checked against the corpus, then written or not."""
     known = _catalogue(config)
-    stem = _safe_stem(PurePosixPath(base).stem)
-    article = _check_readable(stem + suffix, data)
     sha = hashlib.sha256(data).hexdigest()
     text_key = _text_key(_body(data, suffix)) if not is_extracted(suffix) else None
     match = (next((k for k in known if k.sha256 == sha), None)
