@@ -216,7 +216,7 @@ async def _update_index(worker: Worker) -> str | None:
     try:
         await worker.update_index()
     except ArticlebotError as e:
-        return str(e).rstrip(".")
+        return render.error_text(e).rstrip(".")
     return None
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -376,9 +377,15 @@ def _top_k(value: str) -> int:
     return k
 
 
+# Written as \uXXXX escapes, though JSON allows them raw: U+0085, U+2028 and U+2029, which some readers
+# (Python's str.splitlines, JavaScript before ES2019) take for line ends, and lone surrogates, which
+# cannot be written as UTF-8 at all.
+_ESCAPED = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+
+
 def _json_line(value: Any) -> str:
-    """One JSON object on one line, even for readers that also break lines at U+2028 and U+2029."""
-    return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    """One JSON object on one line, for every reader of lines, and writable as UTF-8 whatever it holds."""
+    return _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
 def _answer_each(engine: Any, questions: list[str], top_k: int | None) -> list[Answer | str]:
@@ -402,6 +409,8 @@ def read_questions(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise ArticlebotError(f"cannot read questions from {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ArticlebotError(f"cannot read questions from {path}: byte {e.start} is not UTF-8 text") from None
     questions = []
     for number, line in enumerate(lines, start=1):
         line = line.strip()

@@ -30,8 +30,10 @@ class ArticleTree(app_commands.CommandTree["ArticleBot"]):
     async def on_error(self, interaction: discord.Interaction[ArticleBot], error: app_commands.AppCommandError) -> None:
         """Tell the user in plain words: refusals and engine errors as they are, anything else as an apology."""
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(original, Refusal | ArticlebotError):
+        if isinstance(original, Refusal):
             message = render.fit(str(original), render.CONTENT_LIMIT)
+        elif isinstance(original, ArticlebotError):
+            message = render.fit(render.error_text(original), render.CONTENT_LIMIT)
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("/%s failed (user %s, guild %s)", command, interaction.user.id, interaction.guild_id,
@@ -158,8 +160,10 @@ class ArticleBot(discord.Client):
                     self.conversations.add(sent.id, turn)
                     if thread is not None or self.conversations.in_thread(message.channel.id):
                         self.conversations.thread(sent.channel.id, turn)
-        except (Refusal, ArticlebotError) as e:
+        except Refusal as e:
             await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
+        except ArticlebotError as e:
+            await self._reply(message, render.fit(render.error_text(e), render.CONTENT_LIMIT))
         except Exception:
             log.exception("answering a mention failed (user %s, guild %s)", message.author.id, guild_id)
             await self._reply(message, render.APOLOGY)

@@ -111,7 +111,7 @@ def build(services: Services) -> list[app_commands.Command[Any, ..., None] | app
             try:
                 report = job.result()
             except ArticlebotError as e:
-                reason = str(e).rstrip(".")
+                reason = render.error_text(e).rstrip(".")
                 text = render.failure_text("Reindex failed",
                                            f"{reason}. Questions are still answered from the previous index.")
             else:

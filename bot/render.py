@@ -7,6 +7,7 @@ article's text, and mentions, so nothing in it can ever ping (allowed_mentions i
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
@@ -16,6 +17,7 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from index.config import FeedConfig
+from index.errors import ArticlebotError, IndexDatabaseError
 from index.feeds import FeedHealth
 from index.ingest import Addition, Removal
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
@@ -42,7 +44,22 @@ LINK_LIMIT = 400
 # Words of a long quote used to find its start and its end in the browser.
 FRAGMENT_WORDS = 5
 
+log = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong on my side while doing that. It has been logged; please try again later."
+DATABASE_APOLOGY = ("Sorry, I cannot reach my index database just now. The bot's operator has the details in its "
+                    "log; please try again later.")
+
+
+def error_text(error: ArticlebotError) -> str:
+    """What a Discord user is told of an engine error: its own words, except for an error meant for the operator.
+
+    An IndexDatabaseError names the database, its host or socket path and its user, which are the
+    operator's business: the user gets an apology, and the log keeps the details.
+    """
+    if isinstance(error, IndexDatabaseError):
+        log.error("the index database failed: %s", error)
+        return DATABASE_APOLOGY
+    return str(error)
 NO_MENTIONS = discord.AllowedMentions.none()
 ANSWER_COLOUR = discord.Colour.blurple()
 DECLINED_COLOUR = discord.Colour.light_grey()

@@ -93,6 +93,9 @@ def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
         log.warning("%s: %s", file.source, article.warning)
     chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
                            min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
+    if len(chunks) > config.max_chunks_per_article:  # a book, a data dump: hours of embedding, answers drowned
+        raise ArticleSkipped(f"it makes {len(chunks):,} passages, more than the {config.max_chunks_per_article:,} "
+                             "one article may have (index.max_chunks_per_article)")
     info = ArticleInfo(article.source, article.title, article.url, article.date, article.author,
                        article.sha256, len(chunks))
     return info, chunks, article.text if is_extracted(file.path.suffix) else None

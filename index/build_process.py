@@ -24,6 +24,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import traceback
 from typing import IO, Any
 
@@ -45,6 +46,7 @@ def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -
     Progress is passed on as it arrives; an error of the build is raised here as the child raised it.
     """
     notify = progress or (lambda _: None)
+    limit = config.build_timeout_minutes
     reading, writing = os.pipe()
     try:
         level = str(logging.getLogger().getEffectiveLevel())  # the child logs what this process would
@@ -52,24 +54,37 @@ def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -
                                  pass_fds=(writing,), cwd=os.getcwd())
     finally:
         os.close(writing)  # the child holds the only writing end: reading then ends when it exits
-    with os.fdopen(reading, "rb") as messages, child:
-        assert child.stdin is not None
-        with contextlib.suppress(BrokenPipeError), child.stdin:  # a child that died at once: said below
-            pickle.dump(config, child.stdin)
-        while True:
-            try:
-                kind, value = pickle.load(messages)
-            except EOFError:
-                status = child.wait()
-                raise BuildProcessError(
-                    f"the index build stopped before it finished (its process ended with exit status {status}); "
-                    "the index being served is unchanged") from None
-            if kind == "progress":
-                notify(value)
-            elif kind == "done":
-                return value
-            else:
-                raise value
+    # A build that hangs (a file that takes a parser forever, a stuck database) would hold the bot's one
+    # build slot for good: past the deadline the child is killed. What it half wrote is never served:
+    # a generation is swapped in only once whole, and the next build removes the orphan.
+    deadline = threading.Timer(limit * 60, child.kill)
+    deadline.daemon = True
+    deadline.start()
+    try:
+        with os.fdopen(reading, "rb") as messages, child:
+            assert child.stdin is not None
+            with contextlib.suppress(BrokenPipeError), child.stdin:  # a child that died at once: said below
+                pickle.dump(config, child.stdin)
+            while True:
+                try:
+                    kind, value = pickle.load(messages)
+                except EOFError:
+                    status = child.wait()
+                    if not deadline.is_alive() and status < 0:
+                        raise BuildProcessError(
+                            f"the index build took longer than {limit:g} minutes (index.build_timeout_minutes) "
+                            "and was stopped; the index being served is unchanged") from None
+                    raise BuildProcessError(
+                        f"the index build stopped before it finished (its process ended with exit status "
+                        f"{status}); the index being served is unchanged") from None
+                if kind == "progress":
+                    notify(value)
+                elif kind == "done":
+                    return value
+                else:
+                    raise value
+    finally:
+        deadline.cancel()
 
 
 def _build(config: IndexConfig, messages: IO[bytes]) -> None:

@@ -19,6 +19,10 @@ from index.furniture import article_spans
 from index.text import Span, sentences, words
 
 CountTokens = Callable[[Sequence[str]], list[int]]
+# Longer than this many characters, a paragraph is cut between sentences without being counted whole.
+# No paragraph of prose is this long; were one to fit the window, cutting it changes only where its
+# chunks end.
+_COUNT_WHOLE_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: in
         kept_spans = article_spans(text, paragraph.span) if skip_furniture else [paragraph.span]
         for kept in kept_spans:  # site furniture left out (index/furniture.py)
             spans = [kept]
-            (tokens,) = count_tokens([text[kept.start:kept.end]])
+            # A span far longer than any window is cut between sentences without counting it whole first:
+            # the tokenizer's time and memory on one multi-megabyte string grow faster than its length.
+            tokens = budget + 1 if kept.end - kept.start > _COUNT_WHOLE_CHARS else count_tokens(
+                [text[kept.start:kept.end]])[0]
             if tokens > budget:
                 spans = _split_long(text, kept, count_tokens, budget)
             for span in spans:

@@ -51,6 +51,8 @@ class IndexConfig:
     batch_size: int = 32
     # Files larger than this are skipped (and reported), not indexed.
     max_file_mb: float = 10.0
+    # Articles that make more passages than this are skipped (and reported), not indexed.
+    max_chunks_per_article: int = 2_000
     # Above this many chunks the dense index is an HNSW graph instead of exact search: exact costs
     # about 7 ms per 100k chunks per question, HNSW about 1 ms at a million (recall@10 >= 0.95).
     approximate_above: int = 50_000
@@ -62,6 +64,9 @@ class IndexConfig:
     # The bot (/reindex, /add, /remove, feeds) builds in a process of its own, started for each build
     # (1-3 s more), so that the bot keeps none of the build's memory; false: in a thread of the bot.
     build_in_subprocess: bool = True
+    # Minutes a build in its own process may take before it is killed (the index served stays as it
+    # was). `articlebot index` in a shell has no deadline: a first build of a large corpus belongs there.
+    build_timeout_minutes: float = 60.0
     # Whether corpus_dir (the shared corpus) is visible to every Discord server, besides the servers'
     # own corpora ([guilds.<id>] tables), and to DMs; false: to none of them.
     share_corpus: bool = True
@@ -80,11 +85,14 @@ class IndexConfig:
 
     def __post_init__(self) -> None:
         _check(self.max_file_mb > 0, "index.max_file_mb", "must be more than 0")
+        _check(self.max_chunks_per_article >= 1, "index.max_chunks_per_article", "must be at least 1")
         _check(16 <= self.max_tokens <= 8192, "index.max_tokens", "must be between 16 and 8192")
         _check(0 <= self.min_chunk_words <= 1000, "index.min_chunk_words", "must be between 0 and 1000")
         _check(1 <= self.batch_size <= 4096, "index.batch_size", "must be between 1 and 4096")
         _check(bool(self.model.strip()), "index.model", "must name a sentence-transformers model or path")
         _check(self.backend in BACKENDS, "index.backend", f"must be one of {', '.join(BACKENDS)}")
+        _check(0 < self.build_timeout_minutes <= 10_080, "index.build_timeout_minutes",
+               "must be more than 0 and at most 10080 (a week)")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
         _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
@@ -203,7 +211,7 @@ class FetchConfig:
 
     # Pages (and robots.txt files) larger than this many bytes are refused.
     max_bytes: int = 5_000_000
-    # Seconds each request may take, connecting and reading included.
+    # Seconds fetching one page or feed may take in all: every redirect and robots.txt included.
     timeout_seconds: float = 15.0
     # Redirects followed per page; each hop is checked like the first URL.
     max_redirects: int = 5

@@ -242,6 +242,9 @@ class Engine:
             raise QuestionError(f"the question is {len(text)} characters long; please keep it under {limit}")
         if not any(ch.isalnum() for ch in text):
             raise QuestionError("the question has no words in it; ask something about the articles")
+        if any("\ud800" <= ch <= "\udfff" for ch in text):  # bytes that were not UTF-8, or JSON's "\ud800"
+            raise QuestionError("the question holds bytes that are not text (not valid UTF-8, or half of a "
+                                "character); type it again")
 
     def rebuild(self, progress: Callable[[BuildProgress], None] | None = None, *,
                 separate_process: bool = False) -> BuildReport:

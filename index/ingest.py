@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -37,7 +39,8 @@ from index.corpus import (
 )
 from index.database import live_manifest
 from index.errors import ArticlebotError, FetchError, IngestError
-from index.fetch import Page, check_url, fetch_page
+from index.extraction import ExtractionRefused, extract
+from index.fetch import Page, check_url, fetch_page, same_site
 from index.text import words
 
 # A page must hold at least this many words in lines of prose (six words or more) to be an
@@ -124,11 +127,23 @@ def add_url(config: Config, url: str, *, refresh: bool = False, now: datetime | 
     if match is not None and not refresh:
         return Addition(url, match.source, match.title, match.url, "present")
     article = extract_article(fetch_page(url, config.fetch))
-    match = match or _find(known, link=url_key(article.url)) or _find(known, text=_text_key(article.body))
+    with _one_writer(corpus):
+        return _save_page(config, corpus, url, article, refresh=refresh, now=now)
+
+
+def _save_page(config: Config, corpus: Path, url: str, article: WebArticle, *, refresh: bool,
+               now: datetime | None) -> Addition:
+    """add_url's second half, under the corpus's lock: the corpus read again, then the article written or not."""
+    known = _catalogue(config)  # again: another add may have written this very article while it was fetched
+    match = (_find(known, link=url_key(url)) or _find(known, link=url_key(article.url))
+             or _find(known, text=_text_key(article.body)))
     if match is not None and not refresh:
         return Addition(url, match.source, match.title, match.url, "present")
     if match is not None and is_shared(config.index, match.source):
         raise IngestError(_shared_refusal(match.source, "refreshed"))
+    if match is not None and match.url and not same_site(match.url, article.url):
+        raise IngestError(f"the link now leads to another site ({article.url}), so {match.source} (from "
+                          f"{match.url}) is not replaced by its text; add that page by its own link if it belongs")
     text = article.markdown(now or datetime.now(UTC))
     data = text.encode("utf-8")
     _check_readable(f"{slug(article.title)}.md", data)
@@ -185,18 +200,25 @@ def add_data(config: Config, name: str, data: bytes, *, given: str | None = None
     if len(data) > limit:
         raise IngestError(f"it is larger than the {config.index.max_file_mb:g} MB limit (index.max_file_mb)")
     corpus = _corpus_folder(config, create=True)
-    known = _catalogue(config)
     stem = _safe_stem(PurePosixPath(base).stem)
-    article = _check_readable(stem + suffix, data)
+    article = _check_readable(stem + suffix, data)  # before the lock: an HTML file may take seconds to read
+    with _one_writer(corpus):
+        return _save_data(config, corpus, stem, suffix, data, article, given or name)
+
+
+def _save_data(config: Config, corpus: Path, stem: str, suffix: str, data: bytes, article: Article,
+               given: str) -> Addition:
+    """add_data's second half, under the corpus's lock: checked against the corpus, then written or not."""
+    known = _catalogue(config)
     sha = hashlib.sha256(data).hexdigest()
     text_key = _text_key(_body(data, suffix)) if not is_extracted(suffix) else None
     match = (next((k for k in known if k.sha256 == sha), None)
              or (_find(known, link=url_key(article.url)) if article.url else None)
              or (_find(known, text=text_key) if text_key else None))
     if match is not None:
-        return Addition(given or name, match.source, match.title, match.url, "present")
+        return Addition(given, match.source, match.title, match.url, "present")
     target = _write_new(corpus, stem, suffix, data)
-    return Addition(given or name, target.relative_to(corpus).as_posix(), article.title, article.url, "added")
+    return Addition(given, target.relative_to(corpus).as_posix(), article.title, article.url, "added")
 
 
 def remove(config: Config, target: str) -> list[Removal]:
@@ -227,33 +249,56 @@ def remove(config: Config, target: str) -> list[Removal]:
 
 def extract_article(page: Page) -> WebArticle:
     """The article on a fetched page (main text, title, canonical URL, date, author); raises FetchError."""
-    import trafilatura  # imported here: only adding by link pays for it
-
-    html: str | bytes = page.body
-    if page.charset:
-        with contextlib.suppress(LookupError):
-            html = page.body.decode(codecs.lookup(page.charset).name, errors="replace")
+    html = page_text(page.body, page.charset)
     try:
-        document = trafilatura.bare_extraction(html, url=page.url, with_metadata=True, include_comments=False,
-                                               include_tables=True)
-    except Exception as e:  # trafilatura and lxml raise many kinds on broken markup
-        raise FetchError(f"the page could not be read as HTML ({type(e).__name__}: {e})") from None
+        document = extract(html, url=page.url, isolated=True)  # in a child: the bot's process never parses it
+    except ExtractionRefused as e:
+        raise FetchError(str(e)) from None
 
     def field(name: str) -> str:
-        value = getattr(document, name, None) if document is not None else None
-        return _one_line(str(value)) if value else ""
+        return _one_line(document.get(name, ""))
 
-    lines = [line.strip() for line in (getattr(document, "text", None) or "").splitlines() if line.strip()]
+    lines = [line.strip() for line in document.get("text", "").splitlines() if line.strip()]
     prose = sum(len(words(line)) for line in lines if len(words(line)) >= 6)
     if prose < MIN_PROSE_WORDS:
         raise FetchError(f"no article text was found on the page (only {prose} words of prose outside "
                          "navigation and boilerplate)")
     canonical = field("url")
-    if not canonical.lower().startswith(("http://", "https://")):
-        canonical = page.url
+    if not canonical.lower().startswith(("http://", "https://")) or not same_site(canonical, page.url):
+        canonical = page.url  # a page may claim any link; only one on the site it came from is believed
     title = field("title") or lines[0][:150]
     return WebArticle(title=title, url=canonical, date=field("date") or None, author=field("author") or None,
                       body="\n\n".join(lines))
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+
+
+def page_text(body: bytes, charset: str | None) -> str:
+    """A page's bytes as text: in the charset the server or the page declares, else UTF-8 if they are
+    valid UTF-8, else the encoding charset-normalizer finds (Windows-1252 where it fits as well as
+    any, as browsers read undeclared pages).
+
+    Left to trafilatura, undeclared Windows-1252 came out in whatever single-byte encoding its guess
+    picked first: "Café" saved as "Cafķ" (Windows-1257).
+    """
+    declared = _META_CHARSET.search(body[:4096])
+    for name in (charset, declared.group(1).decode("ascii") if declared else None):
+        if name:
+            with contextlib.suppress(LookupError):
+                return body.decode(codecs.lookup(name).name, errors="replace")
+    with contextlib.suppress(UnicodeDecodeError):
+        return body.decode("utf-8")
+    from charset_normalizer import from_bytes  # imported here: only undeclared pages pay for it
+
+    matches = from_bytes(body[:200_000])
+    best = matches.best()
+    encoding = "cp1252"
+    if best is not None:
+        least = min(m.chaos for m in matches)
+        plausible = [m.encoding for m in matches if m.chaos <= least]
+        encoding = "cp1252" if "cp1252" in plausible else best.encoding
+    return body.decode(encoding, errors="replace")
 
 
 def url_key(url: str) -> str:
@@ -351,9 +396,12 @@ def _text_key(text: str) -> str:
 
 
 def _check_readable(name: str, data: bytes) -> Article:
-    """Read the file as the index will, before it is written; raises IngestError when it would be skipped."""
+    """Read the file as the index will, before it is written; raises IngestError when it would be skipped.
+
+    An HTML file is extracted in a child process with limits, since this runs in the bot's own process.
+    """
     try:
-        return read_article(CorpusFile(name, Path(name), hashlib.sha256(data).hexdigest(), data))
+        return read_article(CorpusFile(name, Path(name), hashlib.sha256(data).hexdigest(), data), isolated=True)
     except ArticleSkipped as e:
         raise IngestError(f"it cannot be indexed: {e}") from None
 
@@ -380,6 +428,23 @@ def _as_source_path(corpus: Path, path: Path) -> str | None:
         return path.resolve().relative_to(corpus.resolve()).as_posix()
     except (ValueError, OSError):
         return None
+
+
+@contextlib.contextmanager
+def _one_writer(corpus: Path) -> Iterator[None]:
+    """Hold the corpus folder's lock while one add decides and writes.
+
+    Without it, the same link added twice at once (two users, a feed and a user) was fetched by both,
+    each found the corpus without it, and both wrote it: page.md and page-2.md. The lock is an flock
+    on the folder itself (no lock file left in it), so it holds between threads, between processes
+    (the bot and the command line), and is let go when its holder dies.
+    """
+    descriptor = os.open(corpus, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # lets go of the lock
 
 
 def _write_new(corpus: Path, stem: str, suffix: str, data: bytes) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,25 @@ def test_a_child_that_ends_without_a_report_is_an_error_in_plain_words(
         engine.rebuild(separate_process=True)
     assert current_generation(config.index.index_dir) == served
     assert not engine.ask("who was released?").declined
+
+
+def test_a_build_past_its_deadline_is_stopped_and_the_index_keeps_serving(
+        config: Config, real_embedder: Embedder) -> None:
+    engine = Engine.from_config(config, real_embedder)
+    engine.rebuild()
+    served = current_generation(config.index.index_dir)
+    (config.index.corpus_dir / "lanterns.txt").write_text("The harbour lanterns were lit on Tuesday.\n", "utf-8")
+    # 0.3 s: the child cannot even load its modules in that time, let alone build
+    hurried = Engine.from_config(replace(config, index=replace(config.index, build_timeout_minutes=0.005)),
+                                 real_embedder)
+
+    began = time.monotonic()
+    with pytest.raises(BuildProcessError, match=r"took longer than 0.005 minutes \(index.build_timeout_minutes\) "
+                                                r"and was stopped; the index being served is unchanged"):
+        hurried.rebuild(separate_process=True)
+    assert time.monotonic() - began < 5
+    assert current_generation(config.index.index_dir) == served
+    assert "Minsk" in engine.ask("What city did the diplomat fly into?").text
 
 
 def test_an_engine_given_another_embedder_builds_in_its_own_thread(config: Config,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -72,3 +73,19 @@ def test_chunk_budget_counts_the_title_line(size: int) -> None:
     article = _article("One two three four five six seven eight nine ten. " * 20, title="Long " * 5)
     for chunk in chunk_article(article, counter, max_tokens=size, min_words=0):
         assert counter([embedding_prefix(article.title) + chunk.text])[0] <= max(size, 8 + counter([article.title])[0])
+
+
+def test_a_file_of_one_long_line_is_chunked_without_counting_it_whole(real_embedder: Embedder) -> None:
+    text = " ".join(f"budget{i % 97} council" for i in range(120_000))  # 1.7 MB on one line, no full stop
+    counted: list[int] = []
+
+    def count_tokens(texts: Sequence[str]) -> list[int]:
+        counted.extend(len(t) for t in texts)
+        return real_embedder.count_tokens(texts)
+
+    article = _article(text)
+    chunks = chunk_article(article, count_tokens, max_tokens=254, min_words=40)
+    assert max(counted) <= 200_000  # the tokenizer never sees the whole line (1.5 GB at 9.2 MB before)
+    assert "".join("".join(c.text.split()) for c in chunks) == "".join(text.split())
+    sizes = real_embedder.count_tokens([embedding_prefix(article.title) + c.text for c in chunks])
+    assert max(sizes) <= 254

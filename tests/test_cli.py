@@ -162,3 +162,61 @@ def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) ->
     assert edited.stdout.startswith("Edited after indexing.")
     assert "changed since it was indexed" in edited.stderr
     assert "articlebot index" in edited.stderr
+
+
+def test_a_named_pipe_and_a_name_that_is_not_utf8_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    os.mkfifo(corpus / "pipe.txt")  # opening it to read would wait for a writer forever
+    with open(os.path.join(os.fsencode(corpus), b"bad\xffname.txt"), "wb") as f:
+        f.write(b"The ferry left Dover at noon and reached Calais at two, its captain said.\n")
+    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert result.returncode == 0, result.stderr
+    assert "skipped: pipe.txt — a named pipe, not a regular file, so it is not read" in result.stdout
+    assert "skipped: bad\\xffname.txt — its name is not valid UTF-8; rename the file" in result.stdout
+    assert "1 added" in result.stdout
+    again = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    assert again.returncode == 0, again.stderr
+    assert "0 added" in again.stdout
+
+
+def test_an_article_over_the_passage_limit_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    sentence = "The council met on Tuesday and agreed the budget for the new library after a long debate. "
+    (corpus / "book.txt").write_text(sentence * 2_000, "utf-8")  # 180 kB on one line
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\ncorpus_dir = '{corpus}'\nindex_dir = '{index}'\nmax_chunks_per_article = 50\n")
+    result = run("index", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "skipped: book.txt — it makes " in result.stdout
+    assert "passages, more than the 50 one article may have (index.max_chunks_per_article)" in result.stdout
+    assert "1 added" in result.stdout
+
+
+def test_a_question_that_is_not_text_is_refused_in_plain_words(built: tuple[Path, Path], tmp_path: Path) -> None:
+    _, index = built
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([*ARTICLEBOT, "ask", "--index-dir", str(index), b"who \xff was released?"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "articlebot: the question holds bytes that are not text (not valid UTF-8" in result.stderr
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "who \\ud800 was released?"}\n'
+                         '{"question": "who was\\u0085released?"}\n', "utf-8")
+    result = run("ask", "--index-dir", str(index), "--json", "--questions", str(questions))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    first, second = result.stdout.split("\n")[:2]  # U+0085 is a line end to str.splitlines: written escaped
+    assert "\\u0085" in second
+    assert "\u0085" not in result.stdout
+    refused, answered = json.loads(first), json.loads(second)
+    assert refused["question"] == "who \ud800 was released?"
+    assert "half of a character" in refused["error"]
+    assert answered["question"] == "who was\u0085released?"
+    assert not answered["abstained"]

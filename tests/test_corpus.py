@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,8 @@ def test_pdf_text_is_read_as_paragraphs_with_its_title_and_author(tmp_path: Path
 def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("", "utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG" * 100)
+    noise = random.Random(34).randbytes(20_000).replace(b"\x00", b"\x01")  # no NUL byte to give it away
+    (tmp_path / "noise.txt").write_bytes(noise)
     (tmp_path / "big.txt").write_text("word " * 300_000, "utf-8")
     (tmp_path / "latin.txt").write_bytes("Caf\xe9 owners met the mayor.".encode("cp1252"))
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 truncated")
@@ -109,6 +112,8 @@ def test_unreadable_files_are_skipped_with_reasons(tmp_path: Path) -> None:
         read_article(by_name["empty.txt"])
     with pytest.raises(ArticleSkipped, match="binary"):
         read_article(by_name["binary.txt"])
+    with pytest.raises(ArticleSkipped, match=r"binary file, not text \(1\d% of its characters are control codes"):
+        read_article(by_name["noise.txt"])  # was indexed as 57 passages of Windows-1252 garbage
     latin = read_article(by_name["latin.txt"])
     assert latin.text.startswith("Café")
     assert latin.warning

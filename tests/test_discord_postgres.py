@@ -14,6 +14,7 @@ import pytest
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
 import index.engine
+from bot import render
 from index.embedding import Embedder
 from index.engine import Engine
 from tests.support import SEED
@@ -98,3 +99,28 @@ async def test_a_server_indexed_by_another_process_is_answered_without_a_restart
             break
         await asyncio.sleep(0.25)
     assert "Anna Berg" in (await it.followup()).text
+
+
+async def test_a_database_that_fails_is_an_apology_to_users_and_its_details_stay_in_the_log(
+        pg_engine: Engine, start_bot: Any, postgres_url: str, postgres_server: Any) -> None:
+    bot = await start_bot(pg_engine)
+    bot.logs.expected.append("the index database failed")
+    fake: FakeDiscord = bot.fake
+    asker = fake.user("ola")
+    assert "Minsk" in (await (await fake.slash("ask", asker, question="Where did the diplomat fly?")).followup()).text
+
+    database = psycopg.conninfo.conninfo_to_dict(postgres_url)["dbname"]
+    with postgres_server.admin() as admin:  # the database goes away under the running bot
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+    try:
+        it = await fake.slash("ask", asker, question="Where did the diplomat fly?")
+        await it.callback()
+        reply = str((await it.edit(lambda s: bool(s.content), 60)).content)
+        assert reply == render.DATABASE_APOLOGY
+        assert database not in reply
+        logged = "\n".join(bot.logs.lines)
+        assert f"the index database failed: cannot reach the index database (database '{database}'" in logged
+    finally:
+        with postgres_server.admin() as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')

@@ -22,10 +22,11 @@ from index.config import FeedConfig, load_config
 from index.errors import ConfigError, FetchError, IngestError
 from index.fetch import fetch_feed
 from tests.support import REPO, SEED
-from tests.test_ingest import BAKERY, CHESS, FERRY, LIGHTHOUSE, articlebot, page, state, write_config
+from tests.test_ingest import BAKERY, CANONICAL, CHESS, FERRY, LIGHTHOUSE, articlebot, page, state, write_config
 
 PAGES = {"/a/lighthouse": page(LIGHTHOUSE), "/a/bakery": page(BAKERY), "/a/chess": page(CHESS),
          "/a/ferry": page(FERRY.format(schedule="every hour")),
+         "/a/claims": page(CHESS, canonical=CANONICAL),  # claims to be another site's article
          "/a/menu": b"<html><head><title>Menu</title></head><body><nav><a href='/'>Home</a></nav></body></html>"}
 MODIFIED = "Wed, 05 Mar 2024 10:00:00 GMT"
 
@@ -84,6 +85,10 @@ class FeedHandler(BaseHTTPRequestHandler):
         if self.path == "/menu.xml":  # one entry, whose page has no article on it
             body = (f"<rss version='2.0'><channel><title>Menus</title><item><title>Menu</title>"
                     f"<link>{self.server.url('/a/menu')}</link></item></channel></rss>")
+            return self.send(body.encode(), "text/xml")
+        if self.path == "/claims.xml":  # one entry, whose page names another site's article as its canonical
+            body = (f"<rss version='2.0'><channel><title>Claims</title><item><title>Chess</title>"
+                    f"<link>{self.server.url('/a/claims')}</link></item></channel></rss>")
             return self.send(body.encode(), "text/xml")
         if self.path == "/html-feed":
             return self.send(page(BAKERY), "text/html")
@@ -234,6 +239,18 @@ def test_an_entry_whose_page_is_refused_is_tried_again_then_given_up(site: FeedS
             assert not run.refused
     assert site.asked("/a/menu") == ["/a/menu"] * 3
     assert list((tmp_path / "corpus").iterdir()) == []
+
+
+def test_an_entry_claiming_another_sites_article_is_not_taken_for_it(site: FeedSite, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path), environ={})
+    config = replace(config, feeds=(FeedConfig(site.url("/claims.xml")),))
+    known = tmp_path / "corpus" / "lighthouse.md"
+    known.write_text(f"---\ntitle: Lighthouse keeper retires\nurl: {CANONICAL}\n---\n\n{LIGHTHOUSE}\n", "utf-8")
+    [run] = feeds.sync(config)
+    assert [a.outcome for a in run.added] == ["added"]  # was "already in the corpus", as the lighthouse story
+    assert run.added[0].url == site.url("/a/claims")
+    assert "Priya Nair" in (tmp_path / "corpus" / run.added[0].source).read_text("utf-8")
+    assert "Marta Olsen" in known.read_text("utf-8")
 
 
 def test_feeds_follow_the_fetch_rules(site: FeedSite, tmp_path: Path) -> None:

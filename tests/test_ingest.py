@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -24,10 +25,11 @@ from bot.cli import main
 from index import fetch
 from index.config import FetchConfig, load_config
 from index.errors import ConfigError, FetchError
-from index.ingest import slug, url_key
+from index.ingest import add_url, slug, url_key
 from tests.support import REPO, SEED, pdf_bytes
 
-CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"
+CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"  # in a local file, whose canonical is believed
+CANONICAL_PATH = "/2024/lighthouse-keeper-retires"  # the lighthouse page's canonical link on the test site
 LIGHTHOUSE = """
 <h1>Lighthouse keeper retires after forty years</h1>
 <p>Marta Olsen, the keeper of the Skerry Point lighthouse, retired on Friday after forty years of service on
@@ -50,6 +52,12 @@ CHESS = """
 champion in a long endgame that lasted almost three hours in front of a crowded hall.</p>
 <p>Her coach said she had practised endgames every evening since the spring and would play in the
 national championship in October.</p>
+"""
+CAFE = """
+<h1>Café Noël reopens in the old town</h1>
+<p>The Café Noël in the old town reopened on Tuesday after a long winter, its owner said, and the crème
+brûlée is back on the menu for everyone who missed it during the months of building work.</p>
+<p>The council’s résumé of the works says the façade was restored with stone from the old quarry.</p>
 """
 FERRY = """
 <h1>River ferry changes its timetable</h1>
@@ -112,10 +120,13 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/robots.txt":
             return self.send(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        canonical = self.server.url(CANONICAL_PATH)
         if path in ("/article", "/private/article"):
-            return self.send(page(LIGHTHOUSE, canonical=CANONICAL))
+            return self.send(page(LIGHTHOUSE, canonical=canonical))
         if path == "/article-amp":  # another version of the same story: the same canonical URL
-            return self.send(page(LIGHTHOUSE.replace("on Friday", "this Friday"), canonical=CANONICAL))
+            return self.send(page(LIGHTHOUSE.replace("on Friday", "this Friday"), canonical=canonical))
+        if path.startswith("/canon?"):  # the chess story, claiming to be whatever link ?u= names
+            return self.send(page(CHESS, canonical=parse_qs(urlsplit(path).query)["u"][0]))
         if path == "/mirror":  # the same story under another address, no canonical URL
             return self.send(page(LIGHTHOUSE, nav=" <a href='/sport'>Sport</a>"))
         if path == "/bakery":
@@ -136,6 +147,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", self.server.elsewhere)
             self.end_headers()
             return None
+        if path.startswith("/slow-hop/"):  # like /hop/N, each hop slow but quicker than fetch.timeout_seconds
+            time.sleep(0.6)
+            n = int(path.rsplit("/", 1)[1])
+            self.send_response(302)
+            self.send_header("Location", "/bakery" if n <= 1 else f"/slow-hop/{n - 1}")
+            self.end_headers()
+            return None
+        if path == "/race":  # slow enough that two adds at once both fetch it before either writes
+            time.sleep(0.5)
+            return self.send(page(CHESS.replace("Schoolgirl", "Race: schoolgirl")))
         if path == "/slow":
             time.sleep(3)
             return self.send(page(BAKERY))
@@ -152,6 +173,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(gzip.compress(page(BAKERY)), encoding="gzip")
         if path == "/bomb":  # 2 KB on the wire, 10 MB unpacked
             return self.send(gzip.compress(b"<html>" + b" " * 10_000_000), encoding="gzip")
+        if path == "/wide-row":  # one table row of 120,000 cells: 43 s of extraction, unguarded
+            return self.send(page(BAKERY + "<table><tr>" + "<td>x</td>" * 120_000 + "</tr></table>"))
+        if path == "/cut-short":  # announces the whole page, sends half of it, and closes the connection
+            body = page(BAKERY + "<p>And the rest of the story, which never arrives in full.</p>" * 5)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.close_connection = True
+            return None
+        if path == "/cafe-1252":  # Windows-1252, declared nowhere
+            return self.send(page(CAFE).decode().encode("cp1252"), "text/html")
         if path == "/logo.png":
             return self.send(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")
         if path == "/menu":  # links and buttons, no article
@@ -219,7 +253,7 @@ def test_a_page_is_added_as_markdown_indexed_and_cited(library: Path, site: Site
     article = library / "corpus" / "lighthouse-keeper-retires-after-forty-years.md"
     text = article.read_text("utf-8")
     assert text.startswith("---\ntitle: Lighthouse keeper retires after forty years\n"
-                           f"url: {CANONICAL}\ndate: 2024-03-05\nauthor: Ada Brook\nfetched: ")
+                           f"url: {site.url(CANONICAL_PATH)}\ndate: 2024-03-05\nauthor: Ada Brook\nfetched: ")
     assert "\n\nShe said the hardest winter was 1987" in text
     assert "Subscribe" not in text
     assert "World" not in text
@@ -237,7 +271,7 @@ def test_a_page_is_added_as_markdown_indexed_and_cited(library: Path, site: Site
     assert "nine weeks" in answer["answer"]
     first = answer["citations"][0]
     assert first["source"] == article.name
-    assert first["url"] == CANONICAL
+    assert first["url"] == site.url(CANONICAL_PATH)
     assert text[first["start"]:first["end"]] == first["quote"]
 
 
@@ -275,13 +309,15 @@ def test_several_links_at_once_follow_redirects_and_titles_cannot_escape(
 
 @pytest.mark.parametrize(("path", "reason"), [
     ("/hop/4", "more than 3 redirects (fetch.max_redirects)"),
-    ("/slow", "the server took longer than 1 s (fetch.timeout_seconds)"),
+    ("/slow", "it took longer than 1 s to fetch (fetch.timeout_seconds, for all its redirects and robots.txt"),
+    ("/slow-hop/3", "it took longer than 1 s to fetch (fetch.timeout_seconds, for all its redirects and robots.txt"),
     ("/huge", "over the 20,000 byte limit (fetch.max_bytes)"),
     ("/huge-streamed", "larger than the 20,000 byte limit (fetch.max_bytes)"),
     ("/bomb", "larger than the 20,000 byte limit (fetch.max_bytes)"),
     ("/logo.png", "it is image/png, not a web page"),
     ("/menu", "no article text was found on the page"),
     ("/private/article", "robots.txt does not allow"),
+    ("/cut-short", "bytes the server announced; a page cut short is not saved"),
     ("/gone", "the server answered 404"),
 ])
 def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_nothing(
@@ -298,6 +334,22 @@ def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_noth
     assert state(tmp_path) == before
     assert not (tmp_path / "index").exists()
     assert time.monotonic() - began < 2.5  # the slow page is given up on at its deadline, not waited for
+
+
+def test_markup_that_would_take_minutes_to_read_is_refused_by_link_or_as_a_file(
+        site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path, max_bytes=5_000_000))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    spans = tmp_path / "spans.html"
+    spans.write_text(page(BAKERY + "<p>" + "<span>w</span>" * 300_000 + "</p>").decode(), "utf-8")
+    before = state(tmp_path)
+    began = time.monotonic()
+    status, out, err = articlebot(capsys, "add", "--config", config, site.url("/wide-row"), str(spans))
+    assert status == 1, out
+    assert f"{site.url('/wide-row')}: one <tr> element of the page holds 120,000 others" in err
+    assert "spans.html: it cannot be indexed: one <p> element of the page holds 300,000 others" in err
+    assert time.monotonic() - began < 10
+    assert state(tmp_path) == before
 
 
 @pytest.mark.parametrize("link", ["ftp://127.0.0.1/article.html", "file:///etc/passwd", "javascript:alert(1)"])
@@ -374,6 +426,97 @@ def test_refresh_fetches_a_changed_page_again_and_replaces_it(site: Site, tmp_pa
     answer = json.loads(out)
     assert "every twenty minutes" in answer["answer"]
     assert answer["citations"][0]["source"] == article.name
+
+
+def test_a_canonical_link_to_another_site_is_not_believed(site: Site, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    claims_reuters = site.url("/canon?u=" + quote("https://www.reuters.com/world/chess-final", safe=""))
+    status, out, err = articlebot(capsys, "add", "--config", config, claims_reuters)
+    assert status == 0, err
+    chess = tmp_path / "corpus" / "schoolgirl-wins-the-regional-chess-final.md"
+    assert f"\nurl: {claims_reuters}\n" in chess.read_text("utf-8")  # saved as what it is, not as Reuters
+    assert "url: https://www.reuters.com" not in chess.read_text("utf-8")
+
+    # Another site (the same address, another port) whose page claims an article already in the corpus
+    assert articlebot(capsys, "add", "--config", config, site.url("/article"))[0] == 0
+    lighthouse = tmp_path / "corpus" / "lighthouse-keeper-retires-after-forty-years.md"
+    kept = lighthouse.read_bytes()
+    other = Site()
+    try:
+        claims_lighthouse = other.url("/canon?u=" + quote(site.url(CANONICAL_PATH), safe=""))
+        chess.unlink()
+        status, out, err = articlebot(capsys, "add", "--refresh", "--config", config, claims_lighthouse)
+        assert status == 0, err
+        assert "added: schoolgirl-wins-the-regional-chess-final.md" in out  # not "already in the corpus"
+        assert lighthouse.read_bytes() == kept  # not replaced by the chess story
+        assert f"\nurl: {claims_lighthouse}\n" in chess.read_text("utf-8")
+    finally:
+        other.stop()
+
+
+def test_a_refresh_never_replaces_an_article_with_another_sites_text(site: Site, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    moved = tmp_path / "corpus" / "moved.md"
+    moved.write_text(f"---\ntitle: Moved\nurl: {site.url('/elsewhere')}\n---\n\n{LIGHTHOUSE}\n", "utf-8")
+    kept = moved.read_bytes()
+    other = Site()
+    try:
+        site.elsewhere = other.url("/bakery")  # the article's link now redirects to another site
+        status, out, err = articlebot(capsys, "add", "--refresh", "--config", config, site.url("/elsewhere"))
+        assert status == 1, out
+        assert f"the link now leads to another site ({other.url('/bakery')})" in err, err
+        assert "moved.md" in err
+        assert moved.read_bytes() == kept
+        assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == sorted([SEED.name, "moved.md"])
+    finally:
+        site.elsewhere = "/"
+        other.stop()
+
+
+def test_only_the_same_site_counts_as_the_same_site() -> None:
+    assert fetch.same_site("https://www.bbc.co.uk/news/1", "http://bbc.co.uk/news/1")
+    assert fetch.same_site("https://amp.example.com/a", "https://www.example.com/a")
+    assert not fetch.same_site("https://evil.co.uk/a", "https://bbc.co.uk/a")  # a public suffix is no site
+    assert not fetch.same_site("https://alice.github.io/a", "https://bob.github.io/a")
+    assert not fetch.same_site("http://127.0.0.1:8000/a", "https://www.reuters.com/a")
+    assert fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b")
+    assert not fetch.same_site("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/a")
+    assert fetch.same_site("http://localhost/a", "http://localhost:80/b")
+
+
+def test_a_page_in_windows_1252_declared_nowhere_is_read_as_such(site: Site, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(write_config(tmp_path))
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    status, out, err = articlebot(capsys, "add", "--config", config, site.url("/cafe-1252"))
+    assert status == 0, err
+    text = (tmp_path / "corpus" / "café-noël-reopens-in-the-old-town.md").read_text("utf-8")
+    assert "The Café Noël in the old town" in text  # was "Cafķ": trafilatura's guess of an encoding
+    assert "crème" in text
+    assert "brûlée" in text
+    assert "The council’s résumé of the works says the façade" in text
+
+
+def test_the_same_link_added_twice_at_once_is_written_once(site: Site, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, timeout_seconds=5.0))
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def add() -> None:
+        start.wait()
+        outcomes.append(add_url(config, site.url("/race")).outcome)
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["added", "present"]
+    assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["race-schoolgirl-wins-the-regional-chess-final.md"]
 
 
 def test_files_are_copied_and_indexed_and_others_refused_with_the_reason(
@@ -454,7 +597,7 @@ def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_
     shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
     assert articlebot(capsys, "add", "--config", config, site.url("/article"), site.url("/bakery"))[0] == 0
 
-    status, out, err = articlebot(capsys, "remove", "--config", config, CANONICAL)
+    status, out, err = articlebot(capsys, "remove", "--config", config, site.url(CANONICAL_PATH))
     assert status == 0, err
     assert "removed: lighthouse-keeper-retires-after-forty-years.md" in out
     assert "1 removed" in out
@@ -499,12 +642,18 @@ def test_fetching_honours_robots_unless_told_and_reads_compressed_pages(site: Si
     ("192.168.0.10", "private"), ("172.16.5.4", "private"), ("fd00::1", "private"),
     ("169.254.169.254", "link-local (cloud metadata)"), ("fe80::1", "link-local"), ("0.0.0.0", "unspecified"),
     ("100.64.0.1", "non-public"), ("224.0.0.1", "multicast"),
+    ("2002:7f00:1::", "loopback address inside an IPv6 address"),  # 6to4 around 127.0.0.1
+    ("2002:a9fe:a9fe::", "link-local (cloud metadata) address inside"),  # 6to4 around 169.254.169.254
+    ("64:ff9b::a9fe:a9fe", "link-local (cloud metadata) address inside"),  # NAT64
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback address inside"),  # Teredo, client 127.0.0.1
+    ("fec0::1", "site-local"),
 ])
 def test_non_public_addresses_are_named_for_what_they_are(address: str, kind: str) -> None:
     reason = fetch.address_refusal(ip_address(address))
     assert reason is not None
     assert kind in reason
     assert fetch.address_refusal(ip_address("93.184.216.34")) is None
+    assert fetch.address_refusal(ip_address("2002:5db8:d822::")) is None  # 6to4 around 93.184.216.34
 
 
 def test_slugs_and_url_keys() -> None:

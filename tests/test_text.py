@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.text import is_markup, paragraphs, sentences
+from index.text import MAX_SENTENCE_CHARS, is_markup, paragraphs, sentences
 
 
 def _texts(text: str, spans: list) -> list[str]:
@@ -65,3 +65,17 @@ def test_spans_are_ordered_trimmed_slices_of_the_text(text: str) -> None:
     for paragraph in paragraphs(text):
         for sentence in sentences(text, paragraph):
             assert paragraph.start <= sentence.start < sentence.end <= paragraph.end
+
+
+def test_a_line_without_sentence_ends_is_cut_between_words_into_bounded_pieces() -> None:
+    words = [f"budget{i % 97}" for i in range(60_000)]  # 560 kB on one line, no full stop
+    text = " ".join(words) + " " + "x" * 5_000 + " end"
+    parts = sentences(text)
+    assert max(s.end - s.start for s in parts) <= MAX_SENTENCE_CHARS
+    assert "".join("".join(t.split()) for t in _texts(text, parts)) == "".join(text.split())  # all of it, once
+    assert all(s.end == len(text) or text[s.end].isspace() for s in parts if text[s.start] != "x")  # words whole
+    assert _texts(text, parts)[-3:] == ["x" * MAX_SENTENCE_CHARS, "x" * MAX_SENTENCE_CHARS,
+                                        "x" * (5_000 - 2 * MAX_SENTENCE_CHARS) + " end"]  # cut where it must be
+    prose = "The council met on Tuesday. It agreed the budget. The mayor said so."
+    assert _texts(prose, sentences(prose)) == ["The council met on Tuesday.", "It agreed the budget.",
+                                               "The mayor said so."]
