@@ -48,13 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="articlebot", description="Answer questions about a folder of articles, with exact quoted sources.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, for debugging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"articlebot {_version()}")
+    _add_global_options(parser)
+    # The same options again on every subcommand, so `articlebot run --config c.toml -v` works as
+    # `articlebot -v --config c.toml run` does. SUPPRESS as their default there: a subcommand that
+    # is not given one leaves the value given before the subcommand in place instead of resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}",
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
         if name in _GUILD_COMMANDS:
             add_guild(sub)
@@ -80,13 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     feeds = commands.add_parser("feeds", help="Follow RSS and Atom feeds: list them, or add their new entries now.",
                                 description="Follow RSS and Atom feeds ([[feeds]] in the config, or /feeds in "
-                                "Discord): list them, or add their new entries now.")
-    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+                                "Discord): list them, or add their new entries now.", parents=[common])
+    feed_commands = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
     for name, summary in (("sync", "Fetch every feed once, add the pages of its new entries to the corpus folder, "
                                    "and update the index. Exits 1 when no feed could be read."),
                           ("list", "List the feeds followed, and how each fared last time.")):
-        sub = feed_commands.add_parser(name, help=summary, description=summary)
-        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+        sub = feed_commands.add_parser(name, help=summary, description=summary, parents=[common])
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
         sub.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
         add_guild(sub)
@@ -127,7 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "Start the Discord bot (the token comes from the DISCORD_TOKEN environment variable).",
                   "DISCORD_TOKEN=... articlebot run --config config.toml")
     run.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    # What a command line that names no command (or `feeds` without an action) is answered with.
+    parser.set_defaults(show_help=parser.print_help)
+    feeds.set_defaults(show_help=feeds.print_help)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """-v and --config, which every command takes, before or after its name."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if default is None else default,
+                        help="log what happens, for debugging")
+    parser.add_argument("--config", type=Path, metavar="FILE", default=default,
+                        help="TOML configuration file (default: $ARTICLEBOT_CONFIG, else none)")
+
+
+def _version() -> str:
+    """The installed articlebot's version (from its package metadata), or "unknown" when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("articlebot")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 # The commands that act on one corpus, and so on one server's with --guild.
@@ -144,6 +169,9 @@ def add_guild(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command is None or (args.command == "feeds" and args.feeds_command is None):
+        args.show_help()  # the whole help, not argparse's one-line "arguments are required"
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format=LOG_FORMAT)
     try:

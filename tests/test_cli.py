@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,37 @@ def test_every_command_explains_itself_with_an_example(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0
     assert "example" in result.stdout
+
+
+def test_global_options_work_before_and_after_the_command(built: tuple[Path, Path], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\nindex_dir = '{built[1]}'\n", "utf-8")
+    for args in (("sources", "--config", str(config), "-v"), ("-v", "--config", str(config), "sources"),
+                 ("--verbose", "sources", "--config", str(config)), ("--config", str(config), "sources", "-v")):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.startswith(f"{SEED.name}: "), args  # the index the config names
+        assert " INFO " in result.stderr, args  # verbose
+    quiet = run("sources", "--config", str(config), cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert " INFO " not in quiet.stderr
+
+
+def test_version_and_a_bare_command_line_answer_without_an_error() -> None:
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"articlebot {metadata.version('articlebot')}"
+    bare = run()
+    assert bare.returncode == 2
+    assert bare.stdout.startswith("usage: articlebot")
+    assert "ask " in bare.stdout  # the whole help: the commands, and the examples
+    assert "examples:" in bare.stdout
+    assert "error" not in bare.stdout + bare.stderr
+    feeds = run("feeds")
+    assert feeds.returncode == 2
+    assert "sync " in feeds.stdout
+    assert "list " in feeds.stdout
+    assert "error" not in feeds.stdout + feeds.stderr
 
 
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
