@@ -238,6 +238,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
     from index.ingest import add, is_url
 
     changed = refused = done = 0
+    said: set[str] = set()
     for item in args.items:
         try:
             addition = add(config, item, refresh=args.refresh)
@@ -247,6 +248,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
             continue
         changed += addition.changed
         done += addition.outcome != "present"  # added, refreshed, or refreshed and found the same
+        said.add(addition.source)
         title = f"{addition.source} ({addition.title})"
         print({"added": f"added: {title}" + (f" from {addition.url}" if addition.url else ""),
                "refreshed": f"refreshed: {title}",
@@ -254,7 +256,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
                "present": f"already in the corpus: {item} is {title}; nothing changed"
                           + ("" if args.refresh or not is_url(item) else " (--refresh fetches it again)"),
                }[addition.outcome])
-    status = _update_index(config) if changed else 0
+    status = _update_index(config, said) if changed else 0
     if not done and not refused:
         print("articlebot add: nothing added: " + ("it is" if len(args.items) == 1 else "they are")
               + " already in the corpus", file=sys.stderr)
@@ -266,6 +268,7 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
     from index.ingest import remove
 
     changed = refused = 0
+    said: set[str] = set()
     for target in args.targets:
         try:
             removals = remove(config, target)
@@ -275,8 +278,9 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
             continue
         for removal in removals:
             print(f"removed: {removal.source} ({removal.title})")
+            said.add(removal.source)
             changed += 1
-    status = _update_index(config) if changed else 0
+    status = _update_index(config, said) if changed else 0
     return status or (1 if refused else 0)
 
 
@@ -302,6 +306,7 @@ def _feeds(config: Config, args: argparse.Namespace) -> int:
         print(f"articlebot feeds sync: no feeds are followed: {how}", file=sys.stderr)
         return 1
     runs = feeds.sync(config)
+    said: set[str] = set()
     for run in runs:
         name = run.feed.title
         if run.outcome == "failed":
@@ -310,18 +315,22 @@ def _feeds(config: Config, args: argparse.Namespace) -> int:
         for addition in run.added:
             print(f"{name}: added {addition.source} ({addition.title})" + (f" from {addition.url}" if addition.url
                                                                              else ""))
+            said.add(addition.source)
         for link, why in run.refused:
             print(f"articlebot feeds sync: {name}: {link} not added: {why}", file=sys.stderr)
         if not run.added:
             print(f"{name}: {'unchanged since the last sync' if run.outcome == 'unchanged' else 'nothing new'}")
-    status = _update_index(config) if any(run.added for run in runs) else 0
+    status = _update_index(config, said) if any(run.added for run in runs) else 0
     return status or (1 if all(run.outcome == "failed" for run in runs) else 0)
 
 
-def _update_index(config: Config) -> int:
-    """Rebuild after `add` or `remove` changed the corpus; a failure says the corpus changed all the same."""
+def _update_index(config: Config, said: set[str]) -> int:
+    """Rebuild after `add` or `remove` changed the corpus; a failure says the corpus changed all the same.
+
+    `said`: the articles the command has already listed, which the build's report does not list again.
+    """
     try:
-        print_report(_rebuild(config), sys.stdout)
+        print_report(_rebuild(config), sys.stdout, said=said)
     except ArticlebotError as e:
         print(f"articlebot: the corpus folder changed as listed, but the index could not be updated: {e}; "
               "`articlebot index` updates it once that is fixed", file=sys.stderr)
@@ -329,11 +338,12 @@ def _update_index(config: Config) -> int:
     return 0
 
 
-def print_report(report: BuildReport, out: TextIO) -> None:
-    """Say what a build did, naming every skipped file and why."""
+def print_report(report: BuildReport, out: TextIO, *, said: set[str] | frozenset[str] = frozenset()) -> None:
+    """Say what a build did, naming every skipped file and why, and every changed article not in `said`."""
     for label, sources in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for source in sources:
-            print(f"  {label}: {source}", file=out)
+            if source not in said:  # the corpus also changed by hand since the last build
+                print(f"  {label}: {source}", file=out)
     for skipped in report.skipped:
         print(f"  skipped: {skipped.source} — {skipped.reason}", file=out)
     state = "index updated" if report.changed_anything else "index already up to date"

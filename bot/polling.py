@@ -67,6 +67,9 @@ class FeedPoller:
         runs = await worker.ingest(lambda: feeds.sync(config, wait_after_failures=True))
         added = [run for run in runs if run.added]
         for run in runs:
+            if run.outcome == "failed" and run.retry_at is not None:
+                log.warning("feed %s failed (%d time%s in a row): %s; next try at %s", run.feed.title, run.failures,
+                            "" if run.failures == 1 else "s", run.error, run.retry_at.isoformat(timespec="seconds"))
             for link, why in run.refused:
                 log.warning("feed %s: %s not added: %s", run.feed.title, link, why)
         if not added:

@@ -190,8 +190,7 @@ def _poll(config: Config, feed: FeedConfig, record: dict[str, Any], now: datetim
         interval = timedelta(minutes=config.fetch.feed_interval_minutes)
         retry_at = now + min(interval * 2 ** min(failures - 1, 20), max(MAX_BACKOFF, interval))
         record.update(failures=failures, error=str(e), retry_at=retry_at.isoformat())
-        log.warning("feed %s failed (%d time%s in a row): %s; next try at %s", feed.title, failures,
-                    "" if failures == 1 else "s", e, retry_at.isoformat(timespec="seconds"))
+        # Not logged here: the caller reports it (the bot in its log, the command line on stderr), once.
         return FeedRun(feed, "failed", error=str(e), failures=failures, retry_at=retry_at)
     record.update(failures=0, error=None, retry_at=None, last_read=now.isoformat())
     if document is None or entries is None:

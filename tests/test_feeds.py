@@ -22,6 +22,7 @@ from index.config import FeedConfig, load_config
 from index.errors import ConfigError, FetchError, IngestError
 from index.fetch import fetch_feed
 from tests.support import REPO, SEED
+from tests.test_cli import run
 from tests.test_ingest import BAKERY, CHESS, FERRY, LIGHTHOUSE, articlebot, page, state, write_config
 
 PAGES = {"/a/lighthouse": page(LIGHTHOUSE), "/a/bakery": page(BAKERY), "/a/chess": page(CHESS),
@@ -195,6 +196,18 @@ def test_when_every_feed_fails_sync_exits_1_and_changes_nothing(
     status, _, err = articlebot(capsys, "feeds", "sync", "--config", str(write_config(tmp_path / "none")))
     assert status == 1
     assert "no feeds are followed" in err
+
+
+def test_the_real_command_says_each_failure_and_each_addition_once(site: FeedSite, tmp_path: Path) -> None:
+    config = with_feeds(write_config(tmp_path), {"url": site.url("/rss.xml"), "name": "Coast News"},
+                        {"url": site.url("/broken.xml"), "name": "Broken"})
+    (tmp_path / "corpus" / SEED.name).write_bytes(SEED.read_bytes())
+    result = run("feeds", "sync", "--config", str(config))  # its own process: its log goes to stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("the server answered 500") == 1, result.stderr
+    assert "articlebot feeds sync: Broken: failed: the server answered 500" in result.stderr
+    assert result.stdout.count("lighthouse-keeper-retires-after-forty-years.md") == 1, result.stdout
+    assert "index updated: 3 added" in result.stdout
 
 
 def test_a_failing_feed_waits_longer_each_time(site: FeedSite, tmp_path: Path) -> None:

@@ -456,7 +456,7 @@ def test_articles_are_removed_by_path_or_url_but_never_the_last(site: Site, tmp_
 
     status, out, err = articlebot(capsys, "remove", "--config", config, CANONICAL)
     assert status == 0, err
-    assert "removed: lighthouse-keeper-retires-after-forty-years.md" in out
+    assert out.count("removed: lighthouse-keeper-retires-after-forty-years.md") == 1  # not again by the build
     assert "1 removed" in out
     status, out, err = articlebot(capsys, "remove", "--config", config,
                                   str(tmp_path / "corpus" / "village-bakery-wins-the-national-bread-prize.md"))
