@@ -41,3 +41,7 @@ class IngestError(ArticlebotError):
 
 class FetchError(IngestError):
     """A web page could not be fetched, or was refused (address, size, type, robots.txt, ...)."""
+
+
+class SiteUnreachableError(FetchError):
+    """No connection could be made to the site (refused, timed out, no route): nothing was asked of it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -298,6 +299,20 @@ def test_a_page_that_cannot_be_added_is_refused_with_the_reason_and_changes_noth
     assert state(tmp_path) == before
     assert not (tmp_path / "index").exists()
     assert time.monotonic() - began < 2.5  # the slow page is given up on at its deadline, not waited for
+
+
+@pytest.mark.parametrize("respect_robots", [True, False])
+def test_a_site_that_cannot_be_reached_is_said_to_be_unreachable_not_its_robots_txt(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], respect_robots: bool) -> None:
+    with socket.socket() as closed:  # bound, never listening: connecting to it is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        config = write_config(tmp_path, respect_robots=respect_robots)
+        status, out, err = articlebot(capsys, "add", "--config", str(config), f"http://127.0.0.1:{port}/story")
+    assert status == 1
+    assert not out
+    assert f"the site could not be reached: cannot connect to 127.0.0.1 port {port}" in err, err
+    assert "robots.txt" not in err
 
 
 @pytest.mark.parametrize("link", ["ftp://127.0.0.1/article.html", "file:///etc/passwd", "javascript:alert(1)"])
