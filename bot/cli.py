@@ -384,6 +384,8 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
         return 2
     with _engine(config) as engine:
         answers = _answer_each(engine, questions, args.top_k)
+    if config.record.enabled and config.record.cli:
+        _record(config, [a for a in answers if not isinstance(a, str)], args.guild)
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
@@ -401,6 +403,15 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
             if i < len(answers) - 1:
                 print()
     return 0 if all(not isinstance(a, str) for a in answers) else 1
+
+
+def _record(config: Config, answers: list[Answer], guild: int | None) -> None:
+    """Keep the command line's questions in the question record, as the bot keeps its own ([record] cli = true)."""
+    from index.record import Record
+
+    record = Record(config.record_path, retention_days=config.record.retention_days)
+    for answer in answers:
+        record.add(answer, guild=guild)
 
 
 def _top_k(value: str) -> int:
@@ -503,12 +514,16 @@ def _gaps(config: Config, args: argparse.Namespace) -> int:
         print("articlebot: the question record is turned off ([record] enabled = false); there is nothing to show",
               file=sys.stderr)
         return 1
-    if not config.record_path.is_file():
-        print(f"articlebot: no question record in {config.index.index_dir} yet: the bot records the questions "
-              "it is asked in Discord", file=sys.stderr)
-        return 1
-    with _engine(config) as engine:
-        found = Record(config.record_path, retention_days=config.record.retention_days).gaps(engine.embedder, args.days)
+    if config.record_path.is_file():
+        with _engine(config) as engine:
+            found = Record(config.record_path, retention_days=config.record.retention_days).gaps(engine.embedder,
+                                                                                               args.days)
+    else:  # nothing asked yet is an empty record, not an error; the engine (the model) is not even needed
+        found = []
+        if not args.json:
+            print(f"No questions are recorded in {config.index.index_dir} yet: the bot records the questions it is "
+                  "asked in Discord, and `articlebot ask` records its own with [record] cli = true.")
+            return 0
     if args.json:
         print(_json_line({"days": args.days, "gaps": [
             {"questions": list(g.questions), "asked": g.asked, "declined": g.declined, "voted_down": g.voted_down,

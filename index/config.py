@@ -255,6 +255,9 @@ class RecordConfig:
     enabled: bool = True
     # Questions (and their votes) older than this many days are deleted.
     retention_days: int = 90
+    # Also record the questions of `articlebot ask`. Off by default: on the command line they are
+    # mostly the operator trying the index, and a batch (--questions) would fill /gaps with them.
+    cli: bool = False
 
     def __post_init__(self) -> None:
         _check(1 <= self.retention_days <= 3650, "record.retention_days", "must be between 1 and 3650")

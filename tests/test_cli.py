@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -148,6 +149,29 @@ def test_version_and_a_bare_command_line_answer_without_an_error() -> None:
     assert "sync " in feeds.stdout
     assert "list " in feeds.stdout
     assert "error" not in feeds.stdout + feeds.stderr
+
+
+def test_ask_records_its_questions_only_when_the_config_says_so(built: tuple[Path, Path], tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(built[1], index)
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\nindex_dir = '{index}'\n", "utf-8")
+    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    nothing = run("gaps", "--config", str(config), "--json")
+    assert nothing.returncode == 0, nothing.stderr  # only the CLI was used: an empty record, not an error
+    assert json.loads(nothing.stdout) == {"days": 30, "gaps": []}
+    said = run("gaps", "--config", str(config))
+    assert said.returncode == 0
+    assert "No questions are recorded" in said.stdout
+
+    config.write_text(f"[index]\nindex_dir = '{index}'\n[record]\ncli = true\n", "utf-8")
+    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    assert run("ask", "--config", str(config), "who was released?").returncode == 0  # answered: no gap
+    found = run("gaps", "--config", str(config), "--json")
+    assert found.returncode == 0, found.stderr
+    [gap] = json.loads(found.stdout)["gaps"]
+    assert gap["questions"] == ["What is the capital of Australia?"]
+    assert gap["declined"] == 1
 
 
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
