@@ -79,6 +79,7 @@ async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -
         await fake.stop()
     log = b"".join(output).decode(errors="replace")
     assert TOKEN not in log, "the token must never be logged"
+    assert "voice will NOT be supported" not in log  # the bot has no voice: no warning that it has none
     fake.check()
     assert not fake.unknown
 
