@@ -359,12 +359,17 @@ def load_config(
     if path is not None:
         raw = _read_toml(path)
         base = path.resolve().parent
+    variables: dict[tuple[str, str], str] = {}  # the keys set from the environment, and by which variable
     for name, (table, key) in ENVIRONMENT.items():
         if environ.get(name):
             raw.setdefault(table, {})[key] = environ[name]
+            variables[(table, key)] = name
     for table, values in (overrides or {}).items():
-        raw.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
-    return _build(raw, base)
+        given = {k: v for k, v in values.items() if v is not None}
+        raw.setdefault(table, {}).update(given)
+        for key in given:
+            variables.pop((table, key), None)
+    return _build(raw, base, variables)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -399,7 +404,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _build(raw: Mapping[str, Any], base: Path) -> Config:
+def _build(raw: Mapping[str, Any], base: Path, variables: Mapping[tuple[str, str], str]) -> Config:
     tables = {}
     for table, cls in _TABLES.items():
         values = dict(raw.get(table, {}))
@@ -414,7 +419,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         defaults = cls()
         converted = {}
         for key, value in values.items():
-            converted[key] = _convert(f"{table}.{key}", value, getattr(defaults, key))
+            converted[key] = _convert(f"{table}.{key}", value, getattr(defaults, key),
+                                      variable=variables.get((table, key)))
         try:
             tables[table] = replace(defaults, **converted)
         except TypeError as e:
@@ -508,13 +514,28 @@ def _resolve(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _convert(key: str, value: Any, default: Any) -> Any:
-    """Coerce `value` to the type of `default`, or say which key is wrong."""
+# How an environment variable may say a boolean (TOML has its own: true and false, unquoted).
+_SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                 "off": False}
+
+
+def _convert(key: str, value: Any, default: Any, *, variable: str | None = None) -> Any:
+    """Coerce `value` to the type of `default`, or say which key (or environment `variable`) is wrong.
+
+    A boolean must be one: TOML's true or false in the file, one of _SWITCH_WORDS in the
+    environment. Anything else is refused rather than read as false ("treu" turned robots.txt off).
+    """
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if variable is not None and isinstance(value, str) and value.strip().lower() in _SWITCH_WORDS:
+            return _SWITCH_WORDS[value.strip().lower()]
+        if variable is not None:
+            raise ConfigError(f"{variable} = {value!r} (it sets {key}) is not a yes or no: give one of "
+                              f"{', '.join(_SWITCH_WORDS)}")
+        raise ConfigError(f"{key} = {value!r} is not true or false: write {key.rpartition('.')[2]} = true or "
+                          f"{key.rpartition('.')[2]} = false, without quotes")
     try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
         if isinstance(default, Path):
             return Path(str(value))
         if isinstance(default, tuple):
@@ -537,7 +558,8 @@ def _convert(key: str, value: Any, default: Any) -> Any:
         pass
     else:
         return value
-    raise ConfigError(f"{key} = {value!r} is not a valid {type(default).__name__}")
+    what = f"{variable} = {value!r} (it sets {key})" if variable is not None else f"{key} = {value!r}"
+    raise ConfigError(f"{what} is not a valid {type(default).__name__}")
 
 
 # A connection URL's password: postgresql://user:PASSWORD@host, ?password=PASSWORD, password=PASSWORD.

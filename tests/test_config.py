@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.config import load_config
+from index.config import ENVIRONMENT, load_config
 from index.errors import ConfigError
 from tests.support import REPO
 
@@ -226,3 +226,33 @@ def test_a_retired_key_is_accepted_with_a_warning(tmp_path: Path, caplog: pytest
         config = load_config(path, environ={})
     assert config.index.hnsw_ef_search == 80
     assert "[index] bm25_postings_budget is no longer used" in caplog.text
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ("[fetch]\nallow_private_addresses = \"maybe\"\n", "fetch.allow_private_addresses"),
+    ("[fetch]\nrespect_robots = \"treu\"\n", "fetch.respect_robots"),
+    ("[fetch]\nrespect_robots = \"false\"\n", "fetch.respect_robots"),  # a string, even one that reads right
+    ("[index]\nskip_furniture = 0\n", "index.skip_furniture"),
+    ("[record]\ncli = \"yes\"\n", "record.cli"),
+])
+def test_a_boolean_key_takes_only_true_or_false(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} = .* is not true or false"):
+        load_config(path, environ={})
+    path.write_text(toml.replace(toml.split("= ")[1], "false\n"))
+    table, _, name = key.partition(".")
+    assert getattr(getattr(load_config(path, environ={}), table), name) is False
+
+
+def test_environment_variables_are_refused_by_name_when_their_value_cannot_be_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"^ARTICLEBOT_SHARD_COUNT = 'two' \(it sets discord.shard_count\)"):
+        load_config(None, environ={"ARTICLEBOT_SHARD_COUNT": "two"})
+    # No variable sets a boolean today; one that did would take the usual spellings and nothing else.
+    monkeypatch.setitem(ENVIRONMENT, "ARTICLEBOT_RESPECT_ROBOTS", ("fetch", "respect_robots"))
+    for word, meaning in (("0", False), ("No", False), ("off", False), ("1", True), ("TRUE", True), ("yes", True)):
+        config = load_config(None, environ={"ARTICLEBOT_RESPECT_ROBOTS": word})
+        assert config.fetch.respect_robots is meaning, word
+    with pytest.raises(ConfigError, match=r"^ARTICLEBOT_RESPECT_ROBOTS = 'treu' \(it sets fetch.respect_robots\)"):
+        load_config(None, environ={"ARTICLEBOT_RESPECT_ROBOTS": "treu"})
