@@ -37,8 +37,8 @@ examples:
   articlebot ask --guild 1234 "who won?"    answer from one server's corpus ([guilds.1234] in the config)
 
 Settings come from --config FILE (see config.example.toml), then the environment
-(ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL, and
-ARTICLEBOT_DATABASE_URL for [index] store = "postgres"), then flags.
+(ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL, ... : the top of
+config.example.toml lists them all), then flags.
 """
 
 

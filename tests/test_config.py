@@ -256,3 +256,15 @@ def test_environment_variables_are_refused_by_name_when_their_value_cannot_be_re
         assert config.fetch.respect_robots is meaning, word
     with pytest.raises(ConfigError, match=r"^ARTICLEBOT_RESPECT_ROBOTS = 'treu' \(it sets fetch.respect_robots\)"):
         load_config(None, environ={"ARTICLEBOT_RESPECT_ROBOTS": "treu"})
+
+
+def test_the_example_configs_header_lists_every_environment_variable_the_code_reads() -> None:
+    example = (REPO / "config.example.toml").read_text("utf-8")
+    header = " ".join(line.removeprefix("#").strip() for line in example.split("\n\n")[0].splitlines())
+    read = {name for folder in ("index", "bot") for path in (REPO / folder).rglob("*.py")
+            for name in re.findall(r"\bARTICLEBOT_[A-Z_]+\b", path.read_text("utf-8"))}
+    assert {"ARTICLEBOT_CONFIG", *ENVIRONMENT} <= read  # the scan finds what it should
+    assert set(re.findall(r"\bARTICLEBOT_[A-Z_]+\b", header)) == read
+    assert "DISCORD_TOKEN" in header
+    for name, (table, key) in ENVIRONMENT.items():  # and says which key each one sets
+        assert f"{name} ({table}.{key}" in header, name
