@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 30.0
 
 
+class LoginTimeoutError(Exception):
+    """Discord did not answer the login within [discord] login_timeout seconds."""
+
+
 def run_bot(config: Config, token: str) -> int:
     """Run the bot until SIGTERM/SIGINT, building the index first if it is missing or stale; returns the exit status.
 
@@ -45,6 +50,11 @@ def run_bot(config: Config, token: str) -> int:
     try:
         with engine:  # its index database's connections, with store = "postgres", are closed on the way out
             asyncio.run(_run_until_signalled(config, engine, token))
+    except LoginTimeoutError:
+        log.error("Discord did not answer the login within %g s (discord.login_timeout): check this machine's "
+                  "network, and discord.api_base_url (%s) if you set it", config.discord.login_timeout,
+                  config.discord.api_base_url)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused the token: check the DISCORD_TOKEN environment variable "
                   "(Developer Portal → your application → Bot → Reset Token)")
@@ -84,7 +94,9 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
     """
     with discord_endpoints(config.discord):
         async with Corpora.open(config, engine) as corpora, open_bot(config, corpora) as bot:
-            await bot.login(token)
+            if not await _logged_in(bot, token, config.discord.login_timeout, stop):
+                log.info("stopping: before Discord answered the login")
+                return
             for guild_id, worker in corpora.workers:
                 if not await _ensure_index(guild_id, worker, stop):
                     log.info("stopping: the index build is left to finish first")
@@ -108,6 +120,28 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                     polling.cancel()
             await client  # re-raises a gateway failure
             log.info("stopped")
+
+
+async def _logged_in(bot: discord.Client, token: str, within: float, stop: asyncio.Event) -> bool:
+    """Log in; False when `stop` came first. Raises LoginTimeoutError after `within` seconds without an answer.
+
+    discord.py's login waits as long as the connection stays open, and a stop signal only sets
+    `stop`, so both are raced against it here; the login's request is cancelled either way.
+    """
+    login = asyncio.ensure_future(bot.login(token))
+    try:
+        async with asyncio.timeout(within):
+            if not await _finished_before(login, stop):
+                return False
+    except TimeoutError:
+        raise LoginTimeoutError from None
+    finally:
+        if not login.done():
+            login.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await login
+    login.result()  # re-raises a refused token or an unreachable host
+    return True
 
 
 async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Event) -> bool:

@@ -144,6 +144,9 @@ class DiscordConfig:
     api_base_url: str = DEFAULT_API_BASE_URL
     gateway_url: str = DEFAULT_GATEWAY_URL
     guild_ready_timeout: float = 2.0
+    # Seconds Discord has to answer the login (one request) before the bot gives up and says so; an
+    # API that accepts the connection and never answers would otherwise hold the bot for minutes.
+    login_timeout: float = 30.0
     # Answer each @mention in a new thread named from the question (keeps busy channels readable),
     # in these servers (all their channels) and these channels. Questions asked in such a thread
     # are follow-ups of the conversation there.
@@ -165,6 +168,7 @@ class DiscordConfig:
         _check(self.gateway_url.startswith(("ws://", "wss://")), "discord.gateway_url",
                "must start with ws:// or wss://")
         _check(self.guild_ready_timeout >= 0, "discord.guild_ready_timeout", "must be 0 or more")
+        _check(0 < self.login_timeout <= 600, "discord.login_timeout", "must be more than 0 and at most 600")
         _check(self.shard_count >= 0, "discord.shard_count", "must be 0 (not sharded) or more")
         _check(not self.shard_ids or self.shard_count > 0, "discord.shard_ids",
                "needs discord.shard_count: how many shards all the bot's processes run together")

@@ -7,8 +7,11 @@ import os
 import shutil
 import signal
 import sys
+import time
+from asyncio.subprocess import Process
 from pathlib import Path
 
+import pytest
 from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
@@ -128,4 +131,87 @@ async def test_an_unreachable_discord_is_reported_plainly(tmp_path: Path) -> Non
     out, _ = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 1, out
     assert b"could not reach Discord at http://127.0.0.1:9/api/v10" in out
+    assert b"Traceback" not in out
+
+
+class SilentAPI:
+    """A server on loopback that accepts every connection and never answers: a Discord that hangs."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self._held: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        """Start listening; returns the API base URL to configure."""
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/api/v10"
+
+    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._held.append(writer)
+        self.connected.set()
+
+    async def stop(self) -> None:
+        """Drop the connections held and stop listening."""
+        for writer in self._held:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def start_against_silent_api(tmp_path: Path, login_timeout: float) -> tuple[SilentAPI, Process]:
+    """`articlebot -v run` configured to log in at a SilentAPI; returns once the login's connection is held."""
+    api = SilentAPI()
+    url = await api.start()
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\napi_base_url = "{url}"\ngateway_url = "ws://127.0.0.1:9/"\nlogin_timeout = {login_timeout}\n',
+        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    waiting = asyncio.ensure_future(api.connected.wait())
+    await asyncio.wait({waiting, asyncio.ensure_future(process.wait())}, timeout=120,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        if process.returncode is None:
+            process.kill()
+        out, _ = await process.communicate()
+        await api.stop()
+        raise AssertionError(f"the bot never connected to log in: {out.decode(errors='replace')}")
+    return api, process
+
+
+async def test_a_discord_that_never_answers_the_login_is_given_up_on_after_login_timeout(tmp_path: Path) -> None:
+    api, process = await start_against_silent_api(tmp_path, login_timeout=2)
+    began = time.monotonic()
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await api.stop()
+    assert process.returncode == 1, out
+    assert time.monotonic() - began < 2 + 8, "given up at the timeout, not minutes later"
+    assert b"Discord did not answer the login within 2 s (discord.login_timeout)" in out
+    assert b"Traceback" not in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_during_the_login_ends_the_bot_at_once(tmp_path: Path, signum: int) -> None:
+    api, process = await start_against_silent_api(tmp_path, login_timeout=300)
+    try:
+        process.send_signal(signum)
+        began = time.monotonic()
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await api.stop()
+    assert stopped_after < 5, out
+    assert process.returncode == 0, out
+    assert b"stopping: before Discord answered the login" in out
     assert b"Traceback" not in out
