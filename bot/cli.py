@@ -351,7 +351,7 @@ def print_report(report: BuildReport, out: TextIO, *, said: set[str] | frozenset
 
 
 class _ProgressBar:
-    """A tqdm bar per build stage, on stderr, only when it is a terminal."""
+    """A tqdm bar per build stage (and eval's "asking"), on stderr, only when it is a terminal."""
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -363,8 +363,8 @@ class _ProgressBar:
         if progress.stage != self._stage:
             self.close()
             self._stage = progress.stage
-            self._bar = tqdm(total=progress.total, desc=progress.stage, unit="chunk" if progress.stage == "embedding"
-                             else "file", file=sys.stderr, leave=False)
+            unit = {"embedding": "chunk", "asking": "question"}.get(progress.stage, "file")
+            self._bar = tqdm(total=progress.total, desc=progress.stage, unit=unit, file=sys.stderr, leave=False)
         self._bar.n = progress.done
         self._bar.refresh()
 
@@ -502,7 +502,13 @@ def _sources(config: Config, _args: argparse.Namespace) -> int:
 def _eval(config: Config, args: argparse.Namespace) -> int:
     from index.evaluate import evaluate, format_report
 
-    report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit)
+    progress = _ProgressBar() if sys.stderr.isatty() else None
+    try:
+        report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit,
+                          progress=progress)
+    finally:
+        if progress:
+            progress.close()
     print(_json_line(report) if args.json else format_report(report))
     return 0
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from index.config import Config
+from index.model import BuildProgress
 from index.text import paragraphs, sentences
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,24 @@ def evaluate(
     *,
     offtopic: Path | None = None,
     limit: int | None = None,
+    progress: Callable[[BuildProgress], None] | None = None,
 ) -> dict[str, Any]:
-    """Index the corpus folders as one corpus, ask every question, and score articlebot and the baselines."""
+    """Index the corpus folders as one corpus, ask every question, and score articlebot and the baselines.
+
+    `progress` hears the index build's stages, then "asking": articlebot's questions answered so far
+    (the baselines take milliseconds).
+    """
     from index.engine import Engine
 
     questions = load_questions(question_files, limit)
     offtopic_questions = _lines(offtopic) if offtopic else []
+    notify = progress or (lambda _: None)
+    asked = 0
+
+    def answered() -> None:
+        nonlocal asked
+        asked += 1
+        notify(BuildProgress("asking", asked, len(questions) + len(offtopic_questions)))
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
         _merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
@@ -88,10 +101,11 @@ def evaluate(
         index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index", corpus_key=key)
         with Engine.from_config(replace(config, index=index_config)) as engine:
             try:
-                engine.rebuild()
+                engine.rebuild(progress)
+                notify(BuildProgress("asking", 0, len(questions) + len(offtopic_questions)))
                 texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
                 systems: dict[str, System] = {
-                    "articlebot": lambda qs: _articlebot(engine, qs),
+                    "articlebot": lambda qs: _articlebot(engine, qs, answered),
                     "bm25 paragraphs": _bm25_baseline(texts),
                     "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
                 }
@@ -178,7 +192,7 @@ def _cell(value: float) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
-def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
+def _articlebot(engine: Any, questions: Sequence[str], answered: Callable[[], None] | None = None) -> list[Prediction]:
     out = []
     for question in questions:
         began = time.perf_counter()
@@ -188,6 +202,8 @@ def _articlebot(engine: Any, questions: Sequence[str]) -> list[Prediction]:
         marked = " ".join(s.text[s.highlight[0]:s.highlight[1]] if s.highlight else s.text for s in answer.sentences)
         out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
                               answer.declined, seconds, marked))
+        if answered is not None:
+            answered()
     return out
 
 

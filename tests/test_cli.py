@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import shutil
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -218,3 +223,47 @@ def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) ->
     assert edited.stdout.startswith("Edited after indexing.")
     assert "changed since it was indexed" in edited.stderr
     assert "articlebot index" in edited.stderr
+
+
+def test_eval_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / SEED.name).write_bytes(SEED.read_bytes())
+    text = SEED.read_text("utf-8")
+    gold = "three political prisoners"
+    rows = [{"question": question, "article": SEED.name, "impossible": False,
+             "answers": [{"text": gold, "start": text.index(gold), "end": text.index(gold) + len(gold)}]}
+            for question in ("who was released?", "Who was freed?", "Who were let go?")]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    terminal, stderr = pty.openpty()  # stderr a terminal, as a user running it sees it
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # one with a width, for tqdm
+    shown = bytearray()
+    reader = threading.Thread(target=_read_all, args=(terminal, shown))
+    reader.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    try:
+        result = subprocess.run([*ARTICLEBOT, "eval", "--corpus", str(tmp_path / "corpus"), "--questions",
+                                 str(questions), "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=stderr, text=True, timeout=300)
+    finally:
+        os.close(stderr)
+        reader.join(30)
+    assert result.returncode == 0, shown.decode(errors="replace")
+    assert json.loads(result.stdout)["questions"] == 3
+    bars = shown.decode(errors="replace")
+    assert "embedding" in bars
+    assert "asking" in bars
+    assert "3/3" in bars
+    assert "question" in bars
+
+
+def _read_all(terminal: int, into: bytearray) -> None:
+    """Read a pseudo-terminal until its other end is closed."""
+    try:
+        while data := os.read(terminal, 4096):
+            into.extend(data)
+    except OSError:  # EIO: the other end closed
+        pass
+    finally:
+        os.close(terminal)
