@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                 return
             for guild_id, worker in corpora.workers:
                 if not await _ensure_index(guild_id, worker, stop):
-                    log.info("stopping: the index build is left to finish first")
+                    log.info("stopping: the index build was stopped before it finished; nothing of it was published")
                     return
             if config.discord.sharded:
                 log.info("running shard(s) %s of %d", ", ".join(map(str, config.discord.shards)),
@@ -154,8 +155,14 @@ async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Even
     config = worker.config.index
     where = f"server {guild_id}: " if guild_id is not None else ""
     log.info("%schecking the index in %s against %s", where, config.index_dir, config.corpus_dir)
-    indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
+    stopping = threading.Event()  # the build's thread reads it: an asyncio.Event is for the loop alone
+    indexing = asyncio.ensure_future(worker.ensure_index(_log_progress, stop=stopping))
     if not await _finished_before(indexing, stop):
+        stopping.set()  # the build's thread ends at its next progress report; the bot's threads wait for it
+        indexing.cancel()  # and a wait for another process's build ends now
+        await asyncio.wait({indexing})
+        if not indexing.cancelled() and isinstance(indexing.exception(), ArticlebotError):
+            log.info("%sthe index build ended as the bot stopped: %s", where, indexing.exception())
         return False
     try:
         report = indexing.result()

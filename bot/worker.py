@@ -7,13 +7,14 @@ import contextlib
 import functools
 import itertools
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from index import feeds, heap
 from index.config import Config
-from index.errors import ReindexInProgressError
+from index.errors import BuildStoppedError, ReindexInProgressError
 from index.feeds import FeedHealth
 from index.followup import Turn
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
@@ -233,17 +234,27 @@ class Worker:
                 continue
             self.start_rebuild(_ignore)
 
-    async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
+    async def ensure_index(self, progress: Callable[[BuildProgress], None], *,
+                           stop: threading.Event | None = None) -> BuildReport | None:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.
 
         When another process is building the same index (the processes of a sharded bot starting
-        together), its build is waited for, and the index then checked again.
+        together), its build is waited for, and the index then checked again. Once `stop` is set, the
+        build raises BuildStoppedError at its next progress report (about every second while it
+        embeds), publishing nothing: the bot that is stopping does not wait for a long first build.
         """
         loop = asyncio.get_running_loop()
+        on_loop = _on_loop(loop, progress)
+
+        def report(update: BuildProgress) -> None:  # in the rebuild thread
+            if stop is not None and stop.is_set():
+                raise BuildStoppedError("the index build was stopped before it finished (the bot is stopping)")
+            on_loop(update)
+
         waits = 0
         while True:
             try:
-                return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+                return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, report)
             except ReindexInProgressError:
                 await self._wait_for_other_build(waits)
                 waits += 1

@@ -45,3 +45,7 @@ class FetchError(IngestError):
 
 class SiteUnreachableError(FetchError):
     """No connection could be made to the site (refused, timed out, no route): nothing was asked of it."""
+
+
+class BuildStoppedError(ArticlebotError):
+    """A build was told to stop (the bot is stopping) and did, at its next progress report."""

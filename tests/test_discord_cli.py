@@ -215,3 +215,46 @@ async def test_a_stop_signal_during_the_login_ends_the_bot_at_once(tmp_path: Pat
     assert process.returncode == 0, out
     assert b"stopping: before Discord answered the login" in out
     assert b"Traceback" not in out
+
+
+async def test_a_stop_signal_during_the_first_index_build_ends_the_bot_within_seconds(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    story = SEED.read_text("utf-8")
+    for n in range(100):  # minutes of embedding on 2 cores: the signal comes long before the end
+        (corpus / f"story-{n}.txt").write_text(f"Dispatch number {n}\n\n{story}", "utf-8")
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\napi_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(120):
+            async for line in process.stdout:
+                output.append(line)
+                if b"checking the index" in line:
+                    break
+        await asyncio.sleep(3)  # into the build: reading the articles, then embedding them
+        process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        rest, _ = await asyncio.wait_for(process.communicate(), 60)
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await fake.stop()
+    log = (b"".join(output) + rest).decode(errors="replace")
+    # The build stops at its next progress report: within a second of embedding on an idle machine, but
+    # a signal during the model's load waits for the load and one slice (seconds more on a busy one).
+    assert stopped_after < 10, log
+    assert process.returncode == 0, log
+    assert "the index build was stopped" in log
+    assert not (tmp_path / "data" / "index" / "CURRENT").exists(), "nothing half-built was published"
+    assert "Traceback" not in log
