@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -115,6 +114,8 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
             try:
                 if not await _finished_before(client, stop):
                     log.info("stopping: finishing answers in progress, then closing the gateway")
+                    for _, worker in corpora.workers:
+                        worker.stop_builds()  # a /reindex, /add or feed's build: not worth waiting minutes for
                     await bot.shutdown(SHUTDOWN_GRACE)
             finally:
                 if polling is not None:
@@ -155,10 +156,9 @@ async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Even
     config = worker.config.index
     where = f"server {guild_id}: " if guild_id is not None else ""
     log.info("%schecking the index in %s against %s", where, config.index_dir, config.corpus_dir)
-    stopping = threading.Event()  # the build's thread reads it: an asyncio.Event is for the loop alone
-    indexing = asyncio.ensure_future(worker.ensure_index(_log_progress, stop=stopping))
+    indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
     if not await _finished_before(indexing, stop):
-        stopping.set()  # the build's thread ends at its next progress report; the bot's threads wait for it
+        worker.stop_builds()  # the build's thread ends at its next progress report; the bot's threads wait for it
         indexing.cancel()  # and a wait for another process's build ends now
         await asyncio.wait({indexing})
         if not indexing.cancelled() and isinstance(indexing.exception(), ArticlebotError):

@@ -86,6 +86,9 @@ class Worker:
         self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
         self._rebuilds_started = 0
+        # Set when the bot stops: a build in progress then ends at its next progress report (read in
+        # the rebuild thread, hence a threading.Event), so that stopping never waits for a long build.
+        self._stopping = threading.Event()
 
     @property
     def config(self) -> Config:
@@ -103,6 +106,24 @@ class Worker:
     async def close(self) -> None:
         """Let running work finish, then stop the threads (without blocking the event loop)."""
         await asyncio.to_thread(self._shutdown)
+
+    def stop_builds(self) -> None:
+        """Have a build in progress, and any started later, raise BuildStoppedError at its next progress report.
+
+        Nothing of a stopped build is published; the index being served stays as it was.
+        """
+        self._stopping.set()
+
+    def _stoppable(self, progress: Callable[[BuildProgress], None]) -> Callable[[BuildProgress], None]:
+        """`progress` for a build in the rebuild thread, passed on to the event loop unless the builds were stopped."""
+        on_loop = _on_loop(asyncio.get_running_loop(), progress)
+
+        def report(update: BuildProgress) -> None:
+            if self._stopping.is_set():
+                raise BuildStoppedError("the index build was stopped before it finished (the bot is stopping)")
+            on_loop(update)
+
+        return report
 
     def _shutdown(self) -> None:
         self._ingests.shutdown(wait=True, cancel_futures=True)
@@ -198,7 +219,7 @@ class Worker:
         if self.rebuilding:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         loop = asyncio.get_running_loop()
-        rebuild = functools.partial(self.engine.rebuild, _on_loop(loop, progress),
+        rebuild = functools.partial(self.engine.rebuild, self._stoppable(progress),
                                     separate_process=self.config.index.build_in_subprocess)
         self._rebuild = loop.run_in_executor(self._rebuilds, rebuild)
         self._rebuilds_started += 1
@@ -234,23 +255,14 @@ class Worker:
                 continue
             self.start_rebuild(_ignore)
 
-    async def ensure_index(self, progress: Callable[[BuildProgress], None], *,
-                           stop: threading.Event | None = None) -> BuildReport | None:
+    async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.
 
         When another process is building the same index (the processes of a sharded bot starting
-        together), its build is waited for, and the index then checked again. Once `stop` is set, the
-        build raises BuildStoppedError at its next progress report (about every second while it
-        embeds), publishing nothing: the bot that is stopping does not wait for a long first build.
+        together), its build is waited for, and the index then checked again. `stop_builds` ends it early.
         """
         loop = asyncio.get_running_loop()
-        on_loop = _on_loop(loop, progress)
-
-        def report(update: BuildProgress) -> None:  # in the rebuild thread
-            if stop is not None and stop.is_set():
-                raise BuildStoppedError("the index build was stopped before it finished (the bot is stopping)")
-            on_loop(update)
-
+        report = self._stoppable(progress)
         waits = 0
         while True:
             try:

@@ -258,3 +258,51 @@ async def test_a_stop_signal_during_the_first_index_build_ends_the_bot_within_se
     assert "the index build was stopped" in log
     assert not (tmp_path / "data" / "index" / "CURRENT").exists(), "nothing half-built was published"
     assert "Traceback" not in log
+
+
+async def test_a_stop_signal_during_a_reindex_stops_its_build_process_too(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
+        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            output.append(line)
+
+    reader = asyncio.create_task(read())
+    try:
+        await fake.ready(timeout=120)
+        live = (tmp_path / "data" / "index" / "CURRENT").read_text()
+        story = SEED.read_text("utf-8")
+        for n in range(100):  # minutes of embedding in the build's own process (index.build_in_subprocess)
+            (corpus / f"story-{n}.txt").write_text(f"Dispatch number {n}\n\n{story}", "utf-8")
+        reindex = await fake.slash("reindex", fake.user("dee", permissions=ADMINISTRATOR))
+        await reindex.edit(lambda m: "embedding passages" in m.content, 120)
+        process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        stopped_after = time.monotonic() - began
+        told = await reindex.edit(lambda m: "Reindex failed" in m.content, 1)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await reader
+        await fake.stop()
+    log = b"".join(output).decode(errors="replace")
+    assert stopped_after < 10, log  # not the minutes the build would have taken
+    assert "stopped before it finished" in told.content
+    assert (tmp_path / "data" / "index" / "CURRENT").read_text() == live, "the index served is unchanged"
+    assert "Traceback" not in log
