@@ -115,7 +115,7 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
                 if not await _finished_before(client, stop):
                     log.info("stopping: finishing answers in progress, then closing the gateway")
                     for _, worker in corpora.workers:
-                        worker.stop_builds()  # a /reindex, /add or feed's build: not worth waiting minutes for
+                        worker.stop()  # a build (/reindex, /add, feeds) or a feed poll: not worth waiting minutes for
                     await bot.shutdown(SHUTDOWN_GRACE)
             finally:
                 if polling is not None:
@@ -158,7 +158,7 @@ async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Even
     log.info("%schecking the index in %s against %s", where, config.index_dir, config.corpus_dir)
     indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
     if not await _finished_before(indexing, stop):
-        worker.stop_builds()  # the build's thread ends at its next progress report; the bot's threads wait for it
+        worker.stop()  # the build's thread ends at its next progress report; the bot's threads wait for it
         indexing.cancel()  # and a wait for another process's build ends now
         await asyncio.wait({indexing})
         if not indexing.cancelled() and isinstance(indexing.exception(), ArticlebotError):

@@ -86,8 +86,9 @@ class Worker:
         self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
         self._rebuilds_started = 0
-        # Set when the bot stops: a build in progress then ends at its next progress report (read in
-        # the rebuild thread, hence a threading.Event), so that stopping never waits for a long build.
+        # Set when the bot stops: a build in progress then ends at its next progress report, a feed
+        # poll before its next page (both read it in their threads, hence a threading.Event), so that
+        # stopping never waits for a long build or a feed of slow pages.
         self._stopping = threading.Event()
 
     @property
@@ -107,12 +108,18 @@ class Worker:
         """Let running work finish, then stop the threads (without blocking the event loop)."""
         await asyncio.to_thread(self._shutdown)
 
-    def stop_builds(self) -> None:
-        """Have a build in progress, and any started later, raise BuildStoppedError at its next progress report.
+    def stop(self) -> None:
+        """The bot is stopping: a build in progress (or started later) raises BuildStoppedError at its next
+        progress report, and a feed poll leaves the pages it has not fetched yet for the next poll.
 
         Nothing of a stopped build is published; the index being served stays as it was.
         """
         self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopping.is_set()
 
     def _stoppable(self, progress: Callable[[BuildProgress], None]) -> Callable[[BuildProgress], None]:
         """`progress` for a build in the rebuild thread, passed on to the event loop unless the builds were stopped."""
@@ -259,7 +266,7 @@ class Worker:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.
 
         When another process is building the same index (the processes of a sharded bot starting
-        together), its build is waited for, and the index then checked again. `stop_builds` ends it early.
+        together), its build is waited for, and the index then checked again. `stop` ends it early.
         """
         loop = asyncio.get_running_loop()
         report = self._stoppable(progress)

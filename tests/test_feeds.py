@@ -1,14 +1,15 @@
 """Feeds: `articlebot feeds sync` and index/feeds.py, against a real web server the tests start on loopback.
 
 The server (http.server in a thread, on 127.0.0.1) serves an RSS feed that honours If-None-Match,
-an Atom feed that honours If-Modified-Since, a feed that fails, an HTML page posing as a feed, and
-the article pages the feeds link to. Nothing here reaches the internet.
+an Atom feed that honours If-Modified-Since, a feed that fails, an HTML page posing as a feed, a feed
+whose pages are slow, and the article pages the feeds link to. Nothing here reaches the internet.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +87,15 @@ class FeedHandler(BaseHTTPRequestHandler):
             body = (f"<rss version='2.0'><channel><title>Menus</title><item><title>Menu</title>"
                     f"<link>{self.server.url('/a/menu')}</link></item></channel></rss>")
             return self.send(body.encode(), "text/xml")
+        if self.path == "/slow.xml":  # twenty entries whose pages take a second each
+            items = "".join(f"<item><title>Ferry {n}</title><link>{self.server.url(f'/a/slow/{n}')}</link></item>"
+                            for n in range(20))
+            return self.send(f"<rss version='2.0'><channel><title>Slow</title>{items}</channel></rss>".encode(),
+                             "application/rss+xml")
+        if self.path.startswith("/a/slow/"):
+            time.sleep(1)
+            schedule = f"every {self.path.rsplit('/', 1)[1]} minutes"
+            return self.send(page(FERRY.format(schedule=schedule)), "text/html; charset=utf-8")
         if self.path == "/html-feed":
             return self.send(page(BAKERY), "text/html")
         if self.path in PAGES:
