@@ -75,10 +75,23 @@ def run_bot(config: Config, token: str) -> int:
 
 
 async def _run_until_signalled(config: Config, engine: Engine, token: str) -> None:
+    """Serve until the first SIGTERM or SIGINT, which stops the bot cleanly; a second one ends it at once.
+
+    The second signal meets the default handlers again (Ctrl-C raises KeyboardInterrupt, SIGTERM
+    ends the process): for an operator who will not wait for the answers in progress (SHUTDOWN_GRACE).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def stopping() -> None:
+        stop.set()
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        log.info("stopping; a second Ctrl-C or SIGTERM ends the bot at once")
+
+    for signum in signals:
+        loop.add_signal_handler(signum, stopping)
     await serve(config, engine, token, stop=stop)
 
 

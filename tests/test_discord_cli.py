@@ -306,3 +306,51 @@ async def test_a_stop_signal_during_a_reindex_stops_its_build_process_too(tmp_pa
     assert "stopped before it finished" in told.content
     assert (tmp_path / "data" / "index" / "CURRENT").read_text() == live, "the index served is unchanged"
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)])
+async def test_a_second_stop_signal_does_not_wait_for_the_answers_in_progress(
+        tmp_path: Path, signum: int, status: int) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
+        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            output.append(line)
+
+    reader = asyncio.create_task(read())
+    try:
+        await fake.ready(timeout=120)
+        fake.callback_delay = 12  # Discord is slow to take the answer's first step: it stays in progress
+        asked = await fake.slash("ask", fake.user("eli"), question="Who visited Minsk?")
+        await fake.wait_for(lambda: any(r.endswith("/callback") and str(asked.id) in r for r in fake.requests),
+                            30, "the question's defer")
+        process.send_signal(signum)
+        await fake.wait_for(lambda: any(b"a second Ctrl-C" in line for line in output), 10, "the first stop")
+        await asyncio.sleep(0.5)
+        assert process.returncode is None, "the first signal waits for the answer in progress"
+        process.send_signal(signum)
+        began = time.monotonic()
+        assert await asyncio.wait_for(process.wait(), 30) == status
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await reader
+        await fake.stop()
+    log = b"".join(output).decode(errors="replace")
+    assert stopped_after < 5, log
+    assert "Traceback" not in log
