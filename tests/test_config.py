@@ -54,17 +54,20 @@ def test_environment_overrides_the_file_and_paths_resolve_beside_it(tmp_path: Pa
 def test_the_example_config_documents_every_key_with_its_default() -> None:
     import tomllib
 
-    from index.config import AnswerConfig, IndexConfig, file_keys
+    from index.config import AnswerConfig, DiscordConfig, FetchConfig, IndexConfig, RecordConfig, file_keys
 
     with open(REPO / "config.example.toml", "rb") as f:
         documented = tomllib.load(f)
     # A key whose default depends on the machine is documented by a commented-out example line.
     commented = set(re.findall(r"^# (\w+) = ", (REPO / "config.example.toml").read_text("utf-8"), re.M))
-    for table, cls in (("index", IndexConfig), ("answer", AnswerConfig)):
+    tables = (("index", IndexConfig), ("answer", AnswerConfig), ("discord", DiscordConfig), ("fetch", FetchConfig),
+              ("record", RecordConfig))
+    for table, cls in tables:
         assert set(documented[table]) | commented >= set(file_keys(cls)), table
         assert set(documented[table]) <= set(file_keys(cls)), table
     config = load_config(REPO / "config.example.toml", environ={})
-    assert config.answer == AnswerConfig()
+    assert (config.answer, config.discord, config.fetch, config.record) == (
+        AnswerConfig(), DiscordConfig(), FetchConfig(), RecordConfig())
 
 
 GUILD = 123456789012345678
