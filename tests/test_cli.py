@@ -127,16 +127,17 @@ def test_every_command_explains_itself_with_an_example(command: str) -> None:
 
 def test_global_options_work_before_and_after_the_command(built: tuple[Path, Path], tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(f"[index]\nindex_dir = '{built[1]}'\n", "utf-8")
-    for args in (("sources", "--config", str(config), "-v"), ("-v", "--config", str(config), "sources"),
-                 ("--verbose", "sources", "--config", str(config)), ("--config", str(config), "sources", "-v")):
+    config.write_text(f"[index]\ncorpus_dir = '{built[0]}'\nindex_dir = '{built[1]}'\n", "utf-8")
+    for args in (("sources", "--config", str(config)), ("--config", str(config), "sources")):
         result = run(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
         assert result.stdout.startswith(f"{SEED.name}: "), args  # the index the config names
-        assert " INFO " in result.stderr, args  # verbose
-    quiet = run("sources", "--config", str(config), cwd=tmp_path)
-    assert quiet.returncode == 0, quiet.stderr
-    assert " INFO " not in quiet.stderr
+    # -v before or after the command: the build says (at INFO) why it builds from scratch.
+    for n, args in enumerate((("index", "--config", str(config), "-v"), ("--verbose", "--config", str(config), "index"),
+                              ("index", "--config", str(config)))):
+        result = run(*args, "--index-dir", str(tmp_path / f"index{n}"), cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert ("INFO index.build: building from scratch" in result.stderr) == ("-v" in args or "--verbose" in args)
 
 
 def test_version_and_a_bare_command_line_answer_without_an_error() -> None:
