@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 30.0
 
 
+class LoginTimeoutError(Exception):
+    """Discord did not answer the login within [discord] login_timeout seconds."""
+
+
 def run_bot(config: Config, token: str) -> int:
     """Run the bot until SIGTERM/SIGINT, building the index first if it is missing or stale; returns the exit status.
 
@@ -45,6 +50,11 @@ def run_bot(config: Config, token: str) -> int:
     try:
         with engine:  # its index database's connections, with store = "postgres", are closed on the way out
             asyncio.run(_run_until_signalled(config, engine, token))
+    except LoginTimeoutError:
+        log.error("Discord did not answer the login within %g s (discord.login_timeout): check this machine's "
+                  "network, and discord.api_base_url (%s) if you set it", config.discord.login_timeout,
+                  config.discord.api_base_url)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused the token: check the DISCORD_TOKEN environment variable "
                   "(Developer Portal → your application → Bot → Reset Token)")
@@ -65,10 +75,23 @@ def run_bot(config: Config, token: str) -> int:
 
 
 async def _run_until_signalled(config: Config, engine: Engine, token: str) -> None:
+    """Serve until the first SIGTERM or SIGINT, which stops the bot cleanly; a second one ends it at once.
+
+    The second signal meets the default handlers again (Ctrl-C raises KeyboardInterrupt, SIGTERM
+    ends the process): for an operator who will not wait for the answers in progress (SHUTDOWN_GRACE).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def stopping() -> None:
+        stop.set()
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        log.info("stopping; a second Ctrl-C or SIGTERM ends the bot at once")
+
+    for signum in signals:
+        loop.add_signal_handler(signum, stopping)
     await serve(config, engine, token, stop=stop)
 
 
@@ -84,10 +107,12 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
     """
     with discord_endpoints(config.discord):
         async with Corpora.open(config, engine) as corpora, open_bot(config, corpora) as bot:
-            await bot.login(token)
+            if not await _logged_in(bot, token, config.discord.login_timeout, stop):
+                log.info("stopping: before Discord answered the login")
+                return
             for guild_id, worker in corpora.workers:
                 if not await _ensure_index(guild_id, worker, stop):
-                    log.info("stopping: the index build is left to finish first")
+                    log.info("stopping: the index build was stopped before it finished; nothing of it was published")
                     return
             if config.discord.sharded:
                 log.info("running shard(s) %s of %d", ", ".join(map(str, config.discord.shards)),
@@ -102,12 +127,36 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
             try:
                 if not await _finished_before(client, stop):
                     log.info("stopping: finishing answers in progress, then closing the gateway")
+                    for _, worker in corpora.workers:
+                        worker.stop()  # a build (/reindex, /add, feeds) or a feed poll: not worth waiting minutes for
                     await bot.shutdown(SHUTDOWN_GRACE)
             finally:
                 if polling is not None:
                     polling.cancel()
             await client  # re-raises a gateway failure
             log.info("stopped")
+
+
+async def _logged_in(bot: discord.Client, token: str, within: float, stop: asyncio.Event) -> bool:
+    """Log in; False when `stop` came first. Raises LoginTimeoutError after `within` seconds without an answer.
+
+    discord.py's login waits as long as the connection stays open, and a stop signal only sets
+    `stop`, so both are raced against it here; the login's request is cancelled either way.
+    """
+    login = asyncio.ensure_future(bot.login(token))
+    try:
+        async with asyncio.timeout(within):
+            if not await _finished_before(login, stop):
+                return False
+    except TimeoutError:
+        raise LoginTimeoutError from None
+    finally:
+        if not login.done():
+            login.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await login
+    login.result()  # re-raises a refused token or an unreachable host
+    return True
 
 
 async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Event) -> bool:
@@ -122,6 +171,11 @@ async def _ensure_index(guild_id: int | None, worker: Worker, stop: asyncio.Even
     log.info("%schecking the index in %s against %s", where, config.index_dir, config.corpus_dir)
     indexing = asyncio.ensure_future(worker.ensure_index(_log_progress))
     if not await _finished_before(indexing, stop):
+        worker.stop()  # the build's thread ends at its next progress report; the bot's threads wait for it
+        indexing.cancel()  # and a wait for another process's build ends now
+        await asyncio.wait({indexing})
+        if not indexing.cancelled() and isinstance(indexing.exception(), ArticlebotError):
+            log.info("%sthe index build ended as the bot stopped: %s", where, indexing.exception())
         return False
     try:
         report = indexing.result()

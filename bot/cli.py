@@ -38,8 +38,8 @@ examples:
   articlebot ask --guild 1234 "who won?"    answer from one server's corpus ([guilds.1234] in the config)
 
 Settings come from --config FILE (see config.example.toml), then the environment
-(ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL, and
-ARTICLEBOT_DATABASE_URL for [index] store = "postgres"), then flags.
+(ARTICLEBOT_CONFIG, ARTICLEBOT_CORPUS, ARTICLEBOT_INDEX_DIR, ARTICLEBOT_MODEL, ... : the top of
+config.example.toml lists them all), then flags.
 """
 
 
@@ -49,13 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="articlebot", description="Answer questions about a folder of articles, with exact quoted sources.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, for debugging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"articlebot {_version()}")
+    _add_global_options(parser)
+    # The same options again on every subcommand, so `articlebot run --config c.toml -v` works as
+    # `articlebot -v --config c.toml run` does. SUPPRESS as their default there: a subcommand that
+    # is not given one leaves the value given before the subcommand in place instead of resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary, epilog=f"example:\n  {example}",
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common])
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
         if name in _GUILD_COMMANDS:
             add_guild(sub)
@@ -81,13 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     feeds = commands.add_parser("feeds", help="Follow RSS and Atom feeds: list them, or add their new entries now.",
                                 description="Follow RSS and Atom feeds ([[feeds]] in the config, or /feeds in "
-                                "Discord): list them, or add their new entries now.")
-    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+                                "Discord): list them, or add their new entries now.", parents=[common])
+    feed_commands = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
     for name, summary in (("sync", "Fetch every feed once, add the pages of its new entries to the corpus folder, "
                                    "and update the index. Exits 1 when no feed could be read."),
                           ("list", "List the feeds followed, and how each fared last time.")):
-        sub = feed_commands.add_parser(name, help=summary, description=summary)
-        sub.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+        sub = feed_commands.add_parser(name, help=summary, description=summary, parents=[common])
         sub.add_argument("--index-dir", type=Path, metavar="DIR", help="index directory (default: data/index)")
         sub.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
         add_guild(sub)
@@ -128,7 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "Start the Discord bot (the token comes from the DISCORD_TOKEN environment variable).",
                   "DISCORD_TOKEN=... articlebot run --config config.toml")
     run.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    # What a command line that names no command (or `feeds` without an action) is answered with.
+    parser.set_defaults(show_help=parser.print_help)
+    feeds.set_defaults(show_help=feeds.print_help)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """-v and --config, which every command takes, before or after its name."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if default is None else default,
+                        help="log what happens, for debugging")
+    parser.add_argument("--config", type=Path, metavar="FILE", default=default,
+                        help="TOML configuration file (default: $ARTICLEBOT_CONFIG, else none)")
+
+
+def _version() -> str:
+    """The installed articlebot's version (from its package metadata), or "unknown" when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("articlebot")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 # The commands that act on one corpus, and so on one server's with --guild.
@@ -145,6 +170,9 @@ def add_guild(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command is None or (args.command == "feeds" and args.feeds_command is None):
+        args.show_help()  # the whole help, not argparse's one-line "arguments are required"
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format=LOG_FORMAT)
     try:
@@ -211,6 +239,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
     from index.ingest import add, is_url
 
     changed = refused = done = 0
+    said: set[str] = set()
     for item in args.items:
         try:
             addition = add(config, item, refresh=args.refresh)
@@ -220,6 +249,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
             continue
         changed += addition.changed
         done += addition.outcome != "present"  # added, refreshed, or refreshed and found the same
+        said.add(addition.source)
         title = f"{addition.source} ({addition.title})"
         print({"added": f"added: {title}" + (f" from {addition.url}" if addition.url else ""),
                "refreshed": f"refreshed: {title}",
@@ -227,7 +257,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
                "present": f"already in the corpus: {item} is {title}; nothing changed"
                           + ("" if args.refresh or not is_url(item) else " (--refresh fetches it again)"),
                }[addition.outcome])
-    status = _update_index(config) if changed else 0
+    status = _update_index(config, said) if changed else 0
     if not done and not refused:
         print("articlebot add: nothing added: " + ("it is" if len(args.items) == 1 else "they are")
               + " already in the corpus", file=sys.stderr)
@@ -239,6 +269,7 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
     from index.ingest import remove
 
     changed = refused = 0
+    said: set[str] = set()
     for target in args.targets:
         try:
             removals = remove(config, target)
@@ -248,8 +279,9 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
             continue
         for removal in removals:
             print(f"removed: {removal.source} ({removal.title})")
+            said.add(removal.source)
             changed += 1
-    status = _update_index(config) if changed else 0
+    status = _update_index(config, said) if changed else 0
     return status or (1 if refused else 0)
 
 
@@ -275,6 +307,7 @@ def _feeds(config: Config, args: argparse.Namespace) -> int:
         print(f"articlebot feeds sync: no feeds are followed: {how}", file=sys.stderr)
         return 1
     runs = feeds.sync(config)
+    said: set[str] = set()
     for run in runs:
         name = run.feed.title
         if run.outcome == "failed":
@@ -283,18 +316,22 @@ def _feeds(config: Config, args: argparse.Namespace) -> int:
         for addition in run.added:
             print(f"{name}: added {addition.source} ({addition.title})" + (f" from {addition.url}" if addition.url
                                                                              else ""))
+            said.add(addition.source)
         for link, why in run.refused:
             print(f"articlebot feeds sync: {name}: {link} not added: {why}", file=sys.stderr)
         if not run.added:
             print(f"{name}: {'unchanged since the last sync' if run.outcome == 'unchanged' else 'nothing new'}")
-    status = _update_index(config) if any(run.added for run in runs) else 0
+    status = _update_index(config, said) if any(run.added for run in runs) else 0
     return status or (1 if all(run.outcome == "failed" for run in runs) else 0)
 
 
-def _update_index(config: Config) -> int:
-    """Rebuild after `add` or `remove` changed the corpus; a failure says the corpus changed all the same."""
+def _update_index(config: Config, said: set[str]) -> int:
+    """Rebuild after `add` or `remove` changed the corpus; a failure says the corpus changed all the same.
+
+    `said`: the articles the command has already listed, which the build's report does not list again.
+    """
     try:
-        print_report(_rebuild(config), sys.stdout)
+        print_report(_rebuild(config), sys.stdout, said=said)
     except ArticlebotError as e:
         print(f"articlebot: the corpus folder changed as listed, but the index could not be updated: {e}; "
               "`articlebot index` updates it once that is fixed", file=sys.stderr)
@@ -302,11 +339,12 @@ def _update_index(config: Config) -> int:
     return 0
 
 
-def print_report(report: BuildReport, out: TextIO) -> None:
-    """Say what a build did, naming every skipped file and why."""
+def print_report(report: BuildReport, out: TextIO, *, said: set[str] | frozenset[str] = frozenset()) -> None:
+    """Say what a build did, naming every skipped file and why, and every changed article not in `said`."""
     for label, sources in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for source in sources:
-            print(f"  {label}: {source}", file=out)
+            if source not in said:  # the corpus also changed by hand since the last build
+                print(f"  {label}: {source}", file=out)
     for skipped in report.skipped:
         print(f"  skipped: {skipped.source} — {skipped.reason}", file=out)
     state = "index updated" if report.changed_anything else "index already up to date"
@@ -314,7 +352,7 @@ def print_report(report: BuildReport, out: TextIO) -> None:
 
 
 class _ProgressBar:
-    """A tqdm bar per build stage, on stderr, only when it is a terminal."""
+    """A tqdm bar per build stage (and eval's "asking"), on stderr, only when it is a terminal."""
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -326,8 +364,8 @@ class _ProgressBar:
         if progress.stage != self._stage:
             self.close()
             self._stage = progress.stage
-            self._bar = tqdm(total=progress.total, desc=progress.stage, unit="chunk" if progress.stage == "embedding"
-                             else "file", file=sys.stderr, leave=False)
+            unit = {"embedding": "chunk", "asking": "question"}.get(progress.stage, "file")
+            self._bar = tqdm(total=progress.total, desc=progress.stage, unit=unit, file=sys.stderr, leave=False)
         self._bar.n = progress.done
         self._bar.refresh()
 
@@ -347,6 +385,8 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
         return 2
     with _engine(config) as engine:
         answers = _answer_each(engine, questions, args.top_k)
+    if config.record.enabled and config.record.cli:
+        _record(config, [a for a in answers if not isinstance(a, str)], args.guild)
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
@@ -364,6 +404,15 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
             if i < len(answers) - 1:
                 print()
     return 0 if all(not isinstance(a, str) for a in answers) else 1
+
+
+def _record(config: Config, answers: list[Answer], guild: int | None) -> None:
+    """Keep the command line's questions in the question record, as the bot keeps its own ([record] cli = true)."""
+    from index.record import Record
+
+    record = Record(config.record_path, retention_days=config.record.retention_days)
+    for answer in answers:
+        record.add(answer, guild=guild)
 
 
 def _top_k(value: str) -> int:
@@ -462,7 +511,13 @@ def _sources(config: Config, _args: argparse.Namespace) -> int:
 def _eval(config: Config, args: argparse.Namespace) -> int:
     from index.evaluate import evaluate, format_report
 
-    report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit)
+    progress = _ProgressBar() if sys.stderr.isatty() else None
+    try:
+        report = evaluate(config, args.corpus, args.questions, offtopic=args.offtopic, limit=args.limit,
+                          progress=progress)
+    finally:
+        if progress:
+            progress.close()
     print(_json_line(report) if args.json else format_report(report))
     return 0
 
@@ -474,12 +529,16 @@ def _gaps(config: Config, args: argparse.Namespace) -> int:
         print("articlebot: the question record is turned off ([record] enabled = false); there is nothing to show",
               file=sys.stderr)
         return 1
-    if not config.record_path.is_file():
-        print(f"articlebot: no question record in {config.index.index_dir} yet: the bot records the questions "
-              "it is asked in Discord", file=sys.stderr)
-        return 1
-    with _engine(config) as engine:
-        found = Record(config.record_path, retention_days=config.record.retention_days).gaps(engine.embedder, args.days)
+    if config.record_path.is_file():
+        with _engine(config) as engine:
+            found = Record(config.record_path, retention_days=config.record.retention_days).gaps(engine.embedder,
+                                                                                               args.days)
+    else:  # nothing asked yet is an empty record, not an error; the engine (the model) is not even needed
+        found = []
+        if not args.json:
+            print(f"No questions are recorded in {config.index.index_dir} yet: the bot records the questions it is "
+                  "asked in Discord, and `articlebot ask` records its own with [record] cli = true.")
+            return 0
     if args.json:
         print(_json_line({"days": args.days, "gaps": [
             {"questions": list(g.questions), "asked": g.asked, "declined": g.declined, "voted_down": g.voted_down,

@@ -59,6 +59,9 @@ class ArticleBot(discord.Client):
     """
 
     def __init__(self, *, config: Config, corpora: Corpora, **client_options: Any) -> None:
+        # The bot never joins a voice channel, so discord.py's warning at every start that its voice
+        # libraries (PyNaCl, davey) are missing is noise; these are the flags it checks, once, here.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             # Default intents: no privileged intent is needed, since Discord delivers the content
             # of messages that mention the bot anyway.

@@ -64,9 +64,15 @@ class FeedPoller:
     async def poll_corpus(self, worker: Worker) -> None:
         """Poll one corpus's feeds that are due, update its index once if anything was added, then tell the channels."""
         config = worker.config
-        runs = await worker.ingest(lambda: feeds.sync(config, wait_after_failures=True))
+        runs = await worker.ingest(lambda: feeds.sync(config, wait_after_failures=True,
+                                                      stop=lambda: worker.stopping))
+        if worker.stopping:  # the bot is stopping: what was added is indexed at its next start
+            return
         added = [run for run in runs if run.added]
         for run in runs:
+            if run.outcome == "failed" and run.retry_at is not None:
+                log.warning("feed %s failed (%d time%s in a row): %s; next try at %s", run.feed.title, run.failures,
+                            "" if run.failures == 1 else "s", run.error, run.retry_at.isoformat(timespec="seconds"))
             for link, why in run.refused:
                 log.warning("feed %s: %s not added: %s", run.feed.title, link, why)
         if not added:

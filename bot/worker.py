@@ -7,13 +7,14 @@ import contextlib
 import functools
 import itertools
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from index import feeds, heap
 from index.config import Config
-from index.errors import ReindexInProgressError
+from index.errors import BuildStoppedError, ReindexInProgressError
 from index.feeds import FeedHealth
 from index.followup import Turn
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
@@ -85,6 +86,10 @@ class Worker:
         self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
         self._rebuilds_started = 0
+        # Set when the bot stops: a build in progress then ends at its next progress report, a feed
+        # poll before its next page (both read it in their threads, hence a threading.Event), so that
+        # stopping never waits for a long build or a feed of slow pages.
+        self._stopping = threading.Event()
 
     @property
     def config(self) -> Config:
@@ -102,6 +107,30 @@ class Worker:
     async def close(self) -> None:
         """Let running work finish, then stop the threads (without blocking the event loop)."""
         await asyncio.to_thread(self._shutdown)
+
+    def stop(self) -> None:
+        """The bot is stopping: a build in progress (or started later) raises BuildStoppedError at its next
+        progress report, and a feed poll leaves the pages it has not fetched yet for the next poll.
+
+        Nothing of a stopped build is published; the index being served stays as it was.
+        """
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopping.is_set()
+
+    def _stoppable(self, progress: Callable[[BuildProgress], None]) -> Callable[[BuildProgress], None]:
+        """`progress` for a build in the rebuild thread, passed on to the event loop unless the builds were stopped."""
+        on_loop = _on_loop(asyncio.get_running_loop(), progress)
+
+        def report(update: BuildProgress) -> None:
+            if self._stopping.is_set():
+                raise BuildStoppedError("the index build was stopped before it finished (the bot is stopping)")
+            on_loop(update)
+
+        return report
 
     def _shutdown(self) -> None:
         self._ingests.shutdown(wait=True, cancel_futures=True)
@@ -197,7 +226,7 @@ class Worker:
         if self.rebuilding:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         loop = asyncio.get_running_loop()
-        rebuild = functools.partial(self.engine.rebuild, _on_loop(loop, progress),
+        rebuild = functools.partial(self.engine.rebuild, self._stoppable(progress),
                                     separate_process=self.config.index.build_in_subprocess)
         self._rebuild = loop.run_in_executor(self._rebuilds, rebuild)
         self._rebuilds_started += 1
@@ -237,13 +266,14 @@ class Worker:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.
 
         When another process is building the same index (the processes of a sharded bot starting
-        together), its build is waited for, and the index then checked again.
+        together), its build is waited for, and the index then checked again. `stop` ends it early.
         """
         loop = asyncio.get_running_loop()
+        report = self._stoppable(progress)
         waits = 0
         while True:
             try:
-                return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, _on_loop(loop, progress))
+                return await loop.run_in_executor(self._rebuilds, self.engine.ensure_index, report)
             except ReindexInProgressError:
                 await self._wait_for_other_build(waits)
                 waits += 1

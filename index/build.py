@@ -37,9 +37,15 @@ from index.store import (
 
 log = logging.getLogger(__name__)
 Progress = Callable[[BuildProgress], None]
-# Texts are embedded in slices of this many, longest first, so progress can be reported while
-# each slice still holds texts of similar length (little padding, as in one big encode call).
-_EMBED_SLICE = 256
+# Texts are embedded longest first, in slices sized to take about this many seconds each, so that
+# progress is reported that often: a fixed slice of 256 chunks left a 223-chunk build at 0 % for
+# 16 s on 2 cores. The model still runs the batches of one big encode call (see embed).
+_PROGRESS_SECONDS = 1.0
+# The smallest slice: the rows of one run of the onnx backends for full-length passages (1,024
+# word pieces a run, index/onnx_embedder.py), the longest texts, which come first.
+_MIN_SLICE = 4
+# At most this many texts per slice, however fast the model goes.
+_MAX_SLICE = 256
 
 
 # The version of index/furniture.py's rules: a change re-chunks every article.
@@ -147,7 +153,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
             raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
 
-        vectors = embed([t for _, t in new_chunks], embedder, notify)
+        vectors = embed([t for _, t in new_chunks], embedder, notify, batch_size=config.batch_size)
         fresh_vectors: dict[str, list[np.ndarray]] = {}
         for (source, _), vector in zip(new_chunks, vectors, strict=True):
             fresh_vectors.setdefault(source, []).append(vector)
@@ -211,19 +217,33 @@ def _compatible_previous(config: IndexConfig, embedder: Embedder, settings: dict
     return previous
 
 
-def embed(texts: list[str], embedder: Embedder, notify: Progress) -> np.ndarray:
-    """Embed texts longest first, in slices, and return the vectors in the original order."""
+def embed(texts: list[str], embedder: Embedder, notify: Progress, *, batch_size: int = 32) -> np.ndarray:
+    """Embed texts longest first and return the vectors in the original order, reporting progress about every second.
+
+    Each slice is as many texts as the pace so far gets through in _PROGRESS_SECONDS (the texts
+    only get shorter, so it errs on the short side), in whole batches of `batch_size` once that
+    many fit, so the model's batches are those of one big call. Below that (long passages on a slow
+    machine), whole runs of the onnx backends (_MIN_SLICE); the torch backends then run smaller
+    batches, which for passages this long cost no more per text (the work grows with their length).
+    """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out: np.ndarray | None = None
-    for first in range(0, len(order), _EMBED_SLICE):
+    first, size = 0, min(_MIN_SLICE, batch_size)
+    while first < len(order):
         notify(BuildProgress("embedding", first, len(texts)))
-        ids = order[first:first + _EMBED_SLICE]
+        ids = order[first:first + size]
+        began = time.perf_counter()
         vectors = embedder.encode([texts[i] for i in ids])
+        per_text = (time.perf_counter() - began) / len(ids)
         if out is None:
             out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
         out[ids] = vectors
+        first += len(ids)
+        fit = min(_MAX_SLICE, int(_PROGRESS_SECONDS / per_text) if per_text > 0 else _MAX_SLICE)
+        step = batch_size if fit >= batch_size else min(_MIN_SLICE, batch_size)
+        size = max(step, fit // step * step)
     notify(BuildProgress("embedding", len(texts), len(texts)))
     assert out is not None
     return out

@@ -78,7 +78,11 @@ def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -
                         f"the index build stopped before it finished (its process ended with exit status "
                         f"{status}); the index being served is unchanged") from None
                 if kind == "progress":
-                    notify(value)
+                    try:
+                        notify(value)
+                    except BaseException:  # told to stop (BuildStoppedError): the child stops too, publishing nothing
+                        child.terminate()
+                        raise
                 elif kind == "done":
                     return value
                 else:

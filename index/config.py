@@ -154,6 +154,9 @@ class DiscordConfig:
     api_base_url: str = DEFAULT_API_BASE_URL
     gateway_url: str = DEFAULT_GATEWAY_URL
     guild_ready_timeout: float = 2.0
+    # Seconds Discord has to answer the login (one request) before the bot gives up and says so; an
+    # API that accepts the connection and never answers would otherwise hold the bot for minutes.
+    login_timeout: float = 30.0
     # Answer each @mention in a new thread named from the question (keeps busy channels readable),
     # in these servers (all their channels) and these channels. Questions asked in such a thread
     # are follow-ups of the conversation there.
@@ -175,6 +178,7 @@ class DiscordConfig:
         _check(self.gateway_url.startswith(("ws://", "wss://")), "discord.gateway_url",
                "must start with ws:// or wss://")
         _check(self.guild_ready_timeout >= 0, "discord.guild_ready_timeout", "must be 0 or more")
+        _check(0 < self.login_timeout <= 600, "discord.login_timeout", "must be more than 0 and at most 600")
         _check(self.shard_count >= 0, "discord.shard_count", "must be 0 (not sharded) or more")
         _check(not self.shard_ids or self.shard_count > 0, "discord.shard_ids",
                "needs discord.shard_count: how many shards all the bot's processes run together")
@@ -265,6 +269,9 @@ class RecordConfig:
     enabled: bool = True
     # Questions (and their votes) older than this many days are deleted.
     retention_days: int = 90
+    # Also record the questions of `articlebot ask`. Off by default: on the command line they are
+    # mostly the operator trying the index, and a batch (--questions) would fill /gaps with them.
+    cli: bool = False
 
     def __post_init__(self) -> None:
         _check(1 <= self.retention_days <= 3650, "record.retention_days", "must be between 1 and 3650")
@@ -368,12 +375,17 @@ def load_config(
     if path is not None:
         raw = _read_toml(path)
         base = path.resolve().parent
+    variables: dict[tuple[str, str], str] = {}  # the keys set from the environment, and by which variable
     for name, (table, key) in ENVIRONMENT.items():
         if environ.get(name):
             raw.setdefault(table, {})[key] = environ[name]
+            variables[(table, key)] = name
     for table, values in (overrides or {}).items():
-        raw.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
-    return _build(raw, base)
+        given = {k: v for k, v in values.items() if v is not None}
+        raw.setdefault(table, {}).update(given)
+        for key in given:
+            variables.pop((table, key), None)
+    return _build(raw, base, variables)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -408,7 +420,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _build(raw: Mapping[str, Any], base: Path) -> Config:
+def _build(raw: Mapping[str, Any], base: Path, variables: Mapping[tuple[str, str], str]) -> Config:
     tables = {}
     for table, cls in _TABLES.items():
         values = dict(raw.get(table, {}))
@@ -423,7 +435,8 @@ def _build(raw: Mapping[str, Any], base: Path) -> Config:
         defaults = cls()
         converted = {}
         for key, value in values.items():
-            converted[key] = _convert(f"{table}.{key}", value, getattr(defaults, key))
+            converted[key] = _convert(f"{table}.{key}", value, getattr(defaults, key),
+                                      variable=variables.get((table, key)))
         try:
             tables[table] = replace(defaults, **converted)
         except TypeError as e:
@@ -517,13 +530,28 @@ def _resolve(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
-def _convert(key: str, value: Any, default: Any) -> Any:
-    """Coerce `value` to the type of `default`, or say which key is wrong."""
+# How an environment variable may say a boolean (TOML has its own: true and false, unquoted).
+_SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                 "off": False}
+
+
+def _convert(key: str, value: Any, default: Any, *, variable: str | None = None) -> Any:
+    """Coerce `value` to the type of `default`, or say which key (or environment `variable`) is wrong.
+
+    A boolean must be one: TOML's true or false in the file, one of _SWITCH_WORDS in the
+    environment. Anything else is refused rather than read as false ("treu" turned robots.txt off).
+    """
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if variable is not None and isinstance(value, str) and value.strip().lower() in _SWITCH_WORDS:
+            return _SWITCH_WORDS[value.strip().lower()]
+        if variable is not None:
+            raise ConfigError(f"{variable} = {value!r} (it sets {key}) is not a yes or no: give one of "
+                              f"{', '.join(_SWITCH_WORDS)}")
+        raise ConfigError(f"{key} = {value!r} is not true or false: write {key.rpartition('.')[2]} = true or "
+                          f"{key.rpartition('.')[2]} = false, without quotes")
     try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(value)
         if isinstance(default, Path):
             return Path(str(value))
         if isinstance(default, tuple):
@@ -546,7 +574,8 @@ def _convert(key: str, value: Any, default: Any) -> Any:
         pass
     else:
         return value
-    raise ConfigError(f"{key} = {value!r} is not a valid {type(default).__name__}")
+    what = f"{variable} = {value!r} (it sets {key})" if variable is not None else f"{key} = {value!r}"
+    raise ConfigError(f"{what} is not a valid {type(default).__name__}")
 
 
 # A connection URL's password: postgresql://user:PASSWORD@host, ?password=PASSWORD, password=PASSWORD.

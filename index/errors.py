@@ -41,3 +41,11 @@ class IngestError(ArticlebotError):
 
 class FetchError(IngestError):
     """A web page could not be fetched, or was refused (address, size, type, robots.txt, ...)."""
+
+
+class SiteUnreachableError(FetchError):
+    """No connection could be made to the site (refused, timed out, no route): nothing was asked of it."""
+
+
+class BuildStoppedError(ArticlebotError):
+    """A build was told to stop (the bot is stopping) and did, at its next progress report."""

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from index.config import AnswerConfig, Config
+from index.model import BuildProgress
 from index.text import paragraphs, sentences
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,24 @@ def evaluate(
     *,
     offtopic: Path | None = None,
     limit: int | None = None,
+    progress: Callable[[BuildProgress], None] | None = None,
 ) -> dict[str, Any]:
-    """Index the corpus folders as one corpus, ask every question, and score articlebot and the baselines."""
+    """Index the corpus folders as one corpus, ask every question, and score articlebot and the baselines.
+
+    `progress` hears the index build's stages, then "asking": articlebot's questions answered so far
+    (the baselines take milliseconds).
+    """
     from index.engine import Engine
 
     questions = load_questions(question_files, limit)
     offtopic_questions = _lines(offtopic) if offtopic else []
+    notify = progress or (lambda _: None)
+    asked = 0
+
+    def answered() -> None:
+        nonlocal asked
+        asked += 1
+        notify(BuildProgress("asking", asked, len(questions) + len(offtopic_questions)))
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
         _merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
@@ -95,10 +108,11 @@ def evaluate(
         composing = replace(tiers, tentative_threshold=0.0)
         with Engine.from_config(replace(config, index=index_config, answer=composing)) as engine:
             try:
-                engine.rebuild()
+                engine.rebuild(progress)
+                notify(BuildProgress("asking", 0, len(questions) + len(offtopic_questions)))
                 texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
                 systems: dict[str, System] = {
-                    "articlebot": lambda qs: _articlebot(engine, qs, tiers),
+                    "articlebot": lambda qs: _articlebot(engine, qs, tiers, answered),
                     "bm25 paragraphs": _bm25_baseline(texts),
                     "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
                 }
@@ -214,7 +228,8 @@ def _cell(value: float) -> str:
 
 
 def articlebot_predictions(engine: Any, questions: Sequence[str],
-                           tiers: AnswerConfig | None = None) -> list[Prediction]:
+                           tiers: AnswerConfig | None = None,
+                           answered: Callable[[], None] | None = None) -> list[Prediction]:
     """What the engine answers to each question, as Predictions.
 
     With `tiers`, the engine is expected to compose every answer (its tentative_threshold 0) and
@@ -235,6 +250,8 @@ def articlebot_predictions(engine: Any, questions: Sequence[str],
                           for s in answer.sentences)
         out.append(Prediction(text, tuple((c.source, c.start, c.end) for c in answer.citations),
                               tier == "declined", seconds, marked, answer.confidence, tier))
+        if answered is not None:
+            answered()
     return out
 
 

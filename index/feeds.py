@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,19 +135,23 @@ def health(config: Config) -> list[FeedHealth]:
 
 
 def sync(config: Config, *, now: datetime | None = None, wait_after_failures: bool = False,
-         only: str | None = None) -> list[FeedRun]:
+         only: str | None = None, stop: Callable[[], bool] | None = None) -> list[FeedRun]:
     """Poll every followed feed (or only the one with URL `only`) and add its new entries' pages to the corpus.
 
     The index is not updated here: the caller updates it once if anything was added.
     `wait_after_failures`: skip a failing feed until its next try is due (the bot); the command
-    line tries every feed.
+    line tries every feed. `stop`: asked before each feed and each entry's page; once it is true
+    the rest is left for the next poll (a stopping bot does not wait for twenty slow pages).
     """
+    stopped = stop or (lambda: False)
     now = now or datetime.now(UTC)
     if not feeds(config):
         return []  # and nothing is written
     runs = []
     with _editing(config.feed_state_path) as state:
         for feed in _all(config, state):
+            if stopped():
+                break
             if only is not None and feed.url != only:
                 continue
             record = state.feeds.setdefault(feed.url, {})
@@ -156,7 +160,7 @@ def sync(config: Config, *, now: datetime | None = None, wait_after_failures: bo
                 runs.append(FeedRun(feed, "waiting", error=record.get("error"),
                                     failures=int(record.get("failures", 0)), retry_at=retry_at))
                 continue
-            runs.append(_poll(config, feed, record, now))
+            runs.append(_poll(config, feed, record, now, stopped))
     return runs
 
 
@@ -179,7 +183,8 @@ def read_entries(document: FeedDocument) -> list[FeedEntry]:
     return entries
 
 
-def _poll(config: Config, feed: FeedConfig, record: dict[str, Any], now: datetime) -> FeedRun:
+def _poll(config: Config, feed: FeedConfig, record: dict[str, Any], now: datetime,
+          stopped: Callable[[], bool]) -> FeedRun:
     """Fetch one feed (conditionally) and add its new entries; `record` (its state) is updated in place."""
     try:
         document = fetch_feed(feed.url, config.fetch, etag=record.get("etag"),
@@ -190,8 +195,7 @@ def _poll(config: Config, feed: FeedConfig, record: dict[str, Any], now: datetim
         interval = timedelta(minutes=config.fetch.feed_interval_minutes)
         retry_at = now + min(interval * 2 ** min(failures - 1, 20), max(MAX_BACKOFF, interval))
         record.update(failures=failures, error=str(e), retry_at=retry_at.isoformat())
-        log.warning("feed %s failed (%d time%s in a row): %s; next try at %s", feed.title, failures,
-                    "" if failures == 1 else "s", e, retry_at.isoformat(timespec="seconds"))
+        # Not logged here: the caller reports it (the bot in its log, the command line on stderr), once.
         return FeedRun(feed, "failed", error=str(e), failures=failures, retry_at=retry_at)
     record.update(failures=0, error=None, retry_at=None, last_read=now.isoformat())
     if document is None or entries is None:
@@ -205,6 +209,9 @@ def _poll(config: Config, feed: FeedConfig, record: dict[str, Any], now: datetim
     for entry in entries[:config.fetch.feed_max_entries]:
         if entry.key in known:
             continue
+        if stopped():
+            retry_later = True  # the entries left are read again by the next poll
+            break
         try:
             addition = add_url(config, entry.link)
         except IngestError as e:

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 from index.config import FetchConfig
-from index.errors import FetchError
+from index.errors import FetchError, SiteUnreachableError
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml",
@@ -257,6 +257,8 @@ def _read_robots(origin: str, config: FetchConfig, deadline: float) -> RobotFile
     robots_url = f"{origin}/robots.txt"
     try:
         response = _follow(robots_url, config, deadline, accept="text/plain", robots=None)
+    except SiteUnreachableError:
+        raise  # the site itself, not its robots.txt, is what failed: said as such
     except FetchError as e:
         raise FetchError(f"the site's robots.txt could not be read ({e}), so nothing is fetched from {origin}"
                          ) from None
@@ -290,14 +292,16 @@ def _request(url: str, config: FetchConfig, deadline: float, *, accept: str,
             connection.connect()
             break
         except TimeoutError:
-            raise FetchError(too_slow) from None
+            raise SiteUnreachableError(f"the site could not be reached: {host} port {port} did not answer within "
+                                       f"{config.timeout_seconds:g} s (fetch.timeout_seconds)") from None
         except ssl.SSLError as e:
             raise FetchError(f"the secure connection failed ({e.reason or e})") from None
         except OSError as e:  # this address does not answer; try the host's next one
             failures.append(f"{address}: {e.strerror or e}")
             connection = None
     if connection is None:
-        raise FetchError(f"cannot connect to {host} port {port} ({'; '.join(failures)})")
+        raise SiteUnreachableError(f"the site could not be reached: cannot connect to {host} port {port} "
+                                   f"({'; '.join(failures)})")
     watchdog = _Watchdog(connection, deadline - time.monotonic())
     try:
         connection.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers={

@@ -140,7 +140,10 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class BuildProgress:
-    """Progress of a build, reported to a callback: `stage` is 'reading', 'embedding' or 'writing'."""
+    """Progress of a build, reported to a callback: `stage` is 'reading', 'embedding' or 'writing'.
+
+    An eval (index/evaluate.py) reports 'asking' too: its questions answered so far.
+    """
 
     stage: str
     done: int

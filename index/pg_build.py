@@ -63,7 +63,7 @@ def build_in_database(config: IndexConfig, embedder: Embedder, store: PgStore,
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
             raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
         texts = [text for info, chunks, _ in fresh for text in to_embed(info, chunks)]
-        vectors = embed(texts, embedder, notify)
+        vectors = embed(texts, embedder, notify, batch_size=config.batch_size)
 
         if live is None:
             generation = store.new_generation(corpus, model=embedder.name, backend=embedder.backend,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pytest
 
-from index.build import build_index
+from index.build import build_index, embed
 from index.config import Config
 from index.embedding import HashEmbedder
 from index.engine import Engine
@@ -226,3 +228,33 @@ def test_an_unreadable_file_does_not_make_every_build_rewrite_the_index(tmp_path
     build_index(config.index, HashEmbedder())
     (corpus / "worse.txt").unlink()
     assert [s.source for s in build_index(config.index, HashEmbedder()).skipped] == []
+
+
+class SlowEmbedder(HashEmbedder):
+    """Takes a steady time per text, as a model does, and keeps the size of each call."""
+
+    def __init__(self, seconds_per_text: float) -> None:
+        super().__init__()
+        self.seconds_per_text = seconds_per_text
+        self.calls: list[int] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        time.sleep(self.seconds_per_text * len(texts))
+        return super().encode(texts)
+
+
+@pytest.mark.parametrize(("seconds_per_text", "step"), [(0.01, 32), (0.3, 4)])
+def test_embedding_reports_progress_about_every_second_in_whole_batches(seconds_per_text: float, step: int) -> None:
+    texts = [f"passage {i} " + "word " * (i % 50) for i in range(400 if step == 32 else 24)]
+    embedder = SlowEmbedder(seconds_per_text)  # 100 texts a second, or 3: a fast model, or long passages on a slow one
+    reports: list[tuple[float, int]] = []
+    vectors = embed(texts, embedder, lambda p: reports.append((time.monotonic(), p.done)), batch_size=32)
+    np.testing.assert_array_equal(vectors, HashEmbedder().encode(texts))  # in the order given
+    assert embedder.calls[0] == 4  # the first report after one onnx run, not after 256 texts
+    # Whole batches of 32 when a second holds that many, else whole onnx runs of full-length passages.
+    assert all(size % step == 0 for size in embedder.calls[1:-1]), embedder.calls
+    assert max(embedder.calls) < 256, embedder.calls
+    assert [done for _, done in reports] == [sum(embedder.calls[:n]) for n in range(len(embedder.calls) + 1)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(reports)]
+    assert sorted(gaps)[len(gaps) // 2] < 1.5, gaps  # typically about a second (this machine may be busy)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import shutil
+import struct
 import subprocess
 import sys
+import termios
+import threading
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -118,6 +125,61 @@ def test_every_command_explains_itself_with_an_example(command: str) -> None:
     assert "example" in result.stdout
 
 
+def test_global_options_work_before_and_after_the_command(built: tuple[Path, Path], tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\ncorpus_dir = '{built[0]}'\nindex_dir = '{built[1]}'\n", "utf-8")
+    for args in (("sources", "--config", str(config)), ("--config", str(config), "sources")):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stdout.startswith(f"{SEED.name}: "), args  # the index the config names
+    # -v before or after the command: the build says (at INFO) why it builds from scratch.
+    for n, args in enumerate((("index", "--config", str(config), "-v"), ("--verbose", "--config", str(config), "index"),
+                              ("index", "--config", str(config)))):
+        result = run(*args, "--index-dir", str(tmp_path / f"index{n}"), cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+        assert ("INFO index.build: building from scratch" in result.stderr) == ("-v" in args or "--verbose" in args)
+
+
+def test_version_and_a_bare_command_line_answer_without_an_error() -> None:
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"articlebot {metadata.version('articlebot')}"
+    bare = run()
+    assert bare.returncode == 2
+    assert bare.stdout.startswith("usage: articlebot")
+    assert "ask " in bare.stdout  # the whole help: the commands, and the examples
+    assert "examples:" in bare.stdout
+    assert "error" not in bare.stdout + bare.stderr
+    feeds = run("feeds")
+    assert feeds.returncode == 2
+    assert "sync " in feeds.stdout
+    assert "list " in feeds.stdout
+    assert "error" not in feeds.stdout + feeds.stderr
+
+
+def test_ask_records_its_questions_only_when_the_config_says_so(built: tuple[Path, Path], tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(built[1], index)
+    config = tmp_path / "config.toml"
+    config.write_text(f"[index]\nindex_dir = '{index}'\n", "utf-8")
+    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    nothing = run("gaps", "--config", str(config), "--json")
+    assert nothing.returncode == 0, nothing.stderr  # only the CLI was used: an empty record, not an error
+    assert json.loads(nothing.stdout) == {"days": 30, "gaps": []}
+    said = run("gaps", "--config", str(config))
+    assert said.returncode == 0
+    assert "No questions are recorded" in said.stdout
+
+    config.write_text(f"[index]\nindex_dir = '{index}'\n[record]\ncli = true\n", "utf-8")
+    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    assert run("ask", "--config", str(config), "who was released?").returncode == 0  # answered: no gap
+    found = run("gaps", "--config", str(config), "--json")
+    assert found.returncode == 0, found.stderr
+    [gap] = json.loads(found.stdout)["gaps"]
+    assert gap["questions"] == ["What is the capital of Australia?"]
+    assert gap["declined"] == 1
+
+
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
     result = run("run", "--index-dir", str(tmp_path / "i"))
     assert result.returncode == 2
@@ -220,3 +282,47 @@ def test_a_question_that_is_not_text_is_refused_in_plain_words(built: tuple[Path
     assert "half of a character" in refused["error"]
     assert answered["question"] == "who was\u0085released?"
     assert not answered["abstained"]
+
+
+def test_eval_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / SEED.name).write_bytes(SEED.read_bytes())
+    text = SEED.read_text("utf-8")
+    gold = "three political prisoners"
+    rows = [{"question": question, "article": SEED.name, "impossible": False,
+             "answers": [{"text": gold, "start": text.index(gold), "end": text.index(gold) + len(gold)}]}
+            for question in ("who was released?", "Who was freed?", "Who were let go?")]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    terminal, stderr = pty.openpty()  # stderr a terminal, as a user running it sees it
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # one with a width, for tqdm
+    shown = bytearray()
+    reader = threading.Thread(target=_read_all, args=(terminal, shown))
+    reader.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(REPO)
+    try:
+        result = subprocess.run([*ARTICLEBOT, "eval", "--corpus", str(tmp_path / "corpus"), "--questions",
+                                 str(questions), "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=stderr, text=True, timeout=300)
+    finally:
+        os.close(stderr)
+        reader.join(30)
+    assert result.returncode == 0, shown.decode(errors="replace")
+    assert json.loads(result.stdout)["questions"] == 3
+    bars = shown.decode(errors="replace")
+    assert "embedding" in bars
+    assert "asking" in bars
+    assert "3/3" in bars
+    assert "question" in bars
+
+
+def _read_all(terminal: int, into: bytearray) -> None:
+    """Read a pseudo-terminal until its other end is closed."""
+    try:
+        while data := os.read(terminal, 4096):
+            into.extend(data)
+    except OSError:  # EIO: the other end closed
+        pass
+    finally:
+        os.close(terminal)

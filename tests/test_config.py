@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.config import load_config
+from index.config import ENVIRONMENT, load_config
 from index.errors import ConfigError
 from tests.support import REPO
 
@@ -54,17 +54,20 @@ def test_environment_overrides_the_file_and_paths_resolve_beside_it(tmp_path: Pa
 def test_the_example_config_documents_every_key_with_its_default() -> None:
     import tomllib
 
-    from index.config import AnswerConfig, IndexConfig, file_keys
+    from index.config import AnswerConfig, DiscordConfig, FetchConfig, IndexConfig, RecordConfig, file_keys
 
     with open(REPO / "config.example.toml", "rb") as f:
         documented = tomllib.load(f)
     # A key whose default depends on the machine is documented by a commented-out example line.
     commented = set(re.findall(r"^# (\w+) = ", (REPO / "config.example.toml").read_text("utf-8"), re.M))
-    for table, cls in (("index", IndexConfig), ("answer", AnswerConfig)):
+    tables = (("index", IndexConfig), ("answer", AnswerConfig), ("discord", DiscordConfig), ("fetch", FetchConfig),
+              ("record", RecordConfig))
+    for table, cls in tables:
         assert set(documented[table]) | commented >= set(file_keys(cls)), table
         assert set(documented[table]) <= set(file_keys(cls)), table
     config = load_config(REPO / "config.example.toml", environ={})
-    assert config.answer == AnswerConfig()
+    assert (config.answer, config.discord, config.fetch, config.record) == (
+        AnswerConfig(), DiscordConfig(), FetchConfig(), RecordConfig())
 
 
 GUILD = 123456789012345678
@@ -226,3 +229,45 @@ def test_a_retired_key_is_accepted_with_a_warning(tmp_path: Path, caplog: pytest
         config = load_config(path, environ={})
     assert config.index.hnsw_ef_search == 80
     assert "[index] bm25_postings_budget is no longer used" in caplog.text
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ("[fetch]\nallow_private_addresses = \"maybe\"\n", "fetch.allow_private_addresses"),
+    ("[fetch]\nrespect_robots = \"treu\"\n", "fetch.respect_robots"),
+    ("[fetch]\nrespect_robots = \"false\"\n", "fetch.respect_robots"),  # a string, even one that reads right
+    ("[index]\nskip_furniture = 0\n", "index.skip_furniture"),
+    ("[record]\ncli = \"yes\"\n", "record.cli"),
+])
+def test_a_boolean_key_takes_only_true_or_false(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} = .* is not true or false"):
+        load_config(path, environ={})
+    path.write_text(toml.replace(toml.split("= ")[1], "false\n"))
+    table, _, name = key.partition(".")
+    assert getattr(getattr(load_config(path, environ={}), table), name) is False
+
+
+def test_environment_variables_are_refused_by_name_when_their_value_cannot_be_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"^ARTICLEBOT_SHARD_COUNT = 'two' \(it sets discord.shard_count\)"):
+        load_config(None, environ={"ARTICLEBOT_SHARD_COUNT": "two"})
+    # No variable sets a boolean today; one that did would take the usual spellings and nothing else.
+    monkeypatch.setitem(ENVIRONMENT, "ARTICLEBOT_RESPECT_ROBOTS", ("fetch", "respect_robots"))
+    for word, meaning in (("0", False), ("No", False), ("off", False), ("1", True), ("TRUE", True), ("yes", True)):
+        config = load_config(None, environ={"ARTICLEBOT_RESPECT_ROBOTS": word})
+        assert config.fetch.respect_robots is meaning, word
+    with pytest.raises(ConfigError, match=r"^ARTICLEBOT_RESPECT_ROBOTS = 'treu' \(it sets fetch.respect_robots\)"):
+        load_config(None, environ={"ARTICLEBOT_RESPECT_ROBOTS": "treu"})
+
+
+def test_the_example_configs_header_lists_every_environment_variable_the_code_reads() -> None:
+    example = (REPO / "config.example.toml").read_text("utf-8")
+    header = " ".join(line.removeprefix("#").strip() for line in example.split("\n\n")[0].splitlines())
+    read = {name for folder in ("index", "bot") for path in (REPO / folder).rglob("*.py")
+            for name in re.findall(r"\bARTICLEBOT_[A-Z_]+\b", path.read_text("utf-8"))}
+    assert {"ARTICLEBOT_CONFIG", *ENVIRONMENT} <= read  # the scan finds what it should
+    assert set(re.findall(r"\bARTICLEBOT_[A-Z_]+\b", header)) == read
+    assert "DISCORD_TOKEN" in header
+    for name, (table, key) in ENVIRONMENT.items():  # and says which key each one sets
+        assert f"{name} ({table}.{key}" in header, name

@@ -4,6 +4,7 @@ attachments, and a real web site on loopback for links and feeds (tests/test_fee
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -234,3 +235,14 @@ async def test_the_bot_polls_its_feeds_again_on_its_interval_and_an_unchanged_fe
     await until(lambda: len(engine.sources()) == 4, 120, "the new entry, found by the next timed poll")
     assert site.asked("/a/")[pages:] == ["/a/chess"], "only the new entry's page is fetched"
     assert any("feed Coast News: 1 new article(s)" in line for line in bot.logs.lines)
+
+
+async def test_a_stopping_bot_does_not_wait_for_a_feed_of_slow_pages(
+        start_bot: Any, make_engine: Any, site: FeedSite) -> None:
+    engine = fetching(make_engine({}), FeedConfig(site.url("/slow.xml"), name="Slow news"))
+    bot = await start_bot(engine)
+    await until(lambda: site.asked("/a/slow/"), 30, "the first poll's first page")
+    began = time.monotonic()
+    await bot.finish(timeout=15)  # the poll would take 20 s more
+    assert time.monotonic() - began < 5
+    assert len(site.asked("/a/slow/")) < 6, "the pages left are the next poll's"

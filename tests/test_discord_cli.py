@@ -7,8 +7,11 @@ import os
 import shutil
 import signal
 import sys
+import time
+from asyncio.subprocess import Process
 from pathlib import Path
 
+import pytest
 from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
@@ -79,6 +82,7 @@ async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -
         await fake.stop()
     log = b"".join(output).decode(errors="replace")
     assert TOKEN not in log, "the token must never be logged"
+    assert "voice will NOT be supported" not in log  # the bot has no voice: no warning that it has none
     fake.check()
     assert not fake.unknown
 
@@ -128,3 +132,225 @@ async def test_an_unreachable_discord_is_reported_plainly(tmp_path: Path) -> Non
     assert process.returncode == 1, out
     assert b"could not reach Discord at http://127.0.0.1:9/api/v10" in out
     assert b"Traceback" not in out
+
+
+class SilentAPI:
+    """A server on loopback that accepts every connection and never answers: a Discord that hangs."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self._held: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        """Start listening; returns the API base URL to configure."""
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/api/v10"
+
+    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._held.append(writer)
+        self.connected.set()
+
+    async def stop(self) -> None:
+        """Drop the connections held and stop listening."""
+        for writer in self._held:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def start_against_silent_api(tmp_path: Path, login_timeout: float) -> tuple[SilentAPI, Process]:
+    """`articlebot -v run` configured to log in at a SilentAPI; returns once the login's connection is held."""
+    api = SilentAPI()
+    url = await api.start()
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\napi_base_url = "{url}"\ngateway_url = "ws://127.0.0.1:9/"\nlogin_timeout = {login_timeout}\n',
+        encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    waiting = asyncio.ensure_future(api.connected.wait())
+    await asyncio.wait({waiting, asyncio.ensure_future(process.wait())}, timeout=120,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        if process.returncode is None:
+            process.kill()
+        out, _ = await process.communicate()
+        await api.stop()
+        raise AssertionError(f"the bot never connected to log in: {out.decode(errors='replace')}")
+    return api, process
+
+
+async def test_a_discord_that_never_answers_the_login_is_given_up_on_after_login_timeout(tmp_path: Path) -> None:
+    api, process = await start_against_silent_api(tmp_path, login_timeout=2)
+    began = time.monotonic()
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await api.stop()
+    assert process.returncode == 1, out
+    assert time.monotonic() - began < 2 + 8, "given up at the timeout, not minutes later"
+    assert b"Discord did not answer the login within 2 s (discord.login_timeout)" in out
+    assert b"Traceback" not in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_during_the_login_ends_the_bot_at_once(tmp_path: Path, signum: int) -> None:
+    api, process = await start_against_silent_api(tmp_path, login_timeout=300)
+    try:
+        process.send_signal(signum)
+        began = time.monotonic()
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await api.stop()
+    assert stopped_after < 5, out
+    assert process.returncode == 0, out
+    assert b"stopping: before Discord answered the login" in out
+    assert b"Traceback" not in out
+
+
+async def test_a_stop_signal_during_the_first_index_build_ends_the_bot_within_seconds(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    story = SEED.read_text("utf-8")
+    for n in range(100):  # minutes of embedding on 2 cores: the signal comes long before the end
+        (corpus / f"story-{n}.txt").write_text(f"Dispatch number {n}\n\n{story}", "utf-8")
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\napi_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(120):
+            async for line in process.stdout:
+                output.append(line)
+                if b"checking the index" in line:
+                    break
+        await asyncio.sleep(3)  # into the build: reading the articles, then embedding them
+        process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        rest, _ = await asyncio.wait_for(process.communicate(), 60)
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await fake.stop()
+    log = (b"".join(output) + rest).decode(errors="replace")
+    # The build stops at its next progress report: within a second of embedding on an idle machine, but
+    # a signal during the model's load waits for the load and one slice (seconds more on a busy one).
+    assert stopped_after < 10, log
+    assert process.returncode == 0, log
+    assert "the index build was stopped" in log
+    assert not (tmp_path / "data" / "index" / "CURRENT").exists(), "nothing half-built was published"
+    assert "Traceback" not in log
+
+
+async def test_a_stop_signal_during_a_reindex_stops_its_build_process_too(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
+        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            output.append(line)
+
+    reader = asyncio.create_task(read())
+    try:
+        await fake.ready(timeout=120)
+        live = (tmp_path / "data" / "index" / "CURRENT").read_text()
+        story = SEED.read_text("utf-8")
+        for n in range(100):  # minutes of embedding in the build's own process (index.build_in_subprocess)
+            (corpus / f"story-{n}.txt").write_text(f"Dispatch number {n}\n\n{story}", "utf-8")
+        reindex = await fake.slash("reindex", fake.user("dee", permissions=ADMINISTRATOR))
+        await reindex.edit(lambda m: "embedding passages" in m.content, 120)
+        process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        stopped_after = time.monotonic() - began
+        told = await reindex.edit(lambda m: "Reindex failed" in m.content, 1)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await reader
+        await fake.stop()
+    log = b"".join(output).decode(errors="replace")
+    assert stopped_after < 10, log  # not the minutes the build would have taken
+    assert "stopped before it finished" in told.content
+    assert (tmp_path / "data" / "index" / "CURRENT").read_text() == live, "the index served is unchanged"
+    assert "Traceback" not in log
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)])
+async def test_a_second_stop_signal_does_not_wait_for_the_answers_in_progress(
+        tmp_path: Path, signum: int, status: int) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    (tmp_path / "config.toml").write_text(
+        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
+        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
+    env["DISCORD_TOKEN"] = TOKEN
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output: list[bytes] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            output.append(line)
+
+    reader = asyncio.create_task(read())
+    try:
+        await fake.ready(timeout=120)
+        fake.callback_delay = 12  # Discord is slow to take the answer's first step: it stays in progress
+        asked = await fake.slash("ask", fake.user("eli"), question="Who visited Minsk?")
+        await fake.wait_for(lambda: any(r.endswith("/callback") and str(asked.id) in r for r in fake.requests),
+                            30, "the question's defer")
+        process.send_signal(signum)
+        await fake.wait_for(lambda: any(b"a second Ctrl-C" in line for line in output), 10, "the first stop")
+        await asyncio.sleep(0.5)
+        assert process.returncode is None, "the first signal waits for the answer in progress"
+        process.send_signal(signum)
+        began = time.monotonic()
+        assert await asyncio.wait_for(process.wait(), 30) == status
+        stopped_after = time.monotonic() - began
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await reader
+        await fake.stop()
+    log = b"".join(output).decode(errors="replace")
+    assert stopped_after < 5, log
+    assert "Traceback" not in log

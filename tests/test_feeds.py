@@ -1,14 +1,15 @@
 """Feeds: `articlebot feeds sync` and index/feeds.py, against a real web server the tests start on loopback.
 
 The server (http.server in a thread, on 127.0.0.1) serves an RSS feed that honours If-None-Match,
-an Atom feed that honours If-Modified-Since, a feed that fails, an HTML page posing as a feed, and
-the article pages the feeds link to. Nothing here reaches the internet.
+an Atom feed that honours If-Modified-Since, a feed that fails, an HTML page posing as a feed, a feed
+whose pages are slow, and the article pages the feeds link to. Nothing here reaches the internet.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ from index.config import FeedConfig, load_config
 from index.errors import ConfigError, FetchError, IngestError
 from index.fetch import fetch_feed
 from tests.support import REPO, SEED
+from tests.test_cli import run
 from tests.test_ingest import BAKERY, CANONICAL, CHESS, FERRY, LIGHTHOUSE, articlebot, page, state, write_config
 
 PAGES = {"/a/lighthouse": page(LIGHTHOUSE), "/a/bakery": page(BAKERY), "/a/chess": page(CHESS),
@@ -90,6 +92,15 @@ class FeedHandler(BaseHTTPRequestHandler):
             body = (f"<rss version='2.0'><channel><title>Claims</title><item><title>Chess</title>"
                     f"<link>{self.server.url('/a/claims')}</link></item></channel></rss>")
             return self.send(body.encode(), "text/xml")
+        if self.path == "/slow.xml":  # twenty entries whose pages take a second each
+            items = "".join(f"<item><title>Ferry {n}</title><link>{self.server.url(f'/a/slow/{n}')}</link></item>"
+                            for n in range(20))
+            return self.send(f"<rss version='2.0'><channel><title>Slow</title>{items}</channel></rss>".encode(),
+                             "application/rss+xml")
+        if self.path.startswith("/a/slow/"):
+            time.sleep(1)
+            schedule = f"every {self.path.rsplit('/', 1)[1]} minutes"
+            return self.send(page(FERRY.format(schedule=schedule)), "text/html; charset=utf-8")
         if self.path == "/html-feed":
             return self.send(page(BAKERY), "text/html")
         if self.path in PAGES:
@@ -200,6 +211,18 @@ def test_when_every_feed_fails_sync_exits_1_and_changes_nothing(
     status, _, err = articlebot(capsys, "feeds", "sync", "--config", str(write_config(tmp_path / "none")))
     assert status == 1
     assert "no feeds are followed" in err
+
+
+def test_the_real_command_says_each_failure_and_each_addition_once(site: FeedSite, tmp_path: Path) -> None:
+    config = with_feeds(write_config(tmp_path), {"url": site.url("/rss.xml"), "name": "Coast News"},
+                        {"url": site.url("/broken.xml"), "name": "Broken"})
+    (tmp_path / "corpus" / SEED.name).write_bytes(SEED.read_bytes())
+    result = run("feeds", "sync", "--config", str(config))  # its own process: its log goes to stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("the server answered 500") == 1, result.stderr
+    assert "articlebot feeds sync: Broken: failed: the server answered 500" in result.stderr
+    assert result.stdout.count("lighthouse-keeper-retires-after-forty-years.md") == 1, result.stdout
+    assert "index updated: 3 added" in result.stdout
 
 
 def test_a_failing_feed_waits_longer_each_time(site: FeedSite, tmp_path: Path) -> None:

@@ -107,5 +107,7 @@ def test_the_gaps_command_prints_the_groups(tmp_path: Path, capsys: Any) -> None
         main(["gaps", *args, "--days", "0"])
     assert "must be from 1 to 3650 days" in capsys.readouterr().err
     empty = ["--index-dir", str(tmp_path / "none"), "--corpus", str(SEED.parent)]
-    assert main(["gaps", *empty]) == 1
-    assert "no question record" in capsys.readouterr().err
+    assert main(["gaps", *empty]) == 0  # nothing recorded yet is an empty record, not an error
+    assert "No questions are recorded" in capsys.readouterr().out
+    assert main(["gaps", *empty, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"days": 30, "gaps": []}
