@@ -64,13 +64,26 @@ async def test_ask_is_deferred_then_answered_with_exact_quotes(start_bot: Any, u
     assert "political prisoners" in answer.content
     assert "released" in answer.content
     assert re.search(r"\[\d\]", answer.content), "the answer marks its source"
-    assert answer.embeds[0]["title"] == "Sources"
+    # The release sentence reads only 0.17 to the reading model: given, and said to be tentative (#33).
+    assert answer.content.startswith("The articles may not say this directly. Closest:")
+    assert answer.embeds[0]["title"] == "Closest sources"
+    assert "may not say this directly" in answer.embeds[0]["footer"]["text"]
     for quote in quotes(answer, unescape):
         assert quote
         assert quote in SEED_TEXT, f"not the article's exact words: {quote!r}"
     assert any("three political prisoners" in q for q in quotes(answer, unescape))
     assert answer.data["allowed_mentions"] == {"parse": []}
     assert not answer.ephemeral
+
+
+async def test_a_sure_answer_is_given_plainly_with_its_sources(start_bot: Any, unescape: Any) -> None:
+    fake = (await start_bot()).fake
+    it = await fake.slash("ask", fake.user("abe"), question="When did Smith arrive in Minsk?")
+    await it.callback()
+    answer = await it.followup()
+    assert answer.content.startswith("On February 14, 2025")
+    assert answer.embeds[0]["title"] == "Sources"
+    assert all(quote in SEED_TEXT for quote in quotes(answer, unescape))
 
 
 async def test_private_ask_is_seen_only_by_the_asker(start_bot: Any) -> None:

@@ -271,7 +271,8 @@ def test_eval_scores_the_database_store_in_a_corpus_of_its_own_dropped_after(
     assert reports["postgres"]["store"] == "postgres"
     quality = {store: {k: v for k, v in report["systems"]["articlebot"].items() if not k.startswith("latency")}
                for store, report in reports.items()}
-    assert quality["postgres"] == quality["embedded"]
+    # Compared as JSON: a figure over no questions (no answer sure enough for the tier "answer") is NaN in both.
+    assert json.dumps(quality["postgres"], sort_keys=True) == json.dumps(quality["embedded"], sort_keys=True)
     assert quality["postgres"]["cite@1"] == 1.0
     with psycopg.connect(postgres_url) as conn:  # the eval's corpus is gone; the bot's is untouched
         assert conn.execute("SELECT corpus FROM articlebot.corpora").fetchall() == [("",)]
