@@ -307,21 +307,26 @@ def _overlap_answer(snapshot: SearchableIndex, found: Gathered, min_relevance: f
 def _second_sentence(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
     """The best sentence, with the ranker's next best when it thinks nearly as well of it; neighbours joined."""
     assert best.probability is not None
-
-    def adjacent(other: _Candidate) -> bool:
-        return other.citation.n == best.citation.n and abs(other.position - best.position) == 1
-
-    def length(other: _Candidate) -> int:
-        if adjacent(other):
-            return max(best.span.end, other.span.end) - min(best.span.start, other.span.start)
-        return len(best.text) + 1 + len(other.text)
-
     rivals = [c for c in candidates if c is not best and c.text != best.text and c.probability is not None
-              and c.probability >= weights.ranked_second * best.probability and length(c) <= weights.answer_chars]
-    if not rivals:
-        return [best]
-    other = max(rivals, key=lambda c: c.score)
-    if not adjacent(other):
+              and c.probability >= weights.ranked_second * best.probability
+              and _joined_length(best, c) <= weights.answer_chars]
+    return _joined(best, max(rivals, key=lambda c: c.score)) if rivals else [best]
+
+
+def _adjacent(best: _Candidate, other: _Candidate) -> bool:
+    return other.citation.n == best.citation.n and abs(other.position - best.position) == 1
+
+
+def _joined_length(best: _Candidate, other: _Candidate) -> int:
+    """How long the answer is with `other` beside `best`: one quote when they are neighbours."""
+    if _adjacent(best, other):
+        return max(best.span.end, other.span.end) - min(best.span.start, other.span.start)
+    return len(best.text) + 1 + len(other.text)
+
+
+def _joined(best: _Candidate, other: _Candidate) -> list[_Candidate]:
+    """The answer's sentences: both, or one quote of the two when they are neighbours in a passage."""
+    if not _adjacent(best, other):
         return [best, other]
     start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
     quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
@@ -615,25 +620,11 @@ def _weighted_terms(snapshot: SearchableIndex, question: str) -> dict[int, float
 def _answer_sentences(best: _Candidate, candidates: Sequence[_Candidate], weights: Weights) -> list[_Candidate]:
     """The best sentence, with a second one when that scores nearly as well; neighbours join into one quote."""
 
-    def adjacent(other: _Candidate) -> bool:
-        return other.citation.n == best.citation.n and abs(other.position - best.position) == 1
-
-    def length(other: _Candidate) -> int:
-        if adjacent(other):
-            return max(best.span.end, other.span.end) - min(best.span.start, other.span.start)
-        return len(best.text) + 1 + len(other.text)
-
     def merit(other: _Candidate) -> float:
-        added = length(other) - len(best.text)
-        return other.score + (weights.adjacent if adjacent(other) else 0.0) - weights.length_cost * added / 100
+        added = _joined_length(best, other) - len(best.text)
+        return (other.score + (weights.adjacent if _adjacent(best, other) else 0.0)
+                - weights.length_cost * added / 100)
 
     rivals = [c for c in candidates if c is not best and c.text != best.text
-              and merit(c) >= best.score - weights.second and length(c) <= weights.answer_chars]
-    if not rivals:
-        return [best]
-    other = max(rivals, key=merit)
-    if not adjacent(other):
-        return [best, other]
-    start, end = min(best.span.start, other.span.start), max(best.span.end, other.span.end)
-    quote = best.citation.quote[start - best.citation.start:end - best.citation.start]
-    return [replace(best, span=Span(start, end), text=quote, marked=best.marked or other.marked)]
+              and merit(c) >= best.score - weights.second and _joined_length(best, c) <= weights.answer_chars]
+    return _joined(best, max(rivals, key=merit)) if rivals else [best]
