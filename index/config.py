@@ -129,7 +129,7 @@ class AnswerConfig:
     # at or above answer_threshold it is given as the answer; at or above tentative_threshold it is
     # given as "The articles may not say this directly. Closest: ..."; below, the question is declined.
     answer_threshold: float = 0.854
-    tentative_threshold: float = 0.151
+    tentative_threshold: float = 0.113
 
     def __post_init__(self) -> None:
         _check(1 <= self.top_k <= 20, "answer.top_k", "must be between 1 and 20")
