@@ -51,7 +51,7 @@ def test_reindexing_an_unchanged_corpus_embeds_nothing(built: tuple[Path, Path])
 
 
 def test_ask_prints_the_answer_and_numbered_quoted_sources(built: tuple[Path, Path]) -> None:
-    result = run("ask", "--index-dir", str(built[1]), "who was released?")
+    result = run("ask", "--corpus", str(built[0]), "--index-dir", str(built[1]), "who was released?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\n")
     assert "three political prisoners" in answer
@@ -101,7 +101,8 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "who was released?"}\n\n{"question": "What is the capital of Australia?"}\n'
                          '{"question": "   "}\n')
-    result = run("ask", "--index-dir", str(built[1]), "--json", "--questions", str(questions))
+    corpus, index = built
+    result = run("ask", "--corpus", str(corpus), "--index-dir", str(index), "--json", "--questions", str(questions))
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stderr
     released, australia, empty = (json.loads(line) for line in lines)
