@@ -58,8 +58,8 @@ def excerpt(citation: Citation, sentences: Sequence[AnswerSentence], room: int, 
     around its answering phrase.
     """
     quote = citation.quote
-    focus = [s for s in sentences if s.citation == citation.n
-             and quote[s.start - citation.start:s.end - citation.start] == s.text and s.start >= citation.start]
+    focus = [s for s in sentences if s.citation == citation.n and s.start >= citation.start
+             and quote[s.start - citation.start:s.end - citation.start] == s.text]
     if not focus:
         return Excerpt(quote, *_opening(quote, 0, len(quote), room))
     first = focus[0]
@@ -82,14 +82,17 @@ def excerpt(citation: Citation, sentences: Sequence[AnswerSentence], room: int, 
         before = min(a, left - after)  # what the text after could not use goes before
         start = _word_start(quote, a - before, a) if before else a
         end = _word_end(quote, b + after, b) if after else b
-    marks = []
-    for s in focus:
-        if s.highlight:
-            h0, h1 = s.start - citation.start + s.highlight[0], s.start - citation.start + s.highlight[1]
-            h0, h1 = max(h0, start), min(h1, end)
-            if h0 < h1:
-                marks.append((h0, h1))
-    return Excerpt(quote, start, end, tuple(sorted(set(marks))))
+    marks: list[tuple[int, int]] = []
+    for h0, h1 in sorted((s.start - citation.start + s.highlight[0], s.start - citation.start + s.highlight[1])
+                         for s in focus if s.highlight):
+        h0, h1 = max(h0, start), min(h1, end)
+        if h0 >= h1:
+            continue
+        if marks and h0 <= marks[-1][1]:  # overlapping phrases are marked as one
+            marks[-1] = (marks[-1][0], max(marks[-1][1], h1))
+        else:
+            marks.append((h0, h1))
+    return Excerpt(quote, start, end, tuple(marks))
 
 
 def place(citation: Citation) -> str:

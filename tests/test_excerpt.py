@@ -42,3 +42,20 @@ def test_the_place_of_a_quote_is_its_lines_else_its_paragraph() -> None:
     assert place(Citation(1, "a.txt", "T", None, 0, 13, quote, 0.5, 2, line=4)) == "lines 4–6"
     assert place(Citation(1, "a.txt", "T", None, 0, 3, "one", 0.5, 2, line=4)) == "line 4"
     assert place(Citation(1, "a.txt", "T", None, 0, 3, "one", 0.5, 2)) == "paragraph 2"
+
+
+def test_two_answer_sentences_of_one_passage_are_shown_together_when_they_fit() -> None:
+    quote = "Opening words here. Kovac lit the lanterns. The band played. Olsen rang the bell. Closing words."
+    cited = Citation(1, "a.txt", "T", None, 10, 10 + len(quote), quote, 0.5, 1)
+
+    def said(text: str, phrase: str) -> AnswerSentence:
+        at = 10 + quote.index(text)
+        return AnswerSentence(text, 1, at, at + len(text), (text.index(phrase), text.index(phrase) + len(phrase)))
+
+    first, second = said("Kovac lit the lanterns.", "Kovac"), said("Olsen rang the bell.", "Olsen")
+    shown = excerpt(cited, [first, second], 70)
+    assert [text for text, marked in shown.pieces() if marked] == ["Kovac", "Olsen"]
+    assert quote[shown.start:shown.end].startswith(("Kovac", "here. Kovac", "words here. Kovac"))
+    # Without room for both, the first is shown, the second left to be cut.
+    alone = excerpt(cited, [first, second], 30)
+    assert [text for text, marked in alone.pieces() if marked] == ["Kovac"]
