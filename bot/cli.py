@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
+from bot.excerpt import excerpt, place
 from index import LOG_FORMAT
 from index.config import Config, load_config
 from index.errors import ArticlebotError, ConfigError
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file with one question per line, or JSON Lines with a 'question' field")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question, one per line")
     ask.add_argument("--top-k", type=_top_k, metavar="K", help="sources to cite, 1-20 (default from config: 3)")
+    ask.add_argument("--corpus", type=Path, metavar="DIR",
+                     help="folder of the articles, read to give each quote's line (default: corpus/)")
 
     show = command("show", "Print the text an article's citation offsets refer to (HTML, PDF: the extracted text).",
                    "articlebot show us-diplomat-visits-belarus.txt")
@@ -384,7 +387,7 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
         print(f"articlebot ask: {args.questions} holds no questions", file=sys.stderr)
         return 2
     with _engine(config) as engine:
-        answers = _answer_each(engine, questions, args.top_k)
+        answers = [a if isinstance(a, str) else engine.locate(a) for a in _answer_each(engine, questions, args.top_k)]
     if config.record.enabled and config.record.cli:
         _record(config, [a for a in answers if not isinstance(a, str)], args.guild)
     for i, answer in enumerate(answers):
@@ -476,15 +479,29 @@ def read_questions(path: Path) -> list[str]:
     return questions
 
 
+# The answering phrase in a quote is set in «guillemets»: one character each side, so the quote's
+# wrapping hardly moves; readable in any terminal, whatever its colours, and in a file or a pipe,
+# where bold escape codes would be noise; never confused with the straight quotes around the whole
+# quote; and, unlike **bold**, not markdown that a terminal leaves raw and a .md article may itself hold.
+MARK_OPEN, MARK_CLOSE = "«", "»"
+ELLIPSIS = "…"
+
+
 def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
-    """An answer for a terminal: the answer, then the numbered sources with their quotes."""
+    """An answer for a terminal: the answer, then the numbered sources, each with its line and its quote.
+
+    A source an answer sentence comes from shows that sentence whole, with as much of the passage
+    around it as `quote_chars` leaves, the answering phrase «marked»; any other shows its opening.
+    """
     lines = [answer.text, ""]
     if answer.declined and answer.citations:
         lines.append("Nearest passages (they do not answer it):")
     for c in answer.citations:
-        where = f"{c.title}, ¶{c.paragraph}" + (f" — {c.url}" if c.url else f" ({c.source})")
+        where = f"{c.title}, {place(c)}" + (f" — {c.url}" if c.url else f" ({c.source})")
         lines.append(f"[{c.n}] {where}")
-        quote = c.quote if len(c.quote) <= quote_chars else c.quote[: quote_chars - 4].rsplit(" ", 1)[0] + " ..."
+        shown = excerpt(c, answer.sentences, quote_chars, whole_sentence=True)
+        quote = "".join(f"{MARK_OPEN}{text}{MARK_CLOSE}" if marked else text for text, marked in shown.pieces())
+        quote = (ELLIPSIS if shown.cut_before else "") + quote + (ELLIPSIS if shown.cut_after else "")
         lines.extend(textwrap.wrap(f'"{quote}"', width=100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines).rstrip()
 

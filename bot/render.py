@@ -16,11 +16,12 @@ from urllib.parse import quote as percent_encode
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
+from bot.excerpt import Excerpt, excerpt, place
 from index.config import FeedConfig
 from index.errors import ArticlebotError, IndexDatabaseError
 from index.feeds import FeedHealth
 from index.ingest import Addition, Removal
-from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
+from index.model import Answer, AnswerSentence, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Gap, Summary, gap_lines
 
 if TYPE_CHECKING:
@@ -135,11 +136,13 @@ def answer_reply(answer: Answer) -> Reply:
     if not answer.citations:
         return Reply(content)
     return Reply(content, (citations_embed(answer.citations, declined=answer.declined,
-                                           tentative=answer.tier == "tentative"),))
+                                           tentative=answer.tier == "tentative", sentences=answer.sentences),))
 
 
-def citations_embed(citations: Sequence[Citation], *, declined: bool, tentative: bool = False) -> discord.Embed:
-    """One embed listing the citations: title and paragraph, the quote trimmed to fit, a link to it."""
+def citations_embed(citations: Sequence[Citation], *, declined: bool, tentative: bool = False,
+                    sentences: Sequence[AnswerSentence] = ()) -> discord.Embed:
+    """One embed listing the citations: title and line, the quote (around its answer sentence) trimmed to fit,
+    a link to it."""
     if declined:
         title = "Nearest passages (these do not answer the question)"
         footer = "The articles do not seem to answer this; these passages came closest."
@@ -157,9 +160,9 @@ def citations_embed(citations: Sequence[Citation], *, declined: bool, tentative:
         # Share what is left equally among the fields still to come; a third at most for the name.
         share = budget // (len(shown) - i)
         label = f"Passage {i + 1}:" if declined else f"[{citation.n}]"
-        name = fit(f"{label} {citation.title} (paragraph {citation.paragraph})",
+        name = fit(f"{label} {citation.title} ({place(citation)})",
                    min(FIELD_NAME_LIMIT, max(len(label) + 4, share // 3)))
-        value = _citation_value(citation, min(FIELD_VALUE_LIMIT, share - len(name)))
+        value = _citation_value(citation, sentences, min(FIELD_VALUE_LIMIT, share - len(name)))
         embed.add_field(name=name, value=value, inline=False)
         budget -= len(name) + len(value)
     while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:  # safety net; the shares above should hold
@@ -167,15 +170,52 @@ def citations_embed(citations: Sequence[Citation], *, declined: bool, tentative:
     return embed
 
 
-def _citation_value(citation: Citation, limit: int) -> str:
-    """A blockquote of the citation, then a link to it in the article when there is room."""
+def _citation_value(citation: Citation, sentences: Sequence[AnswerSentence], limit: int) -> str:
+    """A blockquote of the citation (around its answer sentence, if any), then a link to it when there is room."""
     link = ""
     if citation.url and linkable(citation.url):
         target = fragment_link(citation.url, citation.quote)
         if linkable(target) and len(target) + 40 <= limit // 2:
             link = f"\n[Open the article at this quote](<{target}>)"
-    quote = _blockquote(citation.quote, limit - len(link))
+    quote = _excerpt_quote(citation, sentences, limit - len(link))
     return (quote + link) if quote.strip("> ") else (link.strip() or ELLIPSIS)
+
+
+def _excerpt_quote(citation: Citation, sentences: Sequence[AnswerSentence], limit: int) -> str:
+    """The citation's excerpt as a blockquote of at most `limit` characters, its answering phrase in bold.
+
+    Escaping lengthens text by an amount known only once it is escaped, so the excerpt is made
+    smaller by what overflowed until it fits (each try at least one character smaller).
+    """
+    room = limit
+    while room > 0:
+        shown = _marked_blockquote(excerpt(citation, sentences, room))
+        if len(shown) <= limit:
+            return shown
+        room -= len(shown) - limit
+    return ""
+
+
+def _marked_blockquote(shown: Excerpt) -> str:
+    """An excerpt as a markdown blockquote: escaped, the answering phrases **bold**, "…" where it is cut.
+
+    Bold may not run across lines of a blockquote, so a phrase over a line break is bolded line by line;
+    whitespace at a phrase's edges stays outside the stars, where markdown would not see them as bold.
+    """
+    lines: list[str] = [ELLIPSIS if shown.cut_before else ""]
+    for text, marked in shown.pieces():
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                lines.append("")
+            if marked and part.strip():
+                core = part.strip()
+                lead, trail = part[:len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+                lines[-1] += f"{lead}**{escape(core)}**{trail}"
+            else:
+                lines[-1] += escape(part)
+    if shown.cut_after:
+        lines[-1] += ELLIPSIS
+    return "\n".join("> " + line for line in lines)
 
 
 def _blockquote(text: str, limit: int) -> str:
@@ -443,7 +483,7 @@ def more_sources_embed(citations: Sequence[Citation]) -> discord.Embed:
 
 def passage_embed(citation: Citation) -> discord.Embed:
     """One cited passage in full (as much as an embed holds), with a link to it when the article has a URL."""
-    title = fit(f"[{citation.n}] {citation.title} (paragraph {citation.paragraph})", TITLE_LIMIT)
+    title = fit(f"[{citation.n}] {citation.title} ({place(citation)})", TITLE_LIMIT)
     link = ""
     if citation.url and linkable(citation.url):
         target = fragment_link(citation.url, citation.quote)

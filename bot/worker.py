@@ -142,10 +142,11 @@ class Worker:
         self.engine.check_question(question)
 
     async def ask(self, question: str, *, before: Turn | None = None) -> Answer:
-        """Answer a question in a worker thread; `before`: the exchange it follows up, if any."""
+        """Answer a question in a worker thread, its citations' lines found there too (they may read articles);
+        `before`: the exchange it follows up, if any."""
         def answer() -> Answer:
             try:
-                return self.engine.ask(question, before=before)
+                return self.engine.locate(self.engine.ask(question, before=before))
             finally:
                 self.threads.answered()
 
@@ -174,7 +175,7 @@ class Worker:
 
     async def more_sources(self, question: str, shown: int, more: int) -> list[Citation]:
         """The passages after the first `shown` for a question: it is asked again for `shown + more` citations."""
-        answer = await self._in_thread(lambda: self.engine.ask(question, top_k=shown + more))
+        answer = await self._in_thread(lambda: self.engine.locate(self.engine.ask(question, top_k=shown + more)))
         return list(answer.citations[shown:])
 
     async def summary(self, days: int = 7) -> Summary | None:

@@ -37,6 +37,7 @@ from index.errors import (
     ReindexInProgressError,
 )
 from index.followup import Turn, in_context
+from index.lines import ArticleLines
 from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 from index.ranking import Models, shared_models
 from index.reader import Reader, shared_reader
@@ -77,6 +78,7 @@ class Engine:
         if self.database is not None and not config.index.uses_database:
             raise ValueError("a database was given for an index that is kept in files (index.store = 'embedded')")
         self._missing_since: float | None = None
+        self._lines = ArticleLines(self._indexed_text)
 
     @classmethod
     def from_config(cls, config: Config, embedder: Embedder | None = None) -> Engine:
@@ -329,6 +331,24 @@ class Engine:
                 return snapshot.extracted[source]
             if not any(a.source == source for a in snapshot.manifest.articles):
                 raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
+        return decode(article_path(self.config.index, source).read_bytes())[0]
+
+    def locate(self, answer: Answer) -> Answer:
+        """The answer with each citation's line in its article's text (blocks: reads articles not read lately).
+
+        Kept apart from `ask` because only what is shown to people needs it: an eval or a benchmark
+        asks thousands of questions and reads no article. A citation whose text cannot be read
+        (a host serving the index database without the corpus folder) is left without a line.
+        """
+        return self._lines.locate(answer)
+
+    def _indexed_text(self, source: str) -> str:
+        """`article_text` without its check that the source is indexed, which lists every article: a
+        citation names an indexed one, and its quote is checked against the text read."""
+        with self.reading() as snapshot:
+            extracted = snapshot.extracted.get(source)  # one query with the database, where `in` and [] are two
+        if extracted is not None:
+            return extracted
         return decode(article_path(self.config.index, source).read_bytes())[0]
 
     def changed_since_indexed(self, source: str) -> bool:

@@ -12,6 +12,9 @@ class Citation:
 
     For .txt and .md articles `quote == article_text[start:end]`, where article_text is the
     file's text as read; for .html the offsets refer to the extracted text (`articlebot show`).
+    `paragraph` counts prose paragraphs as the index cut them, which no reader can find again;
+    `line` (filled in by `Engine.locate`) is the line of that text where the quote starts, which
+    anyone can check. It is None where the text could not be read, or no longer holds the quote.
     """
 
     n: int
@@ -23,6 +26,12 @@ class Citation:
     quote: str
     score: float
     paragraph: int
+    line: int | None = None
+
+    @property
+    def last_line(self) -> int | None:
+        """The line of the article text where the quote ends (a passage may span several), when `line` is known."""
+        return None if self.line is None else self.line + self.quote.count("\n")
 
     def to_json(self) -> dict[str, Any]:
         """The citation as a plain JSON-ready dict."""

@@ -12,6 +12,20 @@ from index.config import Config, load_config
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus" / "us-diplomat-visits-belarus.txt"
 SHARED_EVAL = REPO.parent / "shared" / "eval"
+# An article whose answer to "Who lit the lanterns on the north pier?" ("Mira Kovac", marked by the
+# reading model) lies past the first 300 characters of its passage, which spans lines 1-5.
+HARBOUR = """Brellin harbour reopens
+
+The town council of Brellin met on Monday to mark the end of two years of work on the harbour.
+
+The old stone pier, damaged in the storms of the winter before last, has been rebuilt with granite from the \
+quarry above the town. Fishing boats returned to their moorings on Saturday morning, and the fish market on the \
+quay opened its doors again for the first time since the storms. Traders said the first catches were small but \
+the mood was cheerful. At dusk the lanterns along the north pier were lit by Mira Kovac, the harbour master's \
+daughter, as the town band played on the quay.
+
+The council will meet again in the spring to decide on the opening hours of the market.
+"""
 
 
 def make_config(corpus: Path, index_dir: Path, **answer: Any) -> Config:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, SEED
+from tests.support import HARBOUR, REPO, SEED
 
 ARTICLEBOT = [sys.executable, "-m", "bot.cli"]
 
@@ -51,19 +51,58 @@ def test_reindexing_an_unchanged_corpus_embeds_nothing(built: tuple[Path, Path])
 
 
 def test_ask_prints_the_answer_and_numbered_quoted_sources(built: tuple[Path, Path]) -> None:
-    result = run("ask", "--index-dir", str(built[1]), "who was released?")
+    result = run("ask", "--corpus", str(built[0]), "--index-dir", str(built[1]), "who was released?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\n")
     assert "three political prisoners" in answer
     assert answer.rstrip().endswith("[1]")
-    assert sources.startswith("[1] Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership, ¶6")
+    # The passage is line 8 of the file, where `articlebot show` and an editor find it.
+    assert sources.startswith("[1] Quiet Diplomatic Shift: U.S. Engages with Belarusian Leadership, line 8 (")
+    assert SEED.read_text("utf-8").split("\n")[7].startswith("In a notable outcome of this trip, three political")
+
+
+def test_ask_shows_the_answering_sentence_of_a_long_passage_with_its_phrase_marked_and_its_lines(
+        tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "harbour.txt").write_text(HARBOUR, "utf-8")
+    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    question = "Who lit the lanterns on the north pier?"
+    asked = ("ask", "--corpus", str(corpus), "--index-dir", str(index), question)
+    shown, as_json = run(*asked), run(*asked[:-1], "--json", question)
+    assert shown.returncode == 0, shown.stderr
+    answer = json.loads(as_json.stdout)
+    (sentence,) = answer["sentences"]
+    cited = answer["citations"][sentence["citation"] - 1]
+    # The case of the issue: the answering sentence lies past the opening that used to be shown.
+    assert sentence["start"] - cited["start"] > 300
+    phrase = sentence["text"][sentence["highlight"][0]:sentence["highlight"][1]]
+    assert phrase == "Mira Kovac"
+    # The JSON's line is the file's line where the quote starts (its first line is that line's text).
+    lines = HARBOUR.split("\n")
+    assert cited["line"] == 1
+    assert lines[cited["line"] - 1] == cited["quote"].split("\n")[0]
+    assert answer["citations"][1]["line"] == 7
+    assert lines[6] == answer["citations"][1]["quote"]
+    sources = shown.stdout.partition("\n\n")[2]
+    assert sources.startswith("[1] Brellin harbour reopens, lines 1–5 (harbour.txt)\n")
+    assert "[2] Brellin harbour reopens, line 7 (harbour.txt)" in sources
+    wrapped = sources.split("\n[2]")[0].split("\n", 1)[1]  # source [1]'s quote, wrapped and indented
+    quoted = " ".join(wrapped.split())
+    assert quoted.startswith('"…'), "cut before the sentence"
+    assert quoted.endswith('quay."'), "the sentence whole, to the passage's end"
+    assert "were lit by «Mira Kovac», the harbour master's daughter, as the town band played on the quay." in quoted
+    # Only the marks and the ellipsis are added: the rest is the article's text (wrapped at spaces).
+    article = " ".join(HARBOUR.split())
+    assert quoted[2:-1].replace("«", "").replace("»", "") in article
 
 
 def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_path: Path) -> None:
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "who was released?"}\n\n{"question": "What is the capital of Australia?"}\n'
                          '{"question": "   "}\n')
-    result = run("ask", "--index-dir", str(built[1]), "--json", "--questions", str(questions))
+    corpus, index = built
+    result = run("ask", "--corpus", str(corpus), "--index-dir", str(index), "--json", "--questions", str(questions))
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stderr
     released, australia, empty = (json.loads(line) for line in lines)
@@ -73,6 +112,7 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     text = SEED.read_text("utf-8")
     for citation in released["citations"]:
         assert text[citation["start"]:citation["end"]] == citation["quote"]
+        assert text.split("\n")[citation["line"] - 1].startswith(citation["quote"].split("\n")[0])
         assert citation["source"] == SEED.name
         assert citation["url"] is None
     assert result.returncode == 1  # one question could not be asked

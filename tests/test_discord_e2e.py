@@ -16,18 +16,18 @@ from bot.app import discord_endpoints
 from bot.client import ArticleBot
 from bot.corpora import Corpora
 from index.config import DiscordConfig
-from tests.support import SEED
+from tests.support import HARBOUR, SEED
 
 SEED_TEXT = SEED.read_text(encoding="utf-8")
 
 
 def quotes(sent: Sent, unescape: Any) -> list[str]:
-    """The quotes of a message's sources, as the article's own text (escaping, '> ' and '…' undone)."""
+    """The quotes of a message's sources, as the article's own text (escaping, '> ', '…' and bold undone)."""
     out = []
     for field in sent.embeds[0]["fields"]:
         lines = [line for line in field["value"].splitlines() if line.startswith(">")]
-        text = "\n".join(unescape(line[2:]) for line in lines)
-        out.append(text.removesuffix("…"))
+        text = "\n".join(unescape(re.sub(r"(?<!\\)\*\*", "", line[2:])) for line in lines)
+        out.append(text.removeprefix("…").removesuffix("…"))
     return out
 
 
@@ -84,6 +84,23 @@ async def test_a_sure_answer_is_given_plainly_with_its_sources(start_bot: Any, u
     assert answer.content.startswith("On February 14, 2025")
     assert answer.embeds[0]["title"] == "Sources"
     assert all(quote in SEED_TEXT for quote in quotes(answer, unescape))
+
+
+async def test_a_source_is_shown_around_its_answer_sentence_with_its_lines(start_bot: Any, make_engine: Any,
+                                                                           unescape: Any) -> None:
+    engine = make_engine({"harbour.txt": HARBOUR}, with_seed=False)
+    fake = (await start_bot(engine)).fake
+    it = await fake.slash("ask", fake.user("una"), question="Who lit the lanterns on the north pier?")
+    answer = await it.followup()
+    first = answer.embeds[0]["fields"][0]
+    # The passage starts on line 1 of the file and ends on line 5, where the answering sentence is.
+    assert first["name"] == "[1] Brellin harbour reopens (lines 1–5)"
+    assert "were lit by **Mira Kovac**, the harbour master's daughter, as the town band played on the quay." in (
+        first["value"])
+    # A field has room for this whole passage, so none of it is cut (tests/test_discord_render.py cuts one).
+    end = HARBOUR.index("on the quay.") + len("on the quay.")
+    assert quotes(answer, unescape)[0] == HARBOUR[:end]
+    assert all(quote in HARBOUR for quote in quotes(answer, unescape))
 
 
 async def test_private_ask_is_seen_only_by_the_asker(start_bot: Any) -> None:

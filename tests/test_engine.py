@@ -178,3 +178,24 @@ def test_the_engine_serves_what_another_process_publishes(tmp_path: Path) -> Non
     report = serving.rebuild()  # nothing changed since the other process's build: still the newest served
     assert not report.changed_anything
     assert serving.snapshot().folder == current_generation(config.index.index_dir)
+
+
+def test_locate_counts_lines_in_the_text_the_offsets_refer_to(real_embedder: Embedder, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = " ".join(f"The committee heard report number {i} on the state of the harbour walls." for i in range(8))
+    (corpus / "pier.html").write_text(
+        "<html><head><title>Brellin pier</title></head><body><nav><a href='/'>Home</a></nav><article>"
+        f"<h1>Brellin pier</h1><p>{filler}</p><p>{filler}</p>"
+        "<p>At dusk the lanterns along the north pier were lit by Mira Kovac, the harbour master's daughter.</p>"
+        "</article></body></html>", encoding="utf-8")
+    engine = Engine.from_config(make_config(corpus, tmp_path / "index"), real_embedder)
+    engine.rebuild()
+    answer = engine.locate(engine.ask("Who lit the lanterns on the north pier?"))
+    # An HTML article's offsets refer to its extracted text (`articlebot show`), and so do its lines.
+    text = engine.article_text("pier.html")
+    assert "<p>" not in text
+    for citation in answer.citations:
+        assert citation.line is not None
+        assert text.split("\n")[citation.line - 1].startswith(citation.quote.split("\n")[0])
+    assert max(c.line or 0 for c in answer.citations) > 1
