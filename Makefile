@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # torch goes in first and pinned: it is a local CPU wheel here, and an unpinned torch pulls in CUDA.
+# The runtime alone (`pip install .`) needs no torch; tests and training do (the [torch] extra).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,train]'
+	$(BIN)/pip install --quiet -e '.[test,train,torch]'
 	touch $(STAMP)
 
 demo: install

@@ -95,6 +95,26 @@ def test_both_onnx_backends_are_built_with_torch_missing(tmp_path: Path) -> None
     assert len(list(tmp_path.glob("*.onnx"))) == 2
 
 
+def test_the_torch_backend_without_torch_says_how_to_install_it() -> None:
+    script = (
+        "import sys\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
+        "    sys.modules[name] = None\n"
+        "from index.errors import ConfigError\n"
+        "from index.torch_embedder import SentenceEmbedder\n"
+        "for use in (lambda e: e.encode(['who?']), lambda e: e.count_tokens(['who?'])):\n"
+        "    try:\n"
+        "        use(SentenceEmbedder())\n"
+        "    except ConfigError as e:\n"
+        "        print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    assert all("pip install 'articlebot[torch]'" in line for line in lines)
+
+
 def test_the_cache_is_keyed_by_the_weights_not_where_they_are(tmp_path: Path) -> None:
     """One model in two virtual environments shares its ONNX file; changed weights never reuse it."""
     folder = _ModelSpec.read(load_config(environ={}).index.model).folder
