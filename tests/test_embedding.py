@@ -95,6 +95,30 @@ def test_both_onnx_backends_are_built_with_torch_missing(tmp_path: Path) -> None
     assert len(list(tmp_path.glob("*.onnx"))) == 2
 
 
+def test_a_model_only_torch_can_export_says_so_without_torch(tmp_path: Path) -> None:
+    """Weights in pytorch_model.bin, not model.safetensors: the graph cannot be written without torch."""
+    folder = _ModelSpec.read(load_config(environ={}).index.model).folder
+    model = tmp_path / "bin-only"
+    shutil.copytree(folder, model, ignore=shutil.ignore_patterns("model.safetensors"))
+    (model / "pytorch_model.bin").write_bytes(b"not read")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
+        "    sys.modules[name] = None\n"
+        "from index.errors import ConfigError\n"
+        "from index.onnx_embedder import OnnxEmbedder\n"
+        "try:\n"
+        f"    OnnxEmbedder({str(model)!r}, cache_dir=Path({str(tmp_path / 'cache')!r})).encode(['who?'])\n"
+        "except ConfigError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert "needs torch: pip install 'articlebot[torch]'" in done.stdout
+    assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
 def test_the_torch_backend_without_torch_says_how_to_install_it() -> None:
     script = (
         "import sys\n"
