@@ -70,8 +70,7 @@ def build_bert_onnx(folder: Path, target: Path) -> None:
     for i in range(int(config["num_hidden_layers"])):
         x = graph.encoder_layer(x, f"encoder.layer.{i}", bias, hidden=hidden, heads=heads, eps=eps)
 
-    ids_type = helper.make_tensor_value_info
-    inputs = [ids_type(name, TensorProto.INT64, ["batch", "sequence"])
+    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])
               for name in ("input_ids", "attention_mask", "token_type_ids")]
     output = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", hidden])
     graph.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
