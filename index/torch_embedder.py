@@ -88,7 +88,7 @@ class SentenceEmbedder:
         with self._lock:
             if self._model is None:
                 offline()
-                from sentence_transformers import SentenceTransformer
+                SentenceTransformer = _torch_extra("sentence_transformers").SentenceTransformer
 
                 path = resolve_model_path(self._model_name)
                 try:
@@ -111,7 +111,7 @@ class SentenceEmbedder:
         with self._lock:
             if self._tokenizer is None:
                 offline()
-                from transformers import AutoTokenizer
+                AutoTokenizer = _torch_extra("transformers").AutoTokenizer
 
                 path = resolve_model_path(self._model_name)
                 try:
@@ -120,3 +120,16 @@ class SentenceEmbedder:
                     raise ConfigError(
                         f"index.model = {self._model_name!r}: no tokenizer in local files ({e})") from None
             return self._tokenizer
+
+
+def _torch_extra(module: str) -> Any:
+    """A module of the [torch] extra, or a message saying how to install it (the runtime alone has no torch)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            "index.backend = 'torch' and 'torch-bf16' need torch and sentence-transformers: "
+            "pip install 'articlebot[torch]', or set index.backend = 'onnx'"
+        ) from None

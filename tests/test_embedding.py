@@ -1,8 +1,9 @@
-"""The embedding backends: the ONNX export gives torch's vectors, int8 stays close, torch stays out."""
+"""The embedding backends: the ONNX graph gives torch's vectors, int8 stays close, torch stays out."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from index.config import load_config
 from index.embedding import Embedder, SentenceEmbedder, make_embedder
 from index.errors import ConfigError
-from index.onnx_embedder import OnnxEmbedder
+from index.onnx_embedder import OnnxEmbedder, _export, _ModelSpec, cached_files
 from index.text import paragraphs
 from tests.support import REPO, SEED
 
@@ -40,6 +41,117 @@ def test_onnx_gives_the_same_vectors_as_torch(real_embedder: Embedder, texts: li
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert float(np.min(np.sum(vectors * torch_vectors, axis=1))) > 0.9999
+
+
+@pytest.fixture(scope="module")
+def varied_texts(texts: list[str]) -> list[str]:
+    """Three dozen texts of every length and kind: the seed's paragraphs, questions, odd scripts and symbols."""
+    return texts + [
+        "The quick brown fox jumps over the lazy dog.", "WHO WAS RELEASED?", "who   was\treleased\n?",
+        "Zürich's Café Ünïcödé naïve résumé", "東京は日本の首都です。", "Москва — столица России.",
+        "مرحبا بالعالم", "🙂 emoji 🚀 and symbols ©®™", "3.14159 26535 89793 23846", "$1,234.56 on 2024-01-31",
+        "a", "?", "the the the the the the the the", "e-mail: someone@example.com, https://example.org/x?y=1",
+        "Q: When did the visit happen? A: In March.", "tHiS iS mIxEd CaSe", "[CLS] [SEP] [PAD] [MASK]",
+        "supercalifragilisticexpialidocious antidisestablishmentarianism", "word " * 300,
+        "Line one.\n\nLine two after a blank line.", "(parenthesised) {braced} <angled> 'quoted' \"double\"",
+    ]
+
+
+def test_the_graph_written_without_torch_gives_torch_exports_vectors(
+        real_embedder: Embedder, varied_texts: list[str], tmp_path: Path) -> None:
+    """Indexes built on the old export stay valid: the same vectors, to float32 rounding."""
+    config = load_config(environ={}).index
+    spec = _ModelSpec.read(config.model)
+    assert spec.built_without_torch()
+    _export(spec, cached_files(spec, tmp_path)[0])  # torch's export, where the embedder will look for its file
+    exported = OnnxEmbedder(config.model, cache_dir=tmp_path).encode(varied_texts)
+    np.testing.assert_allclose(real_embedder.encode(varied_texts), exported, rtol=0, atol=1e-5)
+
+
+def test_the_graph_written_without_torch_gives_sentence_transformers_vectors(
+        real_embedder: Embedder, varied_texts: list[str]) -> None:
+    np.testing.assert_allclose(real_embedder.encode(varied_texts), SentenceEmbedder().encode(varied_texts),
+                               rtol=0, atol=1e-5)
+
+
+def test_both_onnx_backends_are_built_with_torch_missing(tmp_path: Path) -> None:
+    """The slim install: torch, transformers and sentence-transformers cannot even be imported."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
+        "    sys.modules[name] = None  # import raises ImportError, as where they are not installed\n"
+        "from index.config import DEFAULT_MODEL\n"
+        "from index.onnx_embedder import OnnxEmbedder\n"
+        f"for quantized in (False, True):\n"
+        f"    vectors = OnnxEmbedder(DEFAULT_MODEL, cache_dir=Path({str(tmp_path)!r}), quantized=quantized)"
+        ".encode(['who was released?'])\n"
+        "    print(vectors.shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(1,", "384)", "(1,", "384)"]
+    assert len(list(tmp_path.glob("*-int8.onnx"))) == 1
+    assert len(list(tmp_path.glob("*.onnx"))) == 2
+
+
+def test_a_model_only_torch_can_export_says_so_without_torch(tmp_path: Path) -> None:
+    """Weights in pytorch_model.bin, not model.safetensors: the graph cannot be written without torch."""
+    folder = _ModelSpec.read(load_config(environ={}).index.model).folder
+    model = tmp_path / "bin-only"
+    shutil.copytree(folder, model, ignore=shutil.ignore_patterns("model.safetensors"))
+    (model / "pytorch_model.bin").write_bytes(b"not read")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
+        "    sys.modules[name] = None\n"
+        "from index.errors import ConfigError\n"
+        "from index.onnx_embedder import OnnxEmbedder\n"
+        "try:\n"
+        f"    OnnxEmbedder({str(model)!r}, cache_dir=Path({str(tmp_path / 'cache')!r})).encode(['who?'])\n"
+        "except ConfigError as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert "needs torch: pip install 'articlebot[torch]'" in done.stdout
+    assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
+def test_the_torch_backend_without_torch_says_how_to_install_it() -> None:
+    script = (
+        "import sys\n"
+        "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
+        "    sys.modules[name] = None\n"
+        "from index.errors import ConfigError\n"
+        "from index.torch_embedder import SentenceEmbedder\n"
+        "for use in (lambda e: e.encode(['who?']), lambda e: e.count_tokens(['who?'])):\n"
+        "    try:\n"
+        "        use(SentenceEmbedder())\n"
+        "    except ConfigError as e:\n"
+        "        print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          check=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    assert all("pip install 'articlebot[torch]'" in line for line in lines)
+
+
+def test_the_cache_is_keyed_by_the_weights_not_where_they_are(tmp_path: Path) -> None:
+    """One model in two virtual environments shares its ONNX file; changed weights never reuse it."""
+    folder = _ModelSpec.read(load_config(environ={}).index.model).folder
+    here, there = tmp_path / "here", tmp_path / "there"
+    shutil.copytree(folder, here)
+    shutil.copytree(folder, there)
+    assert _ModelSpec.read(str(here)).weights_key() == _ModelSpec.read(str(there)).weights_key()
+    with (there / "model.safetensors").open("r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    assert _ModelSpec.read(str(here)).weights_key() != _ModelSpec.read(str(there)).weights_key()
 
 
 def test_one_text_embeds_as_it_does_in_a_batch(real_embedder: Embedder, texts: list[str]) -> None:
