@@ -66,7 +66,7 @@ def plain(value: Any) -> Any:
 def run_set(name: str, folders: list[Path], question_files: list[Path], store: Any, embedder: Any,
             tmp: Path) -> dict[str, Any]:
     from index.engine import Engine
-    from index.evaluate import _articlebot, _lines, _merge_corpora, load_questions, score
+    from index.evaluate import _lines, _merge_corpora, articlebot_predictions, load_questions, score
     from index.retrieval import CANDIDATES
 
     corpus = tmp / name / "corpus"
@@ -91,9 +91,9 @@ def run_set(name: str, folders: list[Path], question_files: list[Path], store: A
     texts = [q.question for q in questions]
     offtopic = _lines(OFFTOPIC)
     asker = PostgresAsker(engine, store, name)
-    predictions = {"embedded": _articlebot(engine, texts), "postgres": _articlebot(asker, texts)}
-    declined = {"embedded": [p.declined for p in _articlebot(engine, offtopic)],
-                "postgres": [p.declined for p in _articlebot(asker, offtopic)]}
+    predictions = {"embedded": articlebot_predictions(engine, texts), "postgres": articlebot_predictions(asker, texts)}
+    declined = {"embedded": [p.declined for p in articlebot_predictions(engine, offtopic)],
+                "postgres": [p.declined for p in articlebot_predictions(asker, offtopic)]}
     metrics = {k: score(questions, predictions[k], declined[k]) for k in predictions}
     quality = [m for m in metrics["embedded"] if not m.startswith(("latency", "median"))]  # shares, 0..1
     differing = [{"question": q, "embedded": e.answer, "postgres": p.answer,

@@ -208,9 +208,9 @@ def choose(found: Gathered, models: Models,
                   for c, p, o in zip(found.candidates, probabilities, odds, strict=True)]
     best_index = int(np.argmax(probabilities))
     chosen = _second_sentence(candidates[best_index], candidates, weights)
+    # The candidates the answer quotes (a neighbour joined into its quote is no rival to it).
     quoted = [best_index] + [i for i, c in enumerate(candidates) if i != best_index and any(
-        c.citation.n == a.citation.n and a.span.start <= c.span.start and c.span.end <= a.span.end
-        or c.span == a.span and c.citation.n == a.citation.n for a in chosen)]
+        c.citation.n == a.citation.n and a.span.start <= c.span.start and c.span.end <= a.span.end for a in chosen)]
     row = confidence_row(rows[best_index], probabilities, quoted, answer_sentences=len(chosen),
                          relevance=found.relevance, best_cosine=max(h.cosine for h in found.hits[:3]))
     return chosen, candidates, row

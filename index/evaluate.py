@@ -112,7 +112,7 @@ def evaluate(
                 notify(BuildProgress("asking", 0, len(questions) + len(offtopic_questions)))
                 texts = {p.name: p.read_text("utf-8") for p in corpus.iterdir()}
                 systems: dict[str, System] = {
-                    "articlebot": lambda qs: _articlebot(engine, qs, tiers, answered),
+                    "articlebot": lambda qs: articlebot_predictions(engine, qs, tiers, answered),
                     "bm25 paragraphs": _bm25_baseline(texts),
                     "dense paragraphs (tutorial)": _dense_baseline(texts, engine.embedder),
                 }
@@ -254,8 +254,6 @@ def articlebot_predictions(engine: Any, questions: Sequence[str],
             answered()
     return out
 
-
-_articlebot = articlebot_predictions
 
 
 # The baselines' passages: paragraphs, cut between sentences into windows of at most this many

@@ -18,22 +18,19 @@ from fakediscord import ADMINISTRATOR, FakeDiscord
 from tests.support import SEED
 
 
-async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -> None:
-    fake = FakeDiscord(TOKEN)
-    await fake.start()
-    (tmp_path / "corpus").mkdir()
-    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[index]\ncorpus_dir = "corpus"\nindex_dir = "data/index"\n\n'
-        f"[discord]\nguild_ids = [{fake.guild_id}]\n"
-        f'api_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n',
-        encoding="utf-8")
+def bot_config(fake: FakeDiscord) -> str:
+    """The [discord] table pointing the bot at the fake Discord, in its one server."""
+    return (f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
+            f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n')
+
+
+async def start_bot(cwd: Path, *args: str) -> tuple[Process, list[bytes], asyncio.Task[None]]:
+    """`articlebot ARGS` in its own process with DISCORD_TOKEN set, its output collected line by line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
     env["DISCORD_TOKEN"] = TOKEN
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "--verbose", "run", "--config", str(config),
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable, "-m", "bot.cli", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output: list[bytes] = []
 
     async def read() -> None:
@@ -41,7 +38,18 @@ async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -
         async for line in process.stdout:
             output.append(line)
 
-    reader = asyncio.create_task(read())
+    return process, output, asyncio.create_task(read())
+
+
+async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -> None:
+    fake = FakeDiscord(TOKEN)
+    await fake.start()
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
+    config = tmp_path / "config.toml"
+    config.write_text('[index]\ncorpus_dir = "corpus"\nindex_dir = "data/index"\n\n' + bot_config(fake),
+                      encoding="utf-8")
+    process, output, reader = await start_bot(tmp_path, "--verbose", "run", "--config", str(config))
     try:
         started = asyncio.create_task(fake.ready(timeout=120))  # the first run builds the index first
         await asyncio.wait({started, asyncio.create_task(process.wait())}, return_when=asyncio.FIRST_COMPLETED)
@@ -266,22 +274,8 @@ async def test_a_stop_signal_during_a_reindex_stops_its_build_process_too(tmp_pa
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
-    (tmp_path / "config.toml").write_text(
-        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
-        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output: list[bytes] = []
-
-    async def read() -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            output.append(line)
-
-    reader = asyncio.create_task(read())
+    (tmp_path / "config.toml").write_text(bot_config(fake), encoding="utf-8")
+    process, output, reader = await start_bot(tmp_path, "run", "--config", "config.toml", "-v")
     try:
         await fake.ready(timeout=120)
         live = (tmp_path / "data" / "index" / "CURRENT").read_text()
@@ -315,22 +309,8 @@ async def test_a_second_stop_signal_does_not_wait_for_the_answers_in_progress(
     await fake.start()
     (tmp_path / "corpus").mkdir()
     shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
-    (tmp_path / "config.toml").write_text(
-        f'[discord]\nguild_ids = [{fake.guild_id}]\napi_base_url = "{fake.api_url}"\n'
-        f'gateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    output: list[bytes] = []
-
-    async def read() -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            output.append(line)
-
-    reader = asyncio.create_task(read())
+    (tmp_path / "config.toml").write_text(bot_config(fake), encoding="utf-8")
+    process, output, reader = await start_bot(tmp_path, "run", "--config", "config.toml", "-v")
     try:
         await fake.ready(timeout=120)
         fake.callback_delay = 12  # Discord is slow to take the answer's first step: it stays in progress

@@ -14,7 +14,7 @@ import pytest
 from index.answer_types import Kind, expected_kind, highlight
 from index.embedding import Embedder
 from index.engine import Engine
-from index.evaluate import Prediction, _articlebot, _bm25_baseline, _lines, load_questions, score
+from index.evaluate import Prediction, _bm25_baseline, _lines, articlebot_predictions, load_questions, score
 from index.text import sentences
 from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
@@ -136,8 +136,8 @@ def test_quality_on_a_slice_of_the_shared_eval(squad_engine: Engine) -> None:
     texts = {p.name: p.read_text("utf-8") for p in sorted(squad_engine.config.index.corpus_dir.iterdir())}
     asked = [q.question for q in questions]
 
-    ours = score(questions, _articlebot(squad_engine, asked),
-                 [p.declined for p in _articlebot(squad_engine, offtopic)])
+    ours = score(questions, articlebot_predictions(squad_engine, asked),
+                 [p.declined for p in articlebot_predictions(squad_engine, offtopic)])
     bm25: list[Prediction] = _bm25_baseline(texts)(asked)
     baseline = score(questions, bm25, [])
 
@@ -189,7 +189,7 @@ def test_quality_and_declining_on_scraped_news(real_embedder: Embedder, tmp_path
     questions = load_questions([news / "questions.jsonl"])
     texts = {p.name: p.read_text("utf-8") for p in sorted((tmp_path / "corpus").iterdir())}
     asked = [q.question for q in questions]
-    ours = score(questions, _articlebot(engine, asked), [])
+    ours = score(questions, articlebot_predictions(engine, asked), [])
     baseline = score(questions, _bm25_baseline(texts)(asked), [])
     print("news", ours, "bm25", baseline)
     assert ours["cite@1"] >= 0.76
