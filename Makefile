@@ -47,7 +47,7 @@ train-reader: install
 train-ranker: install
 	$(BIN)/python training/train_ranker.py
 
-# The model's ONNX files are kept per user, keyed by the weights (index/onnx_embedder.py): only those go,
+# The model's ONNX files are kept per user, keyed by the weights (index/embedders/onnx_runtime.py): only those go,
 # from ARTICLEBOT_MODEL_CACHE or the default $XDG_CACHE_HOME/articlebot, never anything else there.
 MODEL_CACHE ?= $(or $(ARTICLEBOT_MODEL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/articlebot)
 

@@ -89,8 +89,8 @@ def make_config(corpus: Path, index_dir: Path, **index: Any):  # type: ignore[no
 def child_reindex(corpus: str, index_dir: str) -> None:
     """A no-change reindex in a fresh process with the configured (unloaded) embedder."""
     began = time.perf_counter()
-    from index.build import build_index
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
+    from index.store.build import build_index
 
     imported = time.perf_counter()
     config = make_config(Path(corpus), Path(index_dir))
@@ -118,7 +118,7 @@ def child_memory(index_dir: str, backend: str) -> None:
 
     out: dict[str, float] = {"base": rss_mb()}
     if backend:
-        from index.embedding import make_embedder
+        from index.embedders import make_embedder
 
         make_embedder(make_config(Path("."), Path(index_dir), backend=backend).index).encode(["warm up"])
         out["model"] = rss_mb() - out["base"]
@@ -126,8 +126,8 @@ def child_memory(index_dir: str, backend: str) -> None:
         import bm25s  # noqa: F401
         import faiss  # noqa: F401 -- libraries are not the index: count them in the base
 
-        from index.retrieval import search
-        from index.store import load_snapshot
+        from index.answering.retrieval import search
+        from index.store.embedded.generations import load_snapshot
 
         out["base"] = rss_mb()
         snapshot = load_snapshot(Path(index_dir), warm=True)
@@ -156,10 +156,10 @@ def bench_build(work: Path, stuff, articles: int, runs: int) -> dict[str, Any]: 
     """`build_index` on a fresh corpus, per backend, against raw `SentenceTransformer.encode` of the same texts."""
     from synthetic import write_articles
 
-    from index.build import build_index
-    from index.chunking import embedding_prefix
-    from index.embedding import SentenceEmbedder, make_embedder
-    from index.store import load_snapshot
+    from index.articles.chunking import embedding_prefix
+    from index.embedders import SentenceEmbedder, make_embedder
+    from index.store.build import build_index
+    from index.store.embedded.generations import load_snapshot
 
     corpus = work / "build-corpus"
     write_articles(corpus, articles, stuff.sentences, seed=7)
@@ -194,7 +194,7 @@ def bench_backends(work: Path, stuff, runs: int, questions: int, quality: bool) 
     import numpy as np
     from synthetic import EVAL
 
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
     from index.evaluate import evaluate
 
     # Passages that fill the model's window: real sentences joined until they reach 254 word pieces.
@@ -243,7 +243,7 @@ def bench_reindex(work: Path, embedder, stuff, sizes: list[int], runs: int) -> l
     """A no-change reindex of N articles, in a fresh process that must not load the model."""
     from synthetic import SyntheticEmbedder, write_articles
 
-    from index.build import build_index
+    from index.store.build import build_index
 
     rows = []
     for size in sizes:
@@ -265,10 +265,10 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
     import numpy as np
     from synthetic import write_index
 
-    from index.build import chunk_settings
-    from index.dense import DenseIndex
+    from index.answering.retrieval import CANDIDATES
     from index.engine import Engine
-    from index.retrieval import CANDIDATES
+    from index.store.build import chunk_settings
+    from index.store.embedded.dense import DenseIndex
 
     rows = []
     asked = stuff.questions[:questions]
@@ -321,8 +321,8 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
 
 def bench_startup(work: Path, runs: int) -> dict[str, Any]:
     """Seconds from process start to a first answer on the bundled corpus (index already built), per backend."""
-    from index.build import build_index
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
+    from index.store.build import build_index
 
     corpus = REPO / "corpus"
     out: dict[str, Any] = {}
@@ -354,7 +354,7 @@ def main() -> int:
 
     from synthetic import material
 
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
 
     quick = args.quick
     began = time.perf_counter()

@@ -5,7 +5,7 @@
 benchmarks/followups.jsonl holds pairs written by hand on the bundled article ("seed") and on
 ../shared/eval/news-dev: a first question, a follow-up that leans on it ("when did he arrive?"), and
 the gold phrase the follow-up's answer must hold. Each follow-up is asked alone and after the
-first question's answer (index/followup.py); "right" means not declined and the answer's sentences
+first question's answer (index/answering/followup.py); "right" means not declined and the answer's sentences
 hold the gold phrase. Prints a table and writes benchmarks/results-followups.json.
 """
 
@@ -28,8 +28,8 @@ def normalise(text: str) -> str:
 
 
 def main() -> None:
+    from index.answering.followup import Turn, refers_back
     from index.engine import Engine
-    from index.followup import Turn, refers_back
 
     pairs = [json.loads(line) for line in (HERE / "followups.jsonl").read_text("utf-8").splitlines() if line.strip()]
     rows: list[dict[str, Any]] = []

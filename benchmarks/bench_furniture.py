@@ -4,7 +4,7 @@
 
 Indexes ../shared/eval/news-dev twice (furniture left out, the default; and kept), asks every
 question, and counts the answers whose quoted sentences, and the first citations whose passage,
-hold site furniture as index/furniture.py judges it (sentence by sentence, blocks split where the
+hold site furniture as index/articles/furniture.py judges it (sentence by sentence, blocks split where the
 scrape joined them). With the rules on that count is 0 by construction, so the script also writes
 every answer to benchmarks/results-furniture.json, to be read by a person for furniture the rules
 miss. Prints a table.
@@ -24,8 +24,8 @@ NEWS = REPO.parent / "shared" / "eval" / "news-dev"
 
 
 def holds_furniture(text: str) -> bool:
-    from index.furniture import article_spans
-    from index.text import Span
+    from index.articles.furniture import article_spans
+    from index.articles.text import Span
 
     kept = article_spans(text, Span(0, len(text)))
     return sum(s.end - s.start for s in kept) < len(text.strip()) - 1 or not kept

@@ -3,7 +3,7 @@
 Measures, on generated input (nothing is fetched):
 - `articlebot index` (the real CLI, in a child process) of a corpus holding one 9.2 MB text file of
   one line, with and without full stops: wall time and the child's peak resident memory;
-- extraction of HTML at the guard's limits (index/extraction.py: the largest markup let through) and
+- extraction of HTML at the guard's limits (index/articles/extraction.py: the largest markup let through) and
   of markup it refuses (how fast the refusal is), in this process and in the limited child.
 
 Run: PYTHONPATH=. python benchmarks/bench_hostile.py [--json FILE]
@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from index.extraction import MAX_CHILDREN, MAX_ELEMENTS, ExtractionRefused, extract  # noqa: E402
+from index.articles.extraction import MAX_CHILDREN, MAX_ELEMENTS, ExtractionRefused, extract  # noqa: E402
 
 STORY = ("<p>The council agreed the budget on Tuesday after a long debate in the chamber, and the mayor said "
          "the new library would open in the spring.</p>")

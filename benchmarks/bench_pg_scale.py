@@ -15,7 +15,7 @@ children and later stores run.
 
 For each size, one synthetic corpus folder (benchmarks/synthetic.py: articles of shuffled real
 sentences of the shared eval articles) is built by both stores through their real build paths
-(index/build.py, index/pg_build.py), with `SyntheticEmbedder` standing in for the model: its vectors
+(index/store/build.py, index/store/postgres/build.py), with `SyntheticEmbedder` standing in for the model: its vectors
 lie where real passage embeddings would (means of real sentence embeddings, plus noise), because
 embedding 100k passages for real takes over an hour on this machine (about 25 passages/s, the same
 for both stores, README "Speed and scale"). Build throughput is therefore everything but the
@@ -83,8 +83,8 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
     """
     from synthetic import SyntheticEmbedder, write_articles
 
+    from index.answering.retrieval import CANDIDATES
     from index.engine import Engine
-    from index.retrieval import CANDIDATES
 
     corpus = work / f"corpus-{size}"
     articles = size // 3  # write_articles' articles come out at about 3 passages each
@@ -188,8 +188,8 @@ def migrate(url: str) -> dict[str, Any] | None:
     """Bring a database built by an earlier schema up to date, timed; None when it was current."""
     import psycopg
 
-    from index.pg_schema import SCHEMA_VERSION
-    from index.pg_store import connect
+    from index.store.postgres.schema import SCHEMA_VERSION
+    from index.store.postgres.store import connect
 
     with psycopg.connect(url) as conn:
         (version,) = conn.execute("SELECT max(version) FROM articlebot.schema_version").fetchone() or (0,)
@@ -220,7 +220,7 @@ def child_memory(store: str, corpus: str, work: str, url: str, questions: str) -
     """In a fresh process: RSS with the model loaded, then after opening the index and answering questions."""
     from synthetic import real_questions
 
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
     from index.engine import Engine
 
     config = configs(Path(corpus), Path(work), url)[store]
@@ -267,7 +267,7 @@ def main() -> int:
 
     from synthetic import material
 
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
     from tests.pg_support import running_postgres
 
     began = time.perf_counter()

@@ -65,9 +65,9 @@ def plain(value: Any) -> Any:
 
 def run_set(name: str, folders: list[Path], question_files: list[Path], store: Any, embedder: Any,
             tmp: Path) -> dict[str, Any]:
+    from index.answering.retrieval import CANDIDATES
     from index.engine import Engine
     from index.evaluate import _lines, _merge_corpora, articlebot_predictions, load_questions, score
-    from index.retrieval import CANDIDATES
 
     corpus = tmp / name / "corpus"
     _merge_corpora(folders, corpus)
@@ -132,7 +132,7 @@ def run_set(name: str, folders: list[Path], question_files: list[Path], store: A
 
 
 def main() -> None:
-    from index.pg_store import connect
+    from index.store.postgres.store import connect
     from tests.pg_support import running_postgres
 
     result: dict[str, Any] = {}
@@ -145,7 +145,7 @@ def main() -> None:
         try:
             for name, (folders, question_files) in SETS.items():
                 if embedder is None:
-                    from index.embedding import make_embedder
+                    from index.embedders import make_embedder
 
                     embedder = make_embedder(make_config(Path(tmp), Path(tmp)).index)
                 result[name] = run_set(name, folders, question_files, store, embedder, Path(tmp))

@@ -27,10 +27,10 @@ BEGIN, END = "<!-- reader: begin -->", "<!-- reader: end -->"
 def main() -> None:
     from synthetic import material, write_index
 
-    from index.build import chunk_settings
-    from index.embedding import make_embedder
+    from index.answering.reader import Reader
+    from index.embedders import make_embedder
     from index.engine import Engine
-    from index.reader import Reader
+    from index.store.build import chunk_settings
 
     embedder = make_embedder(make_config(HERE.parent / "corpus", HERE / "unused").index)
     stuff = material(embedder)

@@ -52,8 +52,8 @@ from bench import percentile, replace_section  # noqa: E402
 from fakediscord import ADMINISTRATOR, EVERYDAY, FakeDiscord, FakeUser, Sent  # noqa: E402
 
 from bot.render import APOLOGY  # noqa: E402
-from index.answer import DECLINED  # noqa: E402
-from index.store import current_generation, read_manifest  # noqa: E402
+from index.answering.answer import DECLINED  # noqa: E402
+from index.store.embedded.generations import current_generation, read_manifest  # noqa: E402
 from tests.support import SEED, SHARED_EVAL  # noqa: E402
 
 BEGIN, END = "<!-- soak: begin -->", "<!-- soak: end -->"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunking import Chunk
+from index.articles.chunking import Chunk
+from index.articles.text import paragraphs, sentences
 from index.config import IndexConfig
-from index.dense import DenseIndex
-from index.lexical import LexicalIndex, _tokenizer
-from index.model import ArticleInfo
-from index.store import Manifest, publish, write_generation
-from index.text import paragraphs, sentences
+from index.store.embedded.dense import DenseIndex
+from index.store.embedded.generations import Manifest, publish, write_generation
+from index.store.lexical import LexicalIndex, _tokenizer
+from index.types import ArticleInfo
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 

@@ -19,7 +19,7 @@ from bot.corpora import Corpora
 from bot.polling import FeedPoller
 from index.config import Config, DiscordConfig
 from index.errors import ArticlebotError
-from index.model import BuildProgress
+from index.types import BuildProgress
 
 if TYPE_CHECKING:
     from bot.worker import Worker

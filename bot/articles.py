@@ -17,9 +17,9 @@ from discord import app_commands
 from bot import render
 from bot.errors import Refusal
 from bot.guards import admin_only, is_admin
-from index import feeds as feed_list
-from index import ingest
-from index.corpus import SUFFIXES, is_shared
+from index.articles import feeds as feed_list
+from index.articles import ingest
+from index.articles.corpus import SUFFIXES, is_shared
 from index.errors import ArticlebotError, IngestError
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from bot.excerpt import excerpt, place
 from index import LOG_FORMAT
 from index.config import Config, load_config
 from index.errors import ArticlebotError, ConfigError
-from index.model import Answer, BuildProgress, BuildReport
+from index.types import Answer, BuildProgress, BuildReport
 
 if TYPE_CHECKING:
     from index.engine import Engine
@@ -238,8 +238,8 @@ def _rebuild(config: Config) -> BuildReport:
 
 
 def _add(config: Config, args: argparse.Namespace) -> int:
+    from index.articles.ingest import add, is_url
     from index.errors import IngestError
-    from index.ingest import add, is_url
 
     changed = refused = done = 0
     said: set[str] = set()
@@ -268,8 +268,8 @@ def _add(config: Config, args: argparse.Namespace) -> int:
 
 
 def _remove(config: Config, args: argparse.Namespace) -> int:
+    from index.articles.ingest import remove
     from index.errors import IngestError
-    from index.ingest import remove
 
     changed = refused = 0
     said: set[str] = set()
@@ -289,7 +289,7 @@ def _remove(config: Config, args: argparse.Namespace) -> int:
 
 
 def _feeds(config: Config, args: argparse.Namespace) -> int:
-    from index import feeds
+    from index.articles import feeds
 
     how = ("add [[feeds]] tables to the config file (see config.example.toml), or use /feeds add in Discord"
            if args.guild is None else "a server's feeds are those added there with /feeds add in Discord")

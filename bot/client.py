@@ -17,9 +17,9 @@ from bot import commands, render, views
 from bot.admission import Admission, Services
 from bot.corpora import Corpora
 from bot.errors import Refusal
+from index.answering.followup import Turn, in_context
 from index.config import Config
 from index.errors import ArticlebotError
-from index.followup import Turn, in_context
 
 log = logging.getLogger(__name__)
 

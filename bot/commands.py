@@ -14,9 +14,9 @@ from bot import articles, render
 from bot.errors import ReindexRunning
 from bot.guards import admin_only
 from bot.views import SourcesPages, answer_view
+from index.answering.followup import Turn
 from index.errors import ArticlebotError, ReindexInProgressError
-from index.followup import Turn
-from index.model import BuildProgress
+from index.types import BuildProgress
 
 if TYPE_CHECKING:
     from bot.admission import Services

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from index.model import AnswerSentence, Citation
+from index.types import AnswerSentence, Citation
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import render
-from index import feeds
+from index.articles import feeds
 from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class FeedPoller:
     The shared corpus's feeds ([[feeds]], and /feeds add where it is used) add to the shared folder;
     a server with its own corpus follows its own feeds (/feeds add there), which add to its folder only.
 
-    The first poll is at once; a feed that fails is skipped until its next try is due (index/feeds.py).
+    The first poll is at once; a feed that fails is skipped until its next try is due (index/articles/feeds.py).
     `wake()` polls again now (after /feeds add).
     """
 

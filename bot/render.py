@@ -17,12 +17,12 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.excerpt import Excerpt, excerpt, place
+from index.articles.feeds import FeedHealth
+from index.articles.ingest import Addition, Removal
 from index.config import FeedConfig
 from index.errors import ArticlebotError, IndexDatabaseError
-from index.feeds import FeedHealth
-from index.ingest import Addition, Removal
-from index.model import Answer, AnswerSentence, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Gap, Summary, gap_lines
+from index.types import Answer, AnswerSentence, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 
 if TYPE_CHECKING:
     from bot.client import Shards

@@ -10,8 +10,8 @@ import discord
 
 from bot import render
 from bot.errors import Refusal
-from index.model import Answer, ArticleInfo
 from index.record import Entry
+from index.types import Answer, ArticleInfo
 
 if TYPE_CHECKING:
     from bot.client import ArticleBot

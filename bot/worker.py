@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from index import feeds, heap
+from index import heap
+from index.answering.followup import Turn
+from index.articles import feeds
+from index.articles.feeds import FeedHealth
 from index.config import Config
 from index.errors import BuildStoppedError, ReindexInProgressError
-from index.feeds import FeedHealth
-from index.followup import Turn
-from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 from index.record import Entry, Gap, Record, Summary
+from index.types import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 
 if TYPE_CHECKING:
     from index.engine import Engine

@@ -10,5 +10,5 @@ import os
 # must be set before either library loads, hence here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# How log lines look, in the CLI and the bot and in an index build's own process (index/build_process.py).
+# How log lines look, in the CLI and the bot and in an index build's own process (index/store/build_process.py).
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

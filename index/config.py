@@ -59,7 +59,7 @@ class IndexConfig:
     # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
     hnsw_ef_search: int = 64
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
-    # lists: index/furniture.py) out of the chunks. The files are never changed either way.
+    # lists: index/articles/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
     # The bot (/reindex, /add, /remove, feeds) builds in a process of its own, started for each build
     # (1-3 s more), so that the bot keeps none of the build's memory; false: in a thread of the bot.
@@ -116,11 +116,11 @@ class AnswerConfig:
     """How many sources to cite and when to decline."""
 
     top_k: int = 3
-    # Below this relevance (0..1, see index/answer.py) a question is declined instead of answered.
+    # Below this relevance (0..1, see index/answering/answer.py) a question is declined instead of answered.
     min_relevance: float = 0.28
     max_question_chars: int = 500
-    # The reading model (index/reader.py) reads the best candidate sentences; the learned ranker
-    # (index/ranking.py) chooses the answer from what it read, and the confidence model says how sure
+    # The reading model (index/answering/reader.py) reads the best candidate sentences; the learned ranker
+    # (index/answering/ranking.py) chooses the answer from what it read, and the confidence model says how sure
     # that answer is. false: the word-overlap scorer alone (faster, for the smallest machines).
     reader: bool = True
     # Candidate sentences the reading model reads per question (the best by the word-overlap scorer).

@@ -4,7 +4,7 @@
 immutable `Snapshot`; a rebuild prepares a new one on disk while questions keep using the old,
 then swaps the reference, so nobody ever sees half an index. With `[index] store = "postgres"`,
 each question reads its corpus's live generation in a read transaction of its own (a
-`PgSnapshot`), and a rebuild writes one article per transaction (index/pg_build.py), so a
+`PgSnapshot`), and a rebuild writes one article per transaction (index/store/postgres/build.py), so a
 question sees each article whole, before or after its update. Callers that must not block (the
 Discord bot) run these methods in their own executor.
 """
@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from index import heap
-from index.answer import WEIGHTS, Gathered, Weights, compose, gather
-from index.build import build_index, chunk_settings
-from index.build_process import build_in_subprocess
+from index.answering.answer import WEIGHTS, Gathered, Weights, compose, gather
+from index.answering.followup import Turn, in_context
+from index.answering.ranking import Models, shared_models
+from index.answering.reader import Reader, shared_reader
+from index.answering.retrieval import search
+from index.articles.corpus import article_path, decode
+from index.articles.lines import ArticleLines
 from index.config import Config
-from index.corpus import article_path, decode
-from index.database import Database
-from index.embedding import Embedder, make_embedder
+from index.embedders import Embedder, make_embedder
 from index.errors import (
     ArticlebotError,
     IndexMismatchError,
@@ -36,16 +38,14 @@ from index.errors import (
     QuestionError,
     ReindexInProgressError,
 )
-from index.followup import Turn, in_context
-from index.lines import ArticleLines
-from index.model import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
-from index.ranking import Models, shared_models
-from index.reader import Reader, shared_reader
-from index.retrieval import search
-from index.store import Manifest, Snapshot, current_generation, load_snapshot
+from index.store.build import build_index, chunk_settings
+from index.store.build_process import build_in_subprocess
+from index.store.embedded.generations import Manifest, Snapshot, current_generation, load_snapshot
+from index.store.postgres.database import Database
+from index.types import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 
 if TYPE_CHECKING:
-    from index.pg_snapshot import PgSnapshot
+    from index.store.postgres.snapshot import PgSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class Engine:
                 separate_process: bool = False) -> BuildReport:
         """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile.
 
-        With `separate_process`, the index is built by a child process (index/build_process.py) that
+        With `separate_process`, the index is built by a child process (index/store/build_process.py) that
         makes the embedder the configuration names (and, with the database, its own connection), if
         this engine's embedder is that one; the engine then serves what the child published.
         """
@@ -262,7 +262,7 @@ class Engine:
             if separate_process and self._embedder_is_configured():
                 report = build_in_subprocess(self.config.index, progress)
             elif self.database is not None:
-                from index.pg_build import build_in_database
+                from index.store.postgres.build import build_in_database
 
                 report = build_in_database(self.config.index, self.embedder, self.database.store(), progress)
             else:
@@ -310,8 +310,8 @@ class Engine:
         """Where the index is, for people: its folder, or its corpus in the database (never the password)."""
         if self.database is None:
             return str(self.index_dir)
-        from index.pg_schema import describe
-        from index.pg_snapshot import corpus_name
+        from index.store.postgres.schema import describe
+        from index.store.postgres.snapshot import corpus_name
 
         return f"{corpus_name(self.config.index.corpus_key)} in the {describe(self.config.index.database_url)}"
 

@@ -25,9 +25,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from index.articles.text import paragraphs, sentences
 from index.config import AnswerConfig, Config
-from index.model import BuildProgress
-from index.text import paragraphs, sentences
+from index.types import BuildProgress
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def articlebot_predictions(engine: Any, questions: Sequence[str],
     With `tiers`, the engine is expected to compose every answer (its tentative_threshold 0) and
     the tiers of `tiers` are applied to each answer's confidence here, as `ask` would have.
     """
-    from index.answer import tier_of
+    from index.answering.answer import tier_of
 
     out = []
     for question in questions:

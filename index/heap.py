@@ -7,7 +7,8 @@ threads, each question allocating a few MB of arrays of varying size, so grows b
 a question needs more than any before it (benchmarks/soak.py found it; one engine answering the
 soak's question mix: 436 -> 560 MB over 1,500 questions). Two arenas and a fixed 1 MB threshold
 hand large blocks back when they are freed; the models' own buffers stay in onnxruntime's arenas,
-which both models hand back after every run (index/onnx_embedder.py `handing_back`, used by index/reader.py too).
+which both models hand back after every run (index/embedders/onnx_runtime.py
+`handing_back`, used by index/answering/reader.py too).
 All three together (measured when the reader's arena was still kept at full size): 404 -> 409 MB over the
 same questions (1,200), flat after the first 200. Without
 onnxruntime's arenas it is flatter still (286 -> 295 MB) but the reader then costs ~60 % more CPU.

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.model import Answer, Citation
+from index.types import Answer, Citation
 
 if TYPE_CHECKING:
-    from index.embedding import Embedder
+    from index.embedders import Embedder
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.config import Config, load_config
-from index.embedding import Embedder, HashEmbedder, make_embedder
+from index.embedders import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
 from tests.pg_support import Postgres, running_postgres
 from tests.support import REPO, SEED, make_config

@@ -19,7 +19,7 @@ from fakediscord import FakeDiscord
 
 from bot.app import serve
 from index.config import Config, DiscordConfig, GuildConfig
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from tests.support import SEED, make_config
 

@@ -29,11 +29,11 @@ from typing import Any, Callable, Iterator
 
 import psycopg
 
-from index.answer import compose
+from index.answering.answer import compose
+from index.answering.retrieval import search
 from index.engine import Engine
-from index.model import Answer
-from index.pg_snapshot import PgSnapshot
-from index.retrieval import search
+from index.store.postgres.snapshot import PgSnapshot
+from index.types import Answer
 
 
 def installed_postgres() -> Path:

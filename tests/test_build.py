@@ -12,12 +12,12 @@ from typing import Sequence
 import numpy as np
 import pytest
 
-from index.build import build_index, embed
 from index.config import Config
-from index.embedding import HashEmbedder
+from index.embedders import HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.store import current_generation
+from index.store.build import build_index, embed
+from index.store.embedded.generations import current_generation
 from tests.support import make_config
 
 
@@ -73,7 +73,7 @@ def test_rebuild_embeds_only_what_changed(config: Config, corpus_dir: Path) -> N
 
 
 def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config) -> None:
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
 
     Engine.from_config(config, make_embedder(config.index)).rebuild()
     embedder = make_embedder(config.index)
@@ -85,7 +85,7 @@ def test_an_unchanged_corpus_is_checked_without_loading_the_model(config: Config
 def test_changing_the_backend_re_embeds_everything(config: Config) -> None:
     from dataclasses import replace
 
-    from index.embedding import make_embedder
+    from index.embedders import make_embedder
 
     Engine.from_config(config, make_embedder(config.index)).rebuild()
     other = replace(config, index=replace(config.index, backend="torch"))
@@ -184,7 +184,7 @@ def test_a_second_rebuild_at_the_same_time_is_refused(config: Config) -> None:
 
 
 def test_reused_chunks_and_vectors_belong_to_their_own_article(config: Config, corpus_dir: Path) -> None:
-    from index.store import load_snapshot
+    from index.store.embedded.generations import load_snapshot
 
     _write(corpus_dir, "a.txt", "Alpha\nThe alpha council met on Monday.\nIt agreed on roads.")
     _write(corpus_dir, "m.txt", "Middle\nThe middle paragraph is about harbours.")
@@ -203,7 +203,7 @@ def test_reused_chunks_and_vectors_belong_to_their_own_article(config: Config, c
 
 
 def test_an_unreadable_file_does_not_make_every_build_rewrite_the_index(tmp_path: Path) -> None:
-    from index.store import current_generation
+    from index.store.embedded.generations import current_generation
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

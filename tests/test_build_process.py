@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build_process import BuildProcessError
 from index.config import Config
-from index.embedding import Embedder, HashEmbedder
+from index.embedders import Embedder, HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError
-from index.model import BuildProgress
-from index.store import current_generation, load_snapshot
+from index.store.build_process import BuildProcessError
+from index.store.embedded.generations import current_generation, load_snapshot
+from index.types import BuildProgress
 from tests.support import make_config
 
 

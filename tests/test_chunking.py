@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_article, embedding_prefix
-from index.corpus import Article, Paragraph
-from index.embedding import Embedder, HashEmbedder
-from index.text import paragraphs
+from index.articles.chunking import chunk_article, embedding_prefix
+from index.articles.corpus import Article, Paragraph
+from index.articles.text import paragraphs
+from index.embedders import Embedder, HashEmbedder
 from tests.support import SEED, SHARED_EVAL
 
 
@@ -39,7 +39,7 @@ def test_no_chunk_exceeds_the_model_window(real_embedder: Embedder) -> None:
 
 
 def test_short_paragraphs_merge_but_never_across_dropped_markup(corpus_dir: Path) -> None:
-    from index.corpus import read_article, scan_corpus
+    from index.articles.corpus import read_article, scan_corpus
 
     files, _ = scan_corpus(corpus_dir, max_bytes=10**7)
     article = read_article(files[0])

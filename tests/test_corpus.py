@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.corpus import ArticleSkipped, read_article, scan_corpus
+from index.articles.corpus import ArticleSkipped, read_article, scan_corpus
 from index.errors import CorpusError
 from tests.support import SEED, pdf_bytes
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from index.config import IndexConfig
-from index.dense import GRAPH_FILE, DenseIndex
 from index.errors import ConfigError
+from index.store.embedded.dense import GRAPH_FILE, DenseIndex
 
 
 def _text_like_vectors(n: int, dimension: int = 64, seed: int = 0) -> np.ndarray:

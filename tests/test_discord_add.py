@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fakediscord import ADMINISTRATOR, FakeInteraction, Sent
 
-from index import feeds
+from index.articles import feeds
 from index.config import FeedConfig, FetchConfig
 from index.engine import Engine
 from tests.support import pdf_bytes, until

@@ -12,7 +12,7 @@ from typing import Any
 
 from fakediscord import ADMINISTRATOR, FakeDiscord, Sent
 
-from index.corpus import SHARED_PREFIX
+from index.articles.corpus import SHARED_PREFIX
 from tests.support import SEED
 from tests.test_discord_record import buttons
 from tests.test_guilds import EAST_ARTICLE, NORTH_ARTICLE, QUESTION

@@ -15,7 +15,7 @@ from fakediscord import ADMINISTRATOR, FakeDiscord
 
 import index.engine
 from bot import render
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from tests.support import SEED
 from tests.test_discord_guilds import ask, corpora

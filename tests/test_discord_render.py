@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from index.model import (
+from index.types import (
     Answer,
     AnswerSentence,
     ArticleInfo,

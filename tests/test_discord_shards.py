@@ -25,10 +25,10 @@ from fakediscord import ADMINISTRATOR, FakeDiscord, limit_problems, snowflake_on
 from bot import render
 from bot.client import Shards
 from bot.worker import Worker
-from index.embedding import HashEmbedder
+from index.embedders import HashEmbedder
 from index.engine import Engine
-from index.model import IndexStatus
-from index.store import build_lock
+from index.store.embedded.generations import build_lock
+from index.types import IndexStatus
 from tests.support import SEED, make_config
 from tests.test_guilds import NORTH_ARTICLE, QUESTION
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.articles.text import paragraphs
 from index.config import load_config
-from index.embedding import Embedder, SentenceEmbedder, make_embedder
+from index.embedders import Embedder, SentenceEmbedder, make_embedder
+from index.embedders.onnx_runtime import OnnxEmbedder, _export, _ModelSpec, cached_files
 from index.errors import ConfigError
-from index.onnx_embedder import OnnxEmbedder, _export, _ModelSpec, cached_files
-from index.text import paragraphs
 from tests.support import REPO, SEED
 
 
@@ -82,7 +82,7 @@ def test_both_onnx_backends_are_built_with_torch_missing(tmp_path: Path) -> None
         "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
         "    sys.modules[name] = None  # import raises ImportError, as where they are not installed\n"
         "from index.config import DEFAULT_MODEL\n"
-        "from index.onnx_embedder import OnnxEmbedder\n"
+        "from index.embedders.onnx_runtime import OnnxEmbedder\n"
         f"for quantized in (False, True):\n"
         f"    vectors = OnnxEmbedder(DEFAULT_MODEL, cache_dir=Path({str(tmp_path)!r}), quantized=quantized)"
         ".encode(['who was released?'])\n"
@@ -107,7 +107,7 @@ def test_a_model_only_torch_can_export_says_so_without_torch(tmp_path: Path) -> 
         "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
         "    sys.modules[name] = None\n"
         "from index.errors import ConfigError\n"
-        "from index.onnx_embedder import OnnxEmbedder\n"
+        "from index.embedders.onnx_runtime import OnnxEmbedder\n"
         "try:\n"
         f"    OnnxEmbedder({str(model)!r}, cache_dir=Path({str(tmp_path / 'cache')!r})).encode(['who?'])\n"
         "except ConfigError as e:\n"
@@ -125,7 +125,7 @@ def test_the_torch_backend_without_torch_says_how_to_install_it() -> None:
         "for name in ('torch', 'transformers', 'sentence_transformers'):\n"
         "    sys.modules[name] = None\n"
         "from index.errors import ConfigError\n"
-        "from index.torch_embedder import SentenceEmbedder\n"
+        "from index.embedders.torch_backend import SentenceEmbedder\n"
         "for use in (lambda e: e.encode(['who?']), lambda e: e.count_tokens(['who?'])):\n"
         "    try:\n"
         "        use(SentenceEmbedder())\n"
@@ -248,7 +248,7 @@ def test_counting_word_pieces_while_encoding_on_the_torch_backend_is_safe(texts:
 
 @pytest.mark.parametrize("backend", ["index.onnx_embedder", "index.torch_embedder", "index.hash_embedder"])
 def test_each_backend_builds_on_the_base_alone(backend: str) -> None:
-    """No import cycle: a backend never needs the factory (index/embedding.py), which imports the backends."""
+    """No import cycle: a backend never needs the factory (index/embedders/__init__.py), which imports the backends."""
     code = f"import sys, {backend}; print('index.embedding' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from index.errors import QuestionError
 from tests.support import SEED, make_config
@@ -157,8 +157,8 @@ def test_a_question_that_does_not_ask_for_the_latest_gets_no_note(tmp_path: Path
 
 def test_the_engine_serves_what_another_process_publishes(tmp_path: Path) -> None:
     """`articlebot index` beside a running bot: the bot answers from the new generation, not the removed one."""
-    from index.embedding import HashEmbedder
-    from index.store import current_generation
+    from index.embedders import HashEmbedder
+    from index.store.embedded.generations import current_generation
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.excerpt import excerpt, place
-from index.model import AnswerSentence, Citation
+from index.types import AnswerSentence, Citation
 
 WORDS = st.lists(st.sampled_from(["The", "pier", "was", "rebuilt.", "Mira", "Kovac", "lit", "it,", "\n", "\n\n",
                                   "a" * 40, "—", "…"]), min_size=1, max_size=120).map(" ".join)

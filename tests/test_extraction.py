@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from index import extraction
-from index.extraction import ExtractionRefused, extract
+from index.articles import extraction
+from index.articles.extraction import ExtractionRefused, extract
 
 STORY = ("<p>The council agreed the budget on Tuesday after a long debate in the chamber, and the mayor said "
          "the new library would open in the spring.</p>")

@@ -1,4 +1,4 @@
-"""Feeds: `articlebot feeds sync` and index/feeds.py, against a real web server the tests start on loopback.
+"""Feeds: `articlebot feeds sync` and index/articles/feeds.py, against a real web server the tests start on loopback.
 
 The server (http.server in a thread, on 127.0.0.1) serves an RSS feed that honours If-None-Match,
 an Atom feed that honours If-Modified-Since, a feed that fails, an HTML page posing as a feed, a feed
@@ -18,10 +18,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from index import feeds
+from index.articles import feeds
+from index.articles.fetch import fetch_feed
 from index.config import FeedConfig, load_config
 from index.errors import ConfigError, FetchError, IngestError
-from index.fetch import fetch_feed
 from tests.support import REPO, SEED
 from tests.test_cli import run
 from tests.test_ingest import BAKERY, CANONICAL, CHESS, FERRY, LIGHTHOUSE, articlebot, page, state, write_config

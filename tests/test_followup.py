@@ -1,12 +1,12 @@
-"""Reading a follow-up with the exchange before it (index/followup.py), and the engine's use of it."""
+"""Reading a follow-up with the exchange before it (index/answering/followup.py), and the engine's use of it."""
 
 from __future__ import annotations
 
 import pytest
 
+from index.answering.followup import Turn, in_context, refers_back
 from index.engine import Engine
-from index.followup import Turn, in_context, refers_back
-from index.model import Answer, AnswerSentence
+from index.types import Answer, AnswerSentence
 
 
 @pytest.mark.parametrize(("question", "leans"), [

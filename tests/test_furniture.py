@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.chunking import chunk_article
-from index.corpus import Article, Paragraph
-from index.furniture import article_spans, is_furniture
-from index.text import Span, paragraphs
+from index.articles.chunking import chunk_article
+from index.articles.corpus import Article, Paragraph
+from index.articles.furniture import article_spans, is_furniture
+from index.articles.text import Span, paragraphs
 
 
 @pytest.mark.parametrize("sentence", [

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from index.articles.corpus import SHARED_PREFIX
+from index.articles.ingest import add_data, remove
 from index.config import Config, load_config
-from index.corpus import SHARED_PREFIX
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from index.errors import IngestError
-from index.ingest import add_data, remove
 from tests.support import SEED
 from tests.test_cli import run
 

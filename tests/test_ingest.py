@@ -23,10 +23,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from bot.cli import main
-from index import fetch
+from index.articles import fetch
+from index.articles.ingest import add_url, slug, url_key
 from index.config import FetchConfig, load_config
 from index.errors import ConfigError, FetchError
-from index.ingest import add_url, slug, url_key
 from tests.support import REPO, SEED, pdf_bytes
 
 CANONICAL = "https://coast-news.example/2024/lighthouse-keeper-retires"  # in a local file, whose canonical is believed

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.lexical import LexicalIndex
-from index.text import sentences
+from index.articles.text import sentences
+from index.store.lexical import LexicalIndex
 from tests.support import SEED
 
 QUESTIONS = [
@@ -60,7 +60,7 @@ def test_questions_of_unseen_words_do_not_grow_the_tokenizer_without_bound() -> 
     import random
     import string
 
-    from index.lexical import _STEM_CACHE_SLACK
+    from index.store.lexical import _STEM_CACHE_SLACK
 
     index = LexicalIndex.build(["The harbour opened in 1901.", "A lighthouse keeper rang the bell at dawn."])
     rng = random.Random(0)

@@ -6,8 +6,8 @@ stands for the corpus, so that what is read, and when, can be counted and change
 
 from __future__ import annotations
 
-from index.lines import ArticleLines, line_at
-from index.model import Answer, Citation
+from index.articles.lines import ArticleLines, line_at
+from index.types import Answer, Citation
 
 TEXT = "Title\n\nFirst paragraph.\nSecond paragraph, which answers.\n"
 

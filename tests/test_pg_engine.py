@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from index.articles.corpus import SHARED_PREFIX
 from index.config import Config, load_config
-from index.corpus import SHARED_PREFIX
-from index.embedding import Embedder, HashEmbedder
+from index.embedders import Embedder, HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError, IndexMismatchError, IndexMissingError
 from tests.pg_support import race
@@ -280,7 +280,7 @@ def test_eval_scores_the_database_store_in_a_corpus_of_its_own_dropped_after(
 
 
 def test_an_html_article_is_removed_by_the_url_the_database_holds(engine: Engine, corpus_dir: Path) -> None:
-    from index.ingest import remove
+    from index.articles.ingest import remove
     from tests.test_ingest import CANONICAL, LIGHTHOUSE, page
 
     (corpus_dir / "lighthouse.html").write_bytes(page(LIGHTHOUSE, canonical=CANONICAL))

@@ -15,20 +15,21 @@ import numpy as np
 import psycopg
 import pytest
 
-from index import pg_postings, pg_schema
-from index.build import chunk_settings
-from index.chunking import Chunk
+from index.articles.chunking import Chunk
+from index.articles.text import sentences
 from index.config import Config
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.lexical import LexicalIndex, passage_text
-from index.model import ArticleInfo, SkippedFile
-from index.pg_postings import BLOCK_BITS, Postings
-from index.pg_schema import SCHEMA_VERSION
-from index.pg_snapshot import top_bm25
-from index.pg_store import ArticlePassages, PgStore, connect
-from index.text import sentences
+from index.store.build import chunk_settings
+from index.store.lexical import LexicalIndex, passage_text
+from index.store.postgres import postings as pg_postings
+from index.store.postgres import schema as pg_schema
+from index.store.postgres.postings import BLOCK_BITS, Postings
+from index.store.postgres.schema import SCHEMA_VERSION
+from index.store.postgres.snapshot import top_bm25
+from index.store.postgres.store import ArticlePassages, PgStore, connect
+from index.types import ArticleInfo, SkippedFile
 from tests.pg_support import Postgres, ask, race, running_postgres
 from tests.support import SEED
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from index.answer_types import Kind, expected_kind, highlight
-from index.embedding import Embedder
+from index.answering.answer_types import Kind, expected_kind, highlight
+from index.articles.text import sentences
+from index.embedders import Embedder
 from index.engine import Engine
 from index.evaluate import Prediction, _bm25_baseline, _lines, articlebot_predictions, load_questions, score
-from index.text import sentences
 from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 SEED_ANSWERS = {

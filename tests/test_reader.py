@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from index.answering.reader import MARKER, MODEL_PATH, Reader, first_segment, lay_out
 from index.config import load_config
-from index.reader import MARKER, MODEL_PATH, Reader, first_segment, lay_out
 
 ARRIVED = ("On February 14, 2025, Christopher W. Smith, a deputy assistant secretary of state, "
            "arrived quietly in Minsk.")

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from index.recency import asks_for_latest, parse_date
+from index.answering.recency import asks_for_latest, parse_date
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
-from index.model import Answer
 from index.record import Record
+from index.types import Answer
 from tests.support import SEED
 
 ASKER = 987654321012345678

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
-from index.store import current_generation
+from index.store.embedded.generations import current_generation
 from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 
@@ -84,7 +84,7 @@ def test_hundreds_of_questions_during_a_rebuild_are_all_answered(tmp_path: Path,
 
 @pytest.mark.parametrize("vanish", ["deleted", "replaced"])
 def test_files_that_vanish_or_change_while_indexing(tmp_path: Path, vanish: str) -> None:
-    from index.corpus import read_article, scan_corpus
+    from index.articles.corpus import read_article, scan_corpus
 
     (tmp_path / "a.txt").write_text("Alpha story\nThe alpha council met on Monday.", "utf-8")
     files, _ = scan_corpus(tmp_path, max_bytes=10**6)

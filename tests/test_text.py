@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.text import MAX_SENTENCE_CHARS, is_markup, paragraphs, sentences
+from index.articles.text import MAX_SENTENCE_CHARS, is_markup, paragraphs, sentences
 
 
 def _texts(text: str, spans: list) -> list[str]:

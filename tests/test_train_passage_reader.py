@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from index.embedding import resolve_model_path
-from index.reader import MARKER, PASSAGE_LENGTH
+from index.answering.reader import MARKER, PASSAGE_LENGTH
+from index.embedders import resolve_model_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 
@@ -60,7 +60,7 @@ def test_the_engine_reads_an_exported_passage_model_one_reading_per_sentence(tmp
     """Untrained heads on the base weights, exported as training exports: the engine's side of the format."""
     from train_passage_reader import build_model, export
 
-    from index.reader import Reader
+    from index.answering.reader import Reader
 
     model = build_model(Path(resolve_model_path("all-MiniLM-L6-v2")))
     model.eval()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from index.embedding import resolve_model_path
+from index.embedders import resolve_model_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 

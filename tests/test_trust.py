@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.answer import TENTATIVE, _comparable, _trusted_highlight, tier_of
-from index.answer_types import Kind
+from index.answering.answer import TENTATIVE, _comparable, _trusted_highlight, tier_of
+from index.answering.answer_types import Kind
+from index.answering.ranking import CONFIDENCE, FEATURES, MODEL_DIR, Asked, Signals, features, names, shared_models
 from index.config import AnswerConfig, ConfigError, load_config
-from index.embedding import Embedder
+from index.embedders import Embedder
 from index.engine import Engine
 from index.evaluate import Prediction, Question, calibration_error, reliability, score
-from index.ranking import CONFIDENCE, FEATURES, MODEL_DIR, Asked, Signals, features, names, shared_models
 from tests.support import REPO, SEED, make_config
 
 
@@ -121,9 +121,9 @@ def test_a_tentative_answer_says_so_on_the_command_line(tmp_path: Path) -> None:
 
 
 def test_a_mark_that_holds_no_phrase_of_the_asked_kind_is_not_shown() -> None:
-    from index.answer import _Candidate
-    from index.model import Citation
-    from index.text import Span
+    from index.answering.answer import _Candidate
+    from index.articles.text import Span
+    from index.types import Citation
 
     text = "Following their release, Smith commended the operation."
     citation = Citation(1, "a.txt", "A", None, 0, len(text), text, 1.0, 1)

@@ -6,7 +6,7 @@ but did not choose: in the engine, the gold sentence was read and another chosen
 1,079 answerable questions, retrieval missed 29 (model card). This model reads the passage as one
 sequence, so every sentence is read beside the others:
 
-    [CLS] question [SEP] M sentence M sentence … [SEP]     (index/reader.py `lay_out`)
+    [CLS] question [SEP] M sentence M sentence … [SEP]     (index/answering/reader.py `lay_out`)
 
 where M is the `[unused0]` word piece; the model's output at each M is that sentence's logit
 ("this sentence answers the question"), and a start and an end logit per word piece of the passage
@@ -41,7 +41,7 @@ others 0.72-0.75: its logits do not compare across passages. In the engine, whic
 five, it does worse than the shipped sentence model (SQuAD cite@1 0.782-0.786 against 0.795; inside
 the passage the sentence model chose, answer has gold 0.808 against 0.830) and declines few
 unanswerable news questions. The engine reads such a model when `index/models/reader/reader.onnx` is one:
-`articlebot eval` measures one copied there (the ranker of index/ranking.py was trained on the
+`articlebot eval` measures one copied there (the ranker of index/answering/ranking.py was trained on the
 sentence model's readings, so retrain it too with `make train-ranker`):
 
     .venv/bin/python training/train_passage_reader.py --out /tmp/passage
@@ -67,8 +67,8 @@ sys.path.insert(0, str(ROOT / "training"))
 
 from train_reader import SentenceSearch, cheaper_dropouts, export, fit, held_out, load_base, quantize  # noqa: E402
 
-from index.reader import MARKER, PASSAGE_LENGTH, PASSAGE_QUESTION, lay_out  # noqa: E402
-from index.text import sentences  # noqa: E402
+from index.answering.reader import MARKER, PASSAGE_LENGTH, PASSAGE_QUESTION, lay_out  # noqa: E402
+from index.articles.text import sentences  # noqa: E402
 
 log = logging.getLogger("train_passage_reader")
 SHARED = ROOT.parent / "shared" / "qa-train"
@@ -347,7 +347,7 @@ def train(args: argparse.Namespace) -> None:
     import torch
     from tokenizers import Tokenizer
 
-    from index.embedding import resolve_model_path
+    from index.embedders import resolve_model_path
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)

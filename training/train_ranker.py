@@ -1,4 +1,4 @@
-"""Train the answer ranker and the confidence model from the engine's own candidates (index/ranking.py).
+"""Train the answer ranker and the confidence model from the engine's own candidates (index/answering/ranking.py).
 
 1. **Questions the reading model never saw.** The reader (training/train_reader.py) was trained on
    21,547 questions of ../shared/qa-train; its logits are sharper on those than on new text, so a
@@ -48,9 +48,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.answer import Gathered, choose  # noqa: E402
-from index.ranking import CONFIDENCE, FEATURES, Models, features  # noqa: E402
-from index.text import sentences  # noqa: E402
+from index.answering.answer import Gathered, choose  # noqa: E402
+from index.answering.ranking import CONFIDENCE, FEATURES, Models, features  # noqa: E402
+from index.articles.text import sentences  # noqa: E402
 
 log = logging.getLogger("train_ranker")
 SHARED = ROOT.parent / "shared" / "qa-train"

