@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint eval eval-news train-reader train-ranker clean
+.PHONY: install demo test lint eval eval-news train-reader train-ranker train-furniture clean
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ train-reader: install
 # 25 minutes on 2 cores, a fixed seed.
 train-ranker: install
 	$(BIN)/python training/train_ranker.py
+
+# Rebuild the furniture models (index/models/furniture/) from ../shared/qa-train, news-dev's pages and
+# template furniture: about a minute on 2 cores, a fixed seed.
+train-furniture: install
+	$(BIN)/python training/train_furniture.py
 
 # The model's ONNX files are kept per user, keyed by the weights (index/embedders/onnx_runtime.py): only those go,
 # from ARTICLEBOT_MODEL_CACHE or the default $XDG_CACHE_HOME/articlebot, never anything else there.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from index.articles.chunking import chunk_article, embedding_prefix
 from index.articles.corpus import Article, Paragraph
+from index.articles.furniture import article_spans
 from index.articles.text import paragraphs
 from index.embedders import Embedder, HashEmbedder
 from tests.support import SEED, SHARED_EVAL
@@ -64,7 +65,9 @@ def test_every_chunk_quotes_its_article_exactly(text: str, max_tokens: int, min_
         assert chunk.text.strip() == chunk.text
     assert sorted(c.start for c in chunks) == [c.start for c in chunks]
     assert all(a.end <= b.start for a, b in pairwise(chunks))
-    assert len("".join(covered.split())) == len("".join(text.split()))  # nothing lost, nothing twice
+    # nothing lost but what the furniture judge leaves out (a lone "EE" reads as a label), nothing twice
+    kept = "".join(text[s.start:s.end] for p in article.paragraphs for s in article_spans(text, p.span))
+    assert len("".join(covered.split())) == len("".join(kept.split()))
 
 
 @pytest.mark.parametrize("size", [16, 254])

@@ -18,7 +18,9 @@ by trafilatura; these rules are for files that arrive as they were scraped.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from index.articles import furniture_model, repetition
 from index.articles.text import Span, sentences
 
 # Phrases that only site furniture says. Each must be specific: "subscribers" alone is news.
@@ -118,45 +120,82 @@ _PERSONAL = re.compile(r"\b(?:I|me|my|you|your|we|our|us)\b", re.IGNORECASE)
 
 def is_furniture(sentence: str) -> bool:
     """Whether one sentence (or block) is the site's, not the article's."""
+    return furniture_rule(sentence) is not None
+
+
+def furniture_rule(sentence: str) -> str | None:
+    """The name of the rule that finds one sentence (or block) to be the site's, or None for the article's."""
     tokens = _TOKEN.findall(sentence)
     if _PHRASES.search(sentence) and len(tokens) <= _MOST_WORDS:
-        return True
+        return "phrase"
     stripped = sentence.strip()
-    if _DATELINE.match(stripped) or _RATE_NOTE.fullmatch(stripped):
-        return True
+    if _DATELINE.match(stripped):
+        return "dateline"
+    if _RATE_NOTE.fullmatch(stripped):
+        return "rate note"
     if _HEADLINES.search(sentence) and len(tokens) <= 30 and not _PERSONAL.search(sentence):
-        return True
+        return "related headlines"
     if _PHOTO_CREDIT.search(sentence) and len(tokens) <= 20:
-        return True
+        return "photo credit"
     if len(tokens) >= 4:
         numeric = sum(bool(_NUMBERISH.match(t)) for t in tokens)
         if numeric >= 4 and numeric >= 0.5 * len(tokens):  # a ticker: "+ 62.97 + 25.45 -10.00 …"
-            return True
+            return "ticker"
     words = [t.strip(",.;:|»·•") for t in tokens if any(c.isalpha() for c in t)]
     if len(words) >= 10 and not re.search(r"[.!?]\s*$", sentence):
         capitalised = sum(w[:1].isupper() for w in words if w)
         if capitalised >= 0.85 * len(words):  # a navigation list: "Home News Sport Business …"
-            return True
-    return False
+            return "navigation"
+    return None
 
 
-def article_spans(text: str, within: Span) -> list[Span]:
-    """The runs of `within` left once furniture is taken out (all of it when there is none).
+@dataclass(frozen=True)
+class LeftOut:
+    """A span of an article left out of its passages, and why: a rule's name, the classifier's score, a repeat."""
 
-    The units judged are sentences, cut again where the scrape joined blocks with a run of spaces.
+    span: Span
+    reason: str  # "rule: <name>", "classifier", "glued scrap", "repeated on the site"
+    score: float | None = None  # the classifier's probability that it is furniture, where the classifier decided
+
+
+Judged = tuple[Span, LeftOut | None]
+
+
+def units(text: str, within: Span) -> list[Span]:
+    """The units furniture is judged by: sentences, cut again where the scrape joined blocks with a run of spaces."""
+    return [block for sentence in sentences(text, within) for block, _ in _blocks(text, sentence)]
+
+
+def judge(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), learned: bool = True,
+          rules: bool = True, model: furniture_model.FurnitureModel | None = None) -> list[Judged]:
+    """The parts of `within`, in order, each with why it is left out (None: it is the article's).
+
+    `repeated` holds the repetition keys (index/articles/repetition.py) of lines that recur on enough
+    pages of the article's site; `learned` adds the classifier (index/articles/furniture_model.py, the
+    shipped one unless `model` is given) to the rules. `rules=False` measures what the rest finds alone.
     """
-    judged = [part for sentence in sentences(text, within) for block, tabbed in _blocks(text, sentence)
-              for part in ([(block, True)] if tabbed and _page_element(text[block.start:block.end])
-                           else _judged(text, block))]
-    parts = [part for part, _ in judged]
-    flags = [furniture for _, furniture in judged]
-    if not any(flags):
+    judge_unit = _Judge(text, repeated, (model or furniture_model.default_model()) if learned else None, rules)
+    out: list[Judged] = []
+    for sentence in sentences(text, within):
+        for block, tabbed in _blocks(text, sentence):
+            if rules and tabbed and _page_element(text[block.start:block.end]):
+                out.append((block, LeftOut(block, "rule: page element before tabs")))
+            else:
+                out.extend(judge_unit(block))
+    return out
+
+
+def article_spans(text: str, within: Span, *, repeated: frozenset[str] = frozenset(),
+                  learned: bool = True) -> list[Span]:
+    """The runs of `within` left once furniture is taken out (all of it when there is none)."""
+    judged = judge(text, within, repeated=repeated, learned=learned)
+    if not any(why for _, why in judged):
         return [within]
     kept: list[Span] = []
     start: int | None = None
     end = 0
-    for part, furniture in zip(parts, flags, strict=True):
-        if furniture:
+    for part, why in judged:
+        if why:
             if start is not None:
                 kept.append(Span(start, end))
                 start = None
@@ -169,30 +208,70 @@ def article_spans(text: str, within: Span) -> list[Span]:
     return kept
 
 
-def _judged(text: str, block: Span) -> list[tuple[Span, bool]]:
-    """The parts of one unit, each with whether it is furniture; what is left of a unit is judged again."""
-    unit = text[block.start:block.end]
-    if not unit.strip():
-        return []
-    first = block.start + len(unit) - len(unit.lstrip())
-    block, unit = Span(first, first + len(unit.strip())), unit.strip()
-    middle = _TICKER.search(unit)
-    if not (middle and len(re.findall(r"[+\-−–]", middle.group())) >= 2):  # "… first game. + 62.97 + 25.45 …"
-        middle = _SEPARATOR.search(unit)  # "… Das says. ********** The tournament …"
-    if middle:
-        start, end = block.start + middle.start(), block.start + middle.end()
-        return [*_judged(text, Span(block.start, start)), (Span(start, end), True),
-                *_judged(text, Span(end, block.end))]
-    note = _RATE_NOTE.search(unit)
-    if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
-        cut = block.start + len(unit[:note.start()].rstrip())
-        return [*_judged(text, Span(block.start, cut)), (Span(cut, block.end), True)]
-    # "You are now subscribed … was successful Australia vs South Africa …", a dateline, a caption or a
-    # related story's headline before the article's sentence: the rest is judged on its own
-    glued = _glued_prefix(unit) or _stamp_before(unit) or _caption_before(unit) or _related_headline(unit)
-    if glued:
-        return [(Span(block.start, block.start + glued), True), *_judged(text, Span(block.start + glued, block.end))]
-    return [(block, is_furniture(unit))]
+def left_out(text: str, within: Span, *, repeated: frozenset[str] = frozenset(),
+             learned: bool = True) -> list[LeftOut]:
+    """What of `within` is left out as furniture, and why."""
+    return [why for _, why in judge(text, within, repeated=repeated, learned=learned) if why]
+
+
+class _Judge:
+    """Judges one unit: the rules first (precise where they apply), then repetition, then the classifier."""
+
+    def __init__(self, text: str, repeated: frozenset[str], model: furniture_model.FurnitureModel | None,
+                 rules: bool) -> None:
+        self.text = text
+        self.repeated = repeated
+        self.model = model
+        self.rules = rules
+
+    def __call__(self, block: Span) -> list[Judged]:
+        """The parts of one unit, each with why it is furniture; what is left of a unit is judged again."""
+        text = self.text
+        unit = text[block.start:block.end]
+        if not unit.strip():
+            return []
+        first = block.start + len(unit) - len(unit.lstrip())
+        block, unit = Span(first, first + len(unit.strip())), unit.strip()
+        found = self._by_rule(block, unit) if self.rules else None
+        if found is not None:
+            return found
+        if self.repeated and repetition.key(unit) in self.repeated:
+            return [(block, LeftOut(block, "repeated on the site"))]
+        if self.model is None:
+            return [(block, None)]
+        score = self.model.score(text, block)
+        if score >= self.model.unit_threshold:
+            return [(block, LeftOut(block, "classifier", score))]
+        glued_scrap = self.model.glued(text, block)
+        if glued_scrap is None:
+            return [(block, None)]
+        scrap, rest, score = glued_scrap
+        return [(scrap, LeftOut(scrap, "glued scrap", score)), *self(rest)]
+
+    def _by_rule(self, block: Span, unit: str) -> list[Judged] | None:
+        """The parts of a stripped unit when a rule finds furniture in it; None when none does."""
+        middle = _TICKER.search(unit)
+        reason = "rule: ticker"
+        if not (middle and len(re.findall(r"[+\-−–]", middle.group())) >= 2):  # "… first game. + 62.97 + 25.45 …"
+            middle, reason = _SEPARATOR.search(unit), "rule: separator"  # "… Das says. ********** The tournament …"
+        if middle:
+            start, end = block.start + middle.start(), block.start + middle.end()
+            return [*self(Span(block.start, start)), (Span(start, end), LeftOut(Span(start, end), reason)),
+                    *self(Span(end, block.end))]
+        note = _RATE_NOTE.search(unit)
+        if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
+            cut = Span(block.start + len(unit[:note.start()].rstrip()), block.end)
+            return [*self(Span(block.start, cut.start)), (cut, LeftOut(cut, "rule: rate note"))]
+        # "You are now subscribed … was successful Australia vs South Africa …", a dateline, a caption or a
+        # related story's headline before the article's sentence: the rest is judged on its own
+        for name, find in (("phrase", _glued_prefix), ("dateline", _stamp_before), ("caption", _caption_before),
+                           ("related headline", _related_headline)):
+            glued = find(unit)
+            if glued:
+                cut = Span(block.start, block.start + glued)
+                return [(cut, LeftOut(cut, f"rule: {name} glued before")), *self(Span(cut.end, block.end))]
+        rule = furniture_rule(unit)
+        return [(block, LeftOut(block, f"rule: {rule}"))] if rule else None
 
 
 def _page_element(block: str) -> bool:

@@ -1,0 +1,72 @@
+"""Lines that recur on several pages of one site are counted, incrementally, as that site's furniture."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.articles.repetition import RepetitionCounts, key, normalise, page_keys, site_of
+
+TOPIC = "Topic:Tennis"
+PROMPT = "Spotted an error?  Tell the desk and we will fix it"
+
+
+def _page(*lines: str) -> frozenset[str]:
+    return page_keys(lines)
+
+
+def test_a_line_on_three_pages_of_one_site_is_furniture_there_only() -> None:
+    counts = RepetitionCounts()
+    counts.add("a.md", "news.example", _page(PROMPT, "The minister resigned on Monday."))
+    counts.add("b.md", "news.example", _page(PROMPT, "Rain stopped play at Lord's."))
+    assert counts.repeated("news.example") == frozenset()  # two pages: could still be a quoted sentence
+    counts.add("c.md", "news.example", _page(PROMPT.replace("  ", " "), "Prices rose by 4 per cent."))
+    assert counts.repeated("news.example") == {key(PROMPT)}
+    assert counts.repeated_on("a.md") == {key(PROMPT)}
+    counts.add("d.md", "other.example", _page(PROMPT))
+    assert counts.repeated_on("d.md") == frozenset()  # another site's page: its own count
+
+
+def test_adding_the_third_page_names_the_older_pages_to_chunk_again() -> None:
+    counts = RepetitionCounts()
+    assert counts.add("a.md", "s", _page(TOPIC, "First story.")) == set()
+    assert counts.add("b.md", "s", _page(TOPIC, "Second story.")) == set()
+    assert counts.add("x.md", "s", _page("Unrelated story.")) == set()
+    assert counts.add("c.md", "s", _page(TOPIC, "Third story.")) == {"a.md", "b.md"}
+    assert counts.add("d.md", "s", _page(TOPIC, "Fourth story.")) == set()  # already furniture: nothing changes
+    assert counts.remove("d.md") == set()  # still on three pages
+    assert counts.remove("c.md") == {"a.md", "b.md"}  # back to two: no longer furniture
+    assert counts.repeated("s") == frozenset()
+
+
+def test_replacing_a_page_counts_its_new_lines_only() -> None:
+    counts = RepetitionCounts()
+    for source in ("a.md", "b.md", "c.md"):
+        counts.add(source, "s", _page(TOPIC, f"Story {source}."))
+    assert counts.add("c.md", "s", _page("The page was edited and lost its tag.")) == {"a.md", "b.md"}
+    assert counts.repeated("s") == frozenset()
+
+
+def test_counts_rebuilt_from_stored_keys_agree() -> None:
+    counts = RepetitionCounts()
+    for source in ("a.md", "b.md", "c.md"):
+        counts.add(source, "s", _page(TOPIC, f"Story {source}."))
+    again = RepetitionCounts.from_pages({s: (site, sorted(keys)) for s, (site, keys) in counts.pages.items()})
+    assert again.repeated("s") == counts.repeated("s") == {key(TOPIC)}
+
+
+def test_lines_differing_in_numbers_spaces_or_case_are_one_line() -> None:
+    assert normalise("Updated  12:40 GMT") == normalise("updated 09:15 gmt") == "updated 0:0 gmt"
+    assert key("Updated 12:40") == key("UPDATED 9:05")
+    assert key("2.") == key("—") == ""  # too short to say anything
+    assert page_keys(["Share this", "Share  this", "share this"]) == {key("share this")}
+
+
+def test_site_is_the_url_host_or_the_folder() -> None:
+    assert site_of("https://www.bbc.com/sport/x", "a.md") == "bbc.com"
+    assert site_of(None, "rediff/a.txt") == "folder:rediff"
+    assert site_of(None, "a.txt") == "folder:"
+
+
+def test_a_threshold_below_two_is_refused() -> None:
+    with pytest.raises(ValueError, match="use 2 or more"):
+        RepetitionCounts(threshold=1)
