@@ -43,6 +43,8 @@ class Examples:
     glue_x: list[list[float]] = field(default_factory=list)
     glue_y: list[int] = field(default_factory=list)
     glue_group: list[str] = field(default_factory=list)
+    glue_unit: list[int] = field(default_factory=list)  # which unit each candidate cuts (numbered across the set)
+    units_seen: int = 0
 
     def add_unit(self, text: str, span: Span, label: int, group: str) -> None:
         """One unit example."""
@@ -53,17 +55,21 @@ class Examples:
     def add_glue(self, text: str, span: Span, true_cut: int | None, group: str) -> None:
         """Every candidate cut of a unit: positive at `true_cut` (an offset in the unit), negative elsewhere."""
         unit = text[span.start:span.end]
+        self.units_seen += 1
         if len(unit.split()) < 8:
             return
         for cut in glue_cuts(unit):
             self.glue_x.append(glue_features(text, span, cut))
             self.glue_y.append(int(cut == true_cut))
             self.glue_group.append(group)
+            self.glue_unit.append(self.units_seen)
 
     def extend(self, other: Examples) -> None:
         """Append another set's examples."""
         for name in ("unit_x", "unit_y", "unit_group", "glue_x", "glue_y", "glue_group"):
             getattr(self, name).extend(getattr(other, name))
+        self.glue_unit.extend(self.units_seen + u for u in other.glue_unit)
+        self.units_seen += other.units_seen
 
 
 def split_of(passage: str) -> str:

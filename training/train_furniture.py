@@ -86,11 +86,16 @@ def train(ex: Examples, leave_out: str | None = None, max_cut: float = MAX_CUT,
     gx, gy = part(ex.glue_x, ex.glue_y, ex.glue_group, "train")
     unit, glue = _fit(ux, uy), _fit(gx, gy)
     vux, _ = part(ex.unit_x, ex.unit_y, ex.unit_group, "val")
-    vgx, vgy = part(ex.glue_x, ex.glue_y, ex.glue_group, "val")
     unit_threshold = threshold(unit.predict(vux), max_cut)
-    # A unit is cut by the glue model when its best cut scores above the threshold: counted per candidate
-    # (a unit has several), the bound is stricter than per unit.
-    glue_threshold = threshold(glue.predict(vgx[vgy == 0]) if len(vgx) else np.zeros(0), max_glue_cut)
+    # A prose unit is cut by the glue model when its best candidate scores above the threshold: the
+    # threshold is set on each validation unit's best score, units without a candidate scoring 0.
+    rows = [i for i, g in enumerate(ex.glue_group) if g == "qa:val"]
+    best: dict[int, float] = {}
+    if rows:
+        for i, score in zip(rows, glue.predict(np.asarray([ex.glue_x[i] for i in rows])), strict=True):
+            best[ex.glue_unit[i]] = max(best.get(ex.glue_unit[i], 0.0), float(score))
+    unit_scores = np.asarray(list(best.values()) + [0.0] * (len(vux) - len(best)))
+    glue_threshold = threshold(unit_scores, max_glue_cut)
     return unit, glue, unit_threshold, glue_threshold
 
 

@@ -43,7 +43,7 @@ _FUNCTION = frozenset("the a an of to in and or for on that with as by at it fro
                       "would can could should may might also they he she we there more".split())
 _AUXILIARY = frozenset("is was are were be been being has have had do does did will would can could should may "
                        "might must said says say told says according".split())
-_CAPITALISED_OPENERS = frozenset("The A An In On At This That These It He She They We I But And As After When "
+_CAPITALISED_OPENERS = frozenset("The A An In On At This That These It He She They We But And As After When "
                                  "While For From With By If".split())
 _JOINING = frozenset("for to of in on at by with and or but so nor from as that which who than into over after "
                      "before about against because while since if then when where the a an".split())
