@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "articlebot show us-diplomat-visits-belarus.txt")
     show.add_argument("source", help="the article's path relative to the corpus folder")
     show.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    show.add_argument("--furniture", action="store_true",
+                      help="list what the passages leave out as site furniture, and why, instead of the text")
 
     command("sources", "List the indexed articles.", "articlebot sources")
 
@@ -507,12 +509,28 @@ def render_answer(answer: Answer, *, quote_chars: int = 300) -> str:
 
 
 def _show(config: Config, args: argparse.Namespace) -> int:
+    if args.furniture:
+        return _show_furniture(config, args.source)
     with _engine(config) as engine:
         text = engine.article_text(args.source)
         if engine.changed_since_indexed(args.source):
             print(f"warning: {args.source} changed since it was indexed, so the offsets of its citations may not "
                   "fit this text; run `articlebot index`", file=sys.stderr)
     sys.stdout.write(text)
+    return 0
+
+
+def _show_furniture(config: Config, source: str) -> int:
+    from index.articles.lines import line_at
+
+    with _engine(config) as engine:
+        text, parts = engine.furniture(source)
+    print(f"{source}: {len(parts)} part(s) left out of its passages as site furniture")
+    for part in parts:
+        score = f" {part.score:.2f}" if part.score is not None else ""
+        quote = " ".join(text[part.span.start:part.span.end].split())
+        print(f"line {line_at(text, part.span.start)}, {part.span.start}-{part.span.end}: {part.reason}{score}: "
+              f"{quote[:100]!r}")
     return 0
 
 

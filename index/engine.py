@@ -27,7 +27,8 @@ from index.answering.followup import Turn, in_context
 from index.answering.ranking import Models, shared_models
 from index.answering.reader import Reader, shared_reader
 from index.answering.retrieval import search
-from index.articles.corpus import article_path, decode
+from index.articles.corpus import CorpusFile, article_path, decode, read_article
+from index.articles.furniture import LeftOut, left_out
 from index.articles.lines import ArticleLines
 from index.config import Config
 from index.embedders import Embedder, make_embedder
@@ -38,6 +39,7 @@ from index.errors import (
     QuestionError,
     ReindexInProgressError,
 )
+from index.store import repetition_counts
 from index.store.build import build_index, chunk_settings
 from index.store.build_process import build_in_subprocess
 from index.store.embedded.generations import Manifest, Snapshot, current_generation, load_snapshot
@@ -332,6 +334,20 @@ class Engine:
             if not any(a.source == source for a in snapshot.manifest.articles):
                 raise QuestionError(f"{source} is not in the index (see `articlebot sources`)")
         return decode(article_path(self.config.index, source).read_bytes())[0]
+
+    def furniture(self, source: str) -> tuple[str, list[LeftOut]]:
+        """An indexed article's text and what its passages leave out as site furniture, each part with why."""
+        self.article_text(source)  # refuses an article that is not indexed
+        path = article_path(self.config.index, source)
+        data = path.read_bytes()
+        article = read_article(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
+        if not self.config.index.skip_furniture:
+            return article.text, []
+        counts = None if self.config.index.uses_database else repetition_counts.load(
+            current_generation(self.index_dir))
+        repeated = counts.repeated_on(source) if counts and source in counts.pages else frozenset()
+        return article.text, [w for p in article.paragraphs
+                              for w in left_out(article.text, p.span, repeated=repeated)]
 
     def locate(self, answer: Answer) -> Answer:
         """The answer with each citation's line in its article's text (blocks: reads articles not read lately).

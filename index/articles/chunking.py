@@ -45,13 +45,16 @@ class _Piece:
 
 
 def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: int, min_words: int,
-                  skip_furniture: bool = True) -> list[Chunk]:
-    """Cut one article into chunks whose embedded text (title line + passage) fits `max_tokens`."""
+                  skip_furniture: bool = True, repeated: frozenset[str] = frozenset()) -> list[Chunk]:
+    """Cut one article into chunks whose embedded text (title line + passage) fits `max_tokens`.
+
+    `repeated` holds the keys of lines repeated on the article's site (index/articles/repetition.py): furniture.
+    """
     text = article.text
     budget = max(8, max_tokens - count_tokens([embedding_prefix(article.title)])[0])
     pieces: list[_Piece] = []
     for paragraph in article.paragraphs:
-        kept_spans = article_spans(text, paragraph.span) if skip_furniture else [paragraph.span]
+        kept_spans = article_spans(text, paragraph.span, repeated=repeated) if skip_furniture else [paragraph.span]
         for kept in kept_spans:  # site furniture left out (index/articles/furniture.py)
             spans = [kept]
             # A span far longer than any window is cut between sentences without counting it whole first:

@@ -10,18 +10,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any, Callable
 
 import numpy as np
 
+from index.articles import furniture_model, repetition
 from index.articles.chunking import Chunk, chunk_article, embedding_prefix
-from index.articles.corpus import READER_VERSION, ArticleSkipped, CorpusFile, is_extracted, read_article, scan_sources
+from index.articles.corpus import (
+    READER_VERSION,
+    Article,
+    ArticleSkipped,
+    CorpusFile,
+    is_extracted,
+    read_article,
+    scan_sources,
+)
 from index.config import IndexConfig
 from index.embedders import Embedder
 from index.errors import ArticlebotError, CorpusError
+from index.store import repetition_counts
 from index.store.embedded.dense import DenseIndex
 from index.store.embedded.generations import (
     Manifest,
@@ -56,7 +66,13 @@ def chunk_settings(config: IndexConfig) -> dict[str, Any]:
     """The settings that change what an index holds; a mismatch forces a full rebuild."""
     return {"max_tokens": config.max_tokens, "min_chunk_words": config.min_chunk_words,
             "reader_version": READER_VERSION, "embedding_prefix": "title-line",
-            "furniture": FURNITURE_RULES if config.skip_furniture else 0}
+            "furniture": _furniture_settings(config) if config.skip_furniture else 0}
+
+
+def _furniture_settings(config: IndexConfig) -> str:
+    """What judges furniture: the rules' version, the model's, and (embedded index only) repetition's."""
+    counted = "" if config.uses_database else f"/repetition-{repetition.VERSION}-at-{repetition.THRESHOLD}"
+    return f"rules-{FURNITURE_RULES}/model-{furniture_model.VERSION}{counted}"
 
 
 @dataclass(frozen=True)
@@ -88,17 +104,19 @@ def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest
                 forgotten=[s for s in unreadable if s not in present])
 
 
-def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder
-               ) -> tuple[ArticleInfo, list[Chunk], str | None]:
+def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder, *, article: Article | None = None,
+               repeated: frozenset[str] = frozenset()) -> tuple[ArticleInfo, list[Chunk], str | None]:
     """Read and chunk one new or changed file: its article, chunks, and for HTML or PDF the extracted text.
 
+    `article` is the file already read; `repeated` the keys of its site's repeated lines (furniture).
     Raises ArticleSkipped when the file cannot be read.
     """
-    article = read_article(file)
-    if article.warning:
-        log.warning("%s: %s", file.source, article.warning)
+    if article is None:
+        article = read_article(file)
+        if article.warning:
+            log.warning("%s: %s", file.source, article.warning)
     chunks = chunk_article(article, embedder.count_tokens, max_tokens=config.max_tokens,
-                           min_words=config.min_chunk_words, skip_furniture=config.skip_furniture)
+                           min_words=config.min_chunk_words, skip_furniture=config.skip_furniture, repeated=repeated)
     if len(chunks) > config.max_chunks_per_article:  # a book, a data dump: hours of embedding, answers drowned
         raise ArticleSkipped(f"it makes {len(chunks):,} passages, more than the {config.max_chunks_per_article:,} "
                              "one article may have (index.max_chunks_per_article)")
@@ -123,7 +141,13 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     settings = chunk_settings(config)
     with build_lock(config.index_dir):
         previous = _compatible_previous(config, embedder, settings)
+        # Lines repeated across a site's pages (#36): counts kept beside the live generation; without
+        # them (an index from before they were kept) nothing of the old index is trusted.
+        counts = repetition_counts.load(previous.folder) if previous and config.skip_furniture else None
+        if config.skip_furniture and counts is None:
+            previous, counts = None, repetition.RepetitionCounts()
         work = plan(files, skipped, previous.manifest if previous else None)
+        read, work, again = _read_and_count(work, counts)
         skipped = work.skipped
         known = {a.source: a for a in previous.manifest.articles} if previous else {}
         if previous is not None and work.nothing_to_do:
@@ -141,7 +165,11 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         for done, file in enumerate(work.fresh):
             notify(BuildProgress("reading", done, len(work.fresh)))
             try:
-                info, chunks, text = read_fresh(file, config, embedder)
+                got = read.get(file.source)
+                if isinstance(got, ArticleSkipped):
+                    raise got
+                info, chunks, text = read_fresh(file, config, embedder, article=got,
+                                                repeated=counts.repeated_on(file.source) if counts else frozenset())
             except ArticleSkipped as e:
                 skipped.append(SkippedFile(file.source, str(e), file.sha256))
                 continue
@@ -188,10 +216,12 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         dense = DenseIndex.build(matrix, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
         folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted,
                                   dense)
+        if counts is not None:
+            repetition_counts.save(folder, counts)
         publish(config.index_dir, folder)
         notify(BuildProgress("writing", 1, 1))
 
-    fresh_sources = {f.source for f in work.fresh} & set(articles)
+    fresh_sources = ({f.source for f in work.fresh} - again) & set(articles)  # re-chunked files did not change
     return BuildReport(
         added=tuple(sorted(s for s in fresh_sources if s not in known)),
         changed=tuple(sorted(s for s in fresh_sources if s in known)),
@@ -201,6 +231,35 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         chunks_embedded=len(new_chunks), chunks_total=len(all_chunks),
         seconds=time.perf_counter() - began,
     )
+
+
+def _read_and_count(work: Plan, counts: repetition.RepetitionCounts | None
+                    ) -> tuple[dict[str, Article | ArticleSkipped], Plan, set[str]]:
+    """Read the fresh files and count their lines; kept articles whose repeated lines changed join the fresh.
+
+    Returns what was read (an Article, or the reason a file could not be), the plan with those kept
+    articles moved to its fresh files, to be chunked (and embedded) again, and their sources.
+    """
+    if counts is None:
+        return {}, work, set()
+    read: dict[str, Article | ArticleSkipped] = {}
+    for file in work.fresh:
+        try:
+            article = read_article(file)
+        except ArticleSkipped as e:
+            read[file.source] = e
+            counts.remove(file.source)  # an article that became unreadable no longer counts
+            continue
+        if article.warning:
+            log.warning("%s: %s", file.source, article.warning)
+        read[file.source] = article
+    fresh = {s: a for s, a in read.items() if isinstance(a, Article)}
+    again = repetition_counts.update(counts, fresh, work.removed, [f.source for f in work.kept])
+    if again:
+        log.info("chunking %d unchanged article(s) again: lines of theirs became, or stopped being, repeated "
+                 "on their site", len(again))
+    return read, replace(work, fresh=work.fresh + [f for f in work.kept if f.source in again],
+                         kept=[f for f in work.kept if f.source not in again]), again
 
 
 def _compatible_previous(config: IndexConfig, embedder: Embedder, settings: dict[str, Any]) -> Snapshot | None:

@@ -1,0 +1,63 @@
+"""The index's counts of lines repeated across a site's pages (index/articles/repetition.py), kept per generation.
+
+Each generation folder of the embedded index holds `repetition.json`: for every article its site and the
+keys of its lines (8-byte hashes, about 17 bytes a line). A build loads the live generation's, adds and
+removes the pages that changed, and chunks again, besides the new and changed pages, exactly the kept
+pages whose repeated lines changed (a line that now reaches the threshold, or falls below it).
+A live generation without the file (built before it existed, or a crash between writing and publishing)
+is not trusted: the build starts from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from index.articles.corpus import Article
+from index.articles.furniture import units
+from index.articles.repetition import VERSION, RepetitionCounts, page_keys, site_of
+
+FILE = "repetition.json"
+
+
+def article_keys(article: Article) -> frozenset[str]:
+    """The keys of an article's lines (the units furniture is judged by, in its prose paragraphs)."""
+    text = article.text
+    return page_keys(text[u.start:u.end] for p in article.paragraphs for u in units(text, p.span))
+
+
+def load(folder: Path | None) -> RepetitionCounts | None:
+    """The counts kept in a generation folder; None when it has none (or of another version)."""
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("version") != VERSION:
+        return None
+    return RepetitionCounts.from_pages({s: (site, keys) for s, (site, keys) in data["pages"].items()},
+                                       threshold=data["threshold"])
+
+
+def save(folder: Path, counts: RepetitionCounts) -> None:
+    """Write the counts into a generation folder (before it is published)."""
+    data = {"version": VERSION, "threshold": counts.threshold,
+            "pages": {s: [site, sorted(keys)] for s, (site, keys) in sorted(counts.pages.items())}}
+    path = folder / FILE
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def update(counts: RepetitionCounts, fresh: dict[str, Article], removed: tuple[str, ...],
+           kept: list[str]) -> set[str]:
+    """Add the fresh articles, drop the removed ones; returns the kept articles whose repeated lines changed."""
+    before = {source: counts.repeated_on(source) for source in kept if source in counts.pages}
+    for source in removed:
+        counts.remove(source)
+    for source, article in fresh.items():
+        counts.add(source, site_of(article.url, source), article_keys(article))
+    return {source for source, was in before.items() if counts.repeated_on(source) != was}
