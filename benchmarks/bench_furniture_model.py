@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from index.articles.corpus import CorpusFile, read_article  # noqa: E402
 from index.articles.furniture import judge, units  # noqa: E402
-from index.articles.furniture_model import FurnitureModel  # noqa: E402
+from index.articles.furniture_model import FurnitureModel, Trees  # noqa: E402
 from index.articles.repetition import RepetitionCounts, page_keys, site_of  # noqa: E402
 from index.articles.text import Span, paragraphs  # noqa: E402
 from training.furniture_data import SHARED, news_pages, qa_passages, split_of  # noqa: E402
@@ -58,18 +58,25 @@ def leave_one_site_out() -> dict[str, Any]:
     for source, site, text, spans in pages:
         by_site[site].append((source, text, spans))
     rows = []
+    by_kind: dict[str, list[int]] = {}  # the rule that found it -> [units, found without the rules]
     for site in sorted(by_site):
         rule_chars = found_chars = kept_chars = extra_chars = rule_units = found_units = 0
-        reference = [(s, t, p, [_cut(judge(t, para, learned=False)) for para in p]) for s, t, p in by_site[site]]
+        reference = [(s, t, p, [[w for _, w in judge(t, para, learned=False) if w] for para in p])
+                     for s, t, p in by_site[site]]
         if not any(cuts for *_, per in reference for cuts in per):
             continue
         began = time.perf_counter()
         unit, glue, ut, gt = train(ex, leave_out=f"news:{site}")
-        model = FurnitureModel(unit, glue, ut, gt)
+        model = FurnitureModel(Trees(unit), Trees(glue), ut, gt)
         for source, text, spans, per_paragraph in reference:
             repeated = counts.repeated_on(source)
-            for para, rule_cut in zip(spans, per_paragraph, strict=True):
+            for para, rule_found in zip(spans, per_paragraph, strict=True):
+                rule_cut = [w.span for w in rule_found]
                 found = _cut(judge(text, para, rules=False, model=model, repeated=repeated))
+                for w in rule_found:
+                    kind = by_kind.setdefault(w.reason.removeprefix("rule: "), [0, 0])
+                    kind[0] += 1
+                    kind[1] += _overlap([w.span], found) >= 0.5 * (w.span.end - w.span.start)
                 rule_chars += sum(s.end - s.start for s in rule_cut)
                 found_chars += _overlap(rule_cut, found)
                 rule_units += len(rule_cut)
@@ -83,7 +90,7 @@ def leave_one_site_out() -> dict[str, Any]:
         print(rows[-1], flush=True)
     total = {k: sum(r[k] for r in rows) for k in ("rule_units", "found_units", "rule_chars", "found_chars",
                                                   "kept_chars", "kept_chars_cut")}
-    return {"sites": rows, "total": total,
+    return {"sites": rows, "total": total, "by_rule": {k: {"units": v[0], "found": v[1]} for k, v in by_kind.items()},
             "unit_recall": round(total["found_units"] / max(1, total["rule_units"]), 4),
             "char_recall": round(total["found_chars"] / max(1, total["rule_chars"]), 4),
             "macro_char_recall": round(sum(r["found_chars"] / max(1, r["rule_chars"]) for r in rows) / len(rows), 4),
