@@ -47,6 +47,10 @@ _CAPITALISED_OPENERS = frozenset("The A An In On At This That These It He She Th
                                  "While For From With By If".split())
 _JOINING = frozenset("for to of in on at by with and or but so nor from as that which who than into over after "
                      "before about against because while since if then when where the a an".split())
+# Words a scrap cannot end with: they join what follows to them ("Organizations like | The Black Swamp …").
+_CANNOT_END = _JOINING | frozenset("like unlike including via per between among through during without within "
+                                   "under near such its their his her our your my this these those is was are "
+                                   "were be been".split())
 _SENTENCE_END = re.compile(r"""[.!?…]["'”’)\]]*$""")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
@@ -126,13 +130,16 @@ def glue_cuts(unit: str) -> list[int]:
     bracket, colon, bar or quote; or before a capitalised opener ("The", "In"), a quote, a word in
     capitals ("LONDON") or a capitalised word followed by a number (a date). Never inside a run of
     capitalised words that goes on as a name ("Prime Minister Narendra | Modi"), nor before a name
-    that follows a lower-case word ("Former England captain | Edwards vowed"): those cuts cost prose.
+    that follows a lower-case word ("Former England captain | Edwards vowed"), nor after a word that
+    joins what follows to it ("Organizations like | The Black Swamp Conservancy"): those cuts cost prose.
     """
     tokens = list(_TOKEN.finditer(unit))
     cuts = []
     for i in range(1, min(30, len(tokens) - 5)):
         word, before, then = tokens[i].group(), tokens[i - 1].group(), tokens[i + 1].group()
         if _SENTENCE_END.search(before) or not (word[:1].isupper() or word[:1] in "\"“‘'" or word[:1].isdigit()):
+            continue
+        if before.lower() in _CANNOT_END:
             continue
         seam = (before[-1:] in ")]:|\"”’" or word in _CAPITALISED_OPENERS or word[:1] in "\"“‘'"
                 or (len(word) >= 3 and word.isupper()) or (word[:1].isupper() and then[:1].isdigit()))
