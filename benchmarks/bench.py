@@ -90,7 +90,7 @@ def child_reindex(corpus: str, index_dir: str) -> None:
     """A no-change reindex in a fresh process with the configured (unloaded) embedder."""
     began = time.perf_counter()
     from index.embedders import make_embedder
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
 
     imported = time.perf_counter()
     config = make_config(Path(corpus), Path(index_dir))
@@ -158,7 +158,7 @@ def bench_build(work: Path, stuff, articles: int, runs: int) -> dict[str, Any]: 
 
     from index.articles.chunking import embedding_prefix
     from index.embedders import SentenceEmbedder, make_embedder
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
     from index.store.embedded.generations import load_snapshot
 
     corpus = work / "build-corpus"
@@ -243,7 +243,7 @@ def bench_reindex(work: Path, embedder, stuff, sizes: list[int], runs: int) -> l
     """A no-change reindex of N articles, in a fresh process that must not load the model."""
     from synthetic import SyntheticEmbedder, write_articles
 
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
 
     rows = []
     for size in sizes:
@@ -278,7 +278,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
         timings = write_index(config.index, chunk_settings(config.index), embedder.name, embedder.backend, size, stuff)
         engine = Engine(config, embedder)
         began = time.perf_counter()
-        snapshot = engine.snapshot()
+        snapshot = engine.store.current()
         open_s = time.perf_counter() - began
         latencies = ask_latencies(engine, asked)
         # Where the time goes, per part, on the same questions.
@@ -322,7 +322,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
 def bench_startup(work: Path, runs: int) -> dict[str, Any]:
     """Seconds from process start to a first answer on the bundled corpus (index already built), per backend."""
     from index.embedders import make_embedder
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
 
     corpus = REPO / "corpus"
     out: dict[str, Any] = {}

@@ -129,7 +129,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
             out["ask_next_ms"] = ms(ask_latencies(engine, following))
             dense, lexical = [], []
             vectors = stuff.question_vectors[:options.questions]
-            with engine.reading() as snapshot:
+            with engine.snapshot() as snapshot:
                 for question, vector in zip(asked, vectors, strict=True):
                     began = time.perf_counter()
                     snapshot.dense.search(vector, CANDIDATES)
@@ -151,7 +151,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
                     (size_bytes,) = conn.execute("SELECT pg_database_size(current_database())").fetchone() or (0,)
                 out["database_mb"] = round(size_bytes / 1e6)
             else:
-                folder = engine.snapshot().folder
+                folder = engine.store.current().folder
                 out["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6)
         out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(options.questions, 100)))
         out["measured"] = {**measured, "load_after": round(os.getloadavg()[0], 2),

@@ -67,15 +67,15 @@ def run_set(name: str, folders: list[Path], question_files: list[Path], store: A
             tmp: Path) -> dict[str, Any]:
     from index.answering.retrieval import CANDIDATES
     from index.engine import Engine
-    from index.evaluate import _lines, _merge_corpora, articlebot_predictions, load_questions, score
+    from index.evaluate import articlebot_predictions, load_questions, merge_corpora, read_lines, score
 
     corpus = tmp / name / "corpus"
-    _merge_corpora(folders, corpus)
+    merge_corpora(folders, corpus)
     config = make_config(corpus, tmp / name / "index")
     config = replace(config, record=replace(config.record, enabled=False))
     engine = Engine.from_config(config, embedder)
     engine.rebuild()
-    snapshot = engine.snapshot()
+    snapshot = engine.store.current()
     began = time.perf_counter()
     store.import_snapshot(name, snapshot)
     copy_seconds = time.perf_counter() - began
@@ -89,7 +89,7 @@ def run_set(name: str, folders: list[Path], question_files: list[Path], store: A
 
     questions = load_questions(question_files)
     texts = [q.question for q in questions]
-    offtopic = _lines(OFFTOPIC)
+    offtopic = read_lines(OFFTOPIC)
     asker = PostgresAsker(engine, store, name)
     predictions = {"embedded": articlebot_predictions(engine, texts), "postgres": articlebot_predictions(asker, texts)}
     declined = {"embedded": [p.declined for p in articlebot_predictions(engine, offtopic)],

@@ -177,7 +177,8 @@ def test_global_options_work_before_and_after_the_command(built: tuple[Path, Pat
                               ("index", "--config", str(config)))):
         result = run(*args, "--index-dir", str(tmp_path / f"index{n}"), cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
-        assert ("INFO index.build: building from scratch" in result.stderr) == ("-v" in args or "--verbose" in args)
+        verbose = "-v" in args or "--verbose" in args
+        assert ("INFO index.store.embedded.build: building from scratch" in result.stderr) == verbose
 
 
 def test_version_and_a_bare_command_line_answer_without_an_error() -> None:

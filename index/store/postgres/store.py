@@ -48,8 +48,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from index.articles.chunking import Chunk
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.store.embedded.generations import Manifest, Snapshot
+from index.store.embedded.generations import Snapshot
 from index.store.lexical import passage_text, stems
+from index.store.manifest import Manifest
 from index.store.postgres.postings import BLOCK_BITS, Block, pack, without
 from index.store.postgres.schema import describe, ensure_dimension, open_connection, prepare, scrub
 from index.store.postgres.snapshot import PgSnapshot, corpus_name
