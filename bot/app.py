@@ -120,7 +120,7 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
             client = asyncio.ensure_future(bot.connect())
             polling: asyncio.Future[None] | None = None
             if config.discord.runs_shard_zero:
-                poller = bot.services.feed_poller = FeedPoller(bot)
+                poller = FeedPoller(bot.services)
                 polling = asyncio.ensure_future(poller.run())
             else:
                 log.info("the feeds are polled by the process that runs shard 0")

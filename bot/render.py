@@ -25,7 +25,7 @@ from index.record import Gap, Summary, gap_lines
 from index.types import Answer, AnswerSentence, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 
 if TYPE_CHECKING:
-    from bot.client import Shards
+    from bot.shards import Shards
 
 # Discord's limits, https://discord.com/developers/docs/resources/message#create-message
 CONTENT_LIMIT = 2000

@@ -23,7 +23,7 @@ from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord, limit_problems, snowflake_on_shard
 
 from bot import render
-from bot.client import Shards
+from bot.shards import Shards
 from bot.worker import Worker
 from index.embedders import HashEmbedder
 from index.engine import Engine
