@@ -1,4 +1,4 @@
-"""Shared fixtures: the real model loaded once per session, and throw-away corpora and indexes."""
+"""Shared fixtures: the real model loaded once per session, throw-away corpora and indexes, a PostgreSQL, a web site."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from index.embedders import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
 from tests.pg_support import Postgres, running_postgres
 from tests.support import REPO, SEED, make_config
+from tests.website import Site
 
 # The ONNX backends export the model once into the model cache; the tests (and the CLI processes
 # they start, which inherit this) keep theirs beside pytest's own cache, out of the user's home.
@@ -83,3 +84,11 @@ def postgres_server() -> Iterator[Postgres]:
 def postgres_url(postgres_server: Postgres) -> str:
     """The URL of a new, empty database of the session's server, for this test alone."""
     return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A web site on loopback (tests/website.py) for this test alone: articles, feeds, redirects, slow pages."""
+    server = Site()
+    yield server
+    server.stop()
