@@ -1,4 +1,10 @@
-"""Shared fixtures: the real model loaded once per session, throw-away corpora and indexes, a PostgreSQL, a web site."""
+"""Shared fixtures: the real model loaded once per session, throw-away corpora and indexes, a PostgreSQL, a web site.
+
+Tests are marked by what they need (pyproject.toml lists the markers; `make test-quick` leaves these out):
+`postgres` for the PostgreSQL the tests start, `discord` for the real bot against tests/fakediscord,
+`slow` for the long runs. A test that uses the `postgres_server` or `start_bot` fixture is marked here;
+a test that starts either itself is marked in its own file.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,17 @@ from tests.website import Site
 os.environ["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")
 
 pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test (tests/discord_fixtures.py)
+
+# A fixture, and the marker every test that uses it (directly or through another fixture) gets.
+MARKED_BY_FIXTURE = {"postgres_server": "postgres", "start_bot": "discord"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start PostgreSQL or the bot, so that a quick run can leave them out."""
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,8 @@ from fakediscord import ADMINISTRATOR, FakeDiscord
 from tests.commandline import ARTICLEBOT, cli_environment
 from tests.support import SEED
 
+pytestmark = pytest.mark.discord  # each test runs the real discord.py client, in its own process
+
 
 def bot_config(fake: FakeDiscord) -> str:
     """The [discord] table pointing the bot at the fake Discord, in its one server."""

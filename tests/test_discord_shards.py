@@ -102,7 +102,8 @@ async def test_a_worker_waits_for_another_processs_build_of_the_same_index(tmp_p
     assert engine.indexed
 
 
-@pytest.mark.parametrize("store", ["embedded", "postgres"])
+@pytest.mark.discord  # its own fake Discord, and the bot in two processes
+@pytest.mark.parametrize("store", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_one_index(
         tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
     """Two `articlebot run` processes, shard 0 and shard 1 of 2, one config file and one index.
