@@ -35,6 +35,7 @@ def _cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # about a minute: indexes copies of the shared eval articles
 def test_killing_the_indexer_at_any_moment_keeps_the_previous_index(tmp_path: Path,
                                                                    real_embedder: Embedder) -> None:
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
@@ -59,6 +60,7 @@ def test_killing_the_indexer_at_any_moment_keeps_the_previous_index(tmp_path: Pa
     assert [p.name for p in index_dir.glob("gen-*")] == [current_generation(index_dir).name]  # type: ignore[union-attr]
 
 
+@pytest.mark.slow  # about a minute: indexes copies of the shared eval articles
 def test_hundreds_of_questions_during_a_rebuild_are_all_answered(tmp_path: Path,
                                                                 real_embedder: Embedder) -> None:
     corpus = tmp_path / "corpus"
