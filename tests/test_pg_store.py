@@ -280,6 +280,7 @@ def test_a_connection_the_server_dropped_is_replaced(store: PgStore, server: Pos
         assert len(snapshot) > 0
 
 
+@pytest.mark.postgres  # starts a server of its own, not the session's
 def test_a_database_gone_away_is_an_index_database_error() -> None:
     with running_postgres() as gone:
         store = connect(gone.url(), connect_timeout=1)
@@ -293,6 +294,7 @@ def test_a_database_gone_away_is_an_index_database_error() -> None:
     store.close()
 
 
+@pytest.mark.postgres  # starts a server of its own, not the session's
 def test_a_server_without_pgvector_is_refused_clearly() -> None:
     with running_postgres(pgvector=False) as bare, pytest.raises(
             IndexDatabaseError, match="lacks the pgvector extension: install pgvector 0.8 or newer"):
