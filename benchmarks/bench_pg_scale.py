@@ -18,7 +18,7 @@ sentences of the shared eval articles) is built by both stores through their rea
 (index/store/build.py, index/store/postgres/build.py), with `SyntheticEmbedder` standing in for the model: its vectors
 lie where real passage embeddings would (means of real sentence embeddings, plus noise), because
 embedding 100k passages for real takes over an hour on this machine (about 25 passages/s, the same
-for both stores, README "Speed and scale"). Build throughput is therefore everything but the
+for both stores, docs/performance.md). Build throughput is therefore everything but the
 embedding: reading, chunking, writing and indexing. Then, with the real model:
 
 - ask: Engine.ask on the shared eval questions (the reading model off, so that the figure is the

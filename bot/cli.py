@@ -579,7 +579,7 @@ def _run(config: Config, _args: argparse.Namespace) -> int:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("articlebot run: set the DISCORD_TOKEN environment variable to your bot's token "
-              "(see README, 'Running the Discord bot')", file=sys.stderr)
+              "(see docs/discord.md)", file=sys.stderr)
         return 2
     from bot.app import run_bot
 

@@ -108,7 +108,7 @@ async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_o
         tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
     """Two `articlebot run` processes, shard 0 and shard 1 of 2, one config file and one index.
 
-    The index is one folder (embedded) or one PostgreSQL database (postgres), as the README tells
+    The index is one folder (embedded) or one PostgreSQL database (postgres), as docs/discord.md tells
     to run several hosts.
 
     Started together on a corpus never indexed, one builds the index and the other waits for it. Each

@@ -1,7 +1,7 @@
 """Answer quality with the real model: the seed article's questions, and a slice of the shared SQuAD eval.
 
-The slice's floors sit a little below what the engine measures on it (see README, "Answer quality"), so a
-change that makes answers worse fails the suite rather than only the README table.
+The slice's floors sit a little below what the engine measures on it (see docs/quality.md, "In the test suite"), so a
+change that makes answers worse fails the suite rather than only the docs' table.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_quality_on_a_slice_of_the_shared_eval(squad_engine: Engine) -> None:
     bm25: list[Prediction] = _bm25_baseline(texts)(asked)
     baseline = score(questions, bm25, [])
 
-    # With the reading model, measured on this slice: see README, "Answer quality" (the floors sit just below).
+    # With the reading model, measured on this slice: see docs/quality.md (the floors sit just below).
     print("slice", ours, "bm25", baseline)
     assert ours["cite@1"] >= 0.76
     assert ours["cite@3"] >= 0.88
