@@ -83,8 +83,8 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
     """
     from synthetic import SyntheticEmbedder, write_articles
 
+    from index import Engine
     from index.answering.retrieval import CANDIDATES
-    from index.engine import Engine
 
     corpus = work / f"corpus-{size}"
     articles = size // 3  # write_articles' articles come out at about 3 passages each
@@ -220,8 +220,7 @@ def child_memory(store: str, corpus: str, work: str, url: str, questions: str) -
     """In a fresh process: RSS with the model loaded, then after opening the index and answering questions."""
     from synthetic import real_questions
 
-    from index.embedders import make_embedder
-    from index.engine import Engine
+    from index import Engine, make_embedder
 
     config = configs(Path(corpus), Path(work), url)[store]
     embedder = make_embedder(config.index)
@@ -267,7 +266,7 @@ def main() -> int:
 
     from synthetic import material
 
-    from index.embedders import make_embedder
+    from index import make_embedder
     from tests.pg_support import running_postgres
 
     began = time.perf_counter()

@@ -65,8 +65,8 @@ def plain(value: Any) -> Any:
 
 def run_set(name: str, folders: list[Path], question_files: list[Path], store: Any, embedder: Any,
             tmp: Path) -> dict[str, Any]:
+    from index import Engine
     from index.answering.retrieval import CANDIDATES
-    from index.engine import Engine
     from index.evaluate import articlebot_predictions, load_questions, merge_corpora, read_lines, score
 
     corpus = tmp / name / "corpus"
@@ -145,7 +145,7 @@ def main() -> None:
         try:
             for name, (folders, question_files) in SETS.items():
                 if embedder is None:
-                    from index.embedders import make_embedder
+                    from index import make_embedder
 
                     embedder = make_embedder(make_config(Path(tmp), Path(tmp)).index)
                 result[name] = run_set(name, folders, question_files, store, embedder, Path(tmp))

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from index import ArticleInfo, IndexConfig
 from index.articles.chunking import Chunk
 from index.articles.text import paragraphs, sentences
-from index.config import IndexConfig
 from index.store.embedded.dense import DenseIndex
 from index.store.embedded.generations import publish, write_generation
 from index.store.lexical import LexicalIndex, new_tokenizer
 from index.store.manifest import Manifest
-from index.types import ArticleInfo
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import QuestionRefused, ShuttingDown
 from bot.guards import Cooldowns, GuildSlots
-from index.config import Config
-from index.errors import QuestionError
+from index import Config, QuestionError
 
 if TYPE_CHECKING:
     from bot.corpora import Corpora

@@ -20,8 +20,7 @@ from bot.conversations import Conversations
 from bot.corpora import Corpora
 from bot.errors import Refusal
 from bot.services import Services
-from index.config import Config
-from index.errors import ArticlebotError
+from index import ArticlebotError, Config
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from index.answering.followup import Turn
+from index import Turn
 
 
 class Conversations:

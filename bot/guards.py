@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import discord
 
 from bot.errors import GuildBusy, OnCooldown
-from index.config import DiscordConfig
+from index import DiscordConfig
 
 
 def is_admin(interaction: discord.Interaction, config: DiscordConfig) -> bool:

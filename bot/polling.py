@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import render
+from index import ArticlebotError
 from index.articles import feeds
-from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
     from bot.services import Services

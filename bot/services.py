@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from index.config import Config
+from index import Config
 
 if TYPE_CHECKING:
     from bot.admission import Admission

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import discord
 
-from index.config import DiscordConfig
+from index import DiscordConfig
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import discord
 
 from bot import render
-from index.record import Entry
-from index.types import Answer, ArticleInfo
+from index import Answer, ArticleInfo, Entry
 
 if TYPE_CHECKING:
     from bot.worker import Worker

@@ -8,8 +8,9 @@ the benchmarks and the training scripts use it (docs/architecture.md maps the su
     engine.rebuild()
     print(engine.ask("who was released?").text)
 
-Names are imported on first use (PEP 562), so `import index` stays cheap and `articlebot --help`
-loads no model, FAISS or database driver.
+Two modules are used whole, for their functions: `index.articles.ingest` (adding and removing
+articles) and `index.articles.feeds` (following feeds). Names are imported on first use (PEP 562),
+so `import index` stays cheap and `articlebot --help` loads no model, FAISS or database driver.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ _PUBLIC = {
     # Articles: adding, removing, feeds
     "add": "index.articles.ingest", "remove": "index.articles.ingest", "is_url": "index.articles.ingest",
     "Addition": "index.articles.ingest", "Removal": "index.articles.ingest",
-    "FeedHealth": "index.articles.feeds",
+    "FeedHealth": "index.articles.feeds", "SUFFIXES": "index.articles.corpus",
+    "is_shared": "index.articles.corpus",
     # Conversations, the question record, evaluation
-    "Turn": "index.answering.followup",
+    "Turn": "index.answering.followup", "in_context": "index.answering.followup",
     "Record": "index.record", "Entry": "index.record", "Gap": "index.record", "Summary": "index.record",
+    "gap_lines": "index.record",
     "evaluate": "index.evaluate", "format_report": "index.evaluate",
 }
 
@@ -58,12 +61,13 @@ __all__ = [
     "Answer", "AnswerSentence", "Citation", "ArticleInfo", "BuildProgress", "BuildReport", "IndexStatus",
     "SkippedFile", "ArticlebotError", "ConfigError", "CorpusError", "QuestionError", "IngestError",
     "IndexMissingError", "IndexMismatchError", "IndexDatabaseError", "ReindexInProgressError", "BuildStoppedError",
-    "Embedder", "make_embedder", "add", "remove", "is_url", "Addition", "Removal", "FeedHealth", "Turn", "Record",
-    "Entry", "Gap", "Summary", "evaluate", "format_report",
+    "Embedder", "make_embedder", "add", "remove", "is_url", "Addition", "Removal", "FeedHealth", "SUFFIXES",
+    "is_shared", "Turn", "in_context", "Record", "Entry", "Gap", "Summary", "gap_lines", "evaluate", "format_report",
 ]  # the names of _PUBLIC, and LOG_FORMAT (tests/test_public_api.py checks both agree)
 
 if TYPE_CHECKING:
-    from index.answering.followup import Turn
+    from index.answering.followup import Turn, in_context
+    from index.articles.corpus import SUFFIXES, is_shared
     from index.articles.feeds import FeedHealth
     from index.articles.ingest import Addition, Removal, add, is_url, remove
     from index.config import AnswerConfig, Config, DiscordConfig, FeedConfig, IndexConfig, load_config
@@ -82,7 +86,7 @@ if TYPE_CHECKING:
         ReindexInProgressError,
     )
     from index.evaluate import evaluate, format_report
-    from index.record import Entry, Gap, Record, Summary
+    from index.record import Entry, Gap, Record, Summary, gap_lines
     from index.types import (
         Answer,
         AnswerSentence,

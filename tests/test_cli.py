@@ -102,6 +102,7 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     assert not released["abstained"]
     assert australia["abstained"]
     assert empty["error"]
+    assert [r["declined"] for r in (released, australia, empty)] == [False, True, True]  # = "abstained"
     text = SEED.read_text("utf-8")
     for citation in released["citations"]:
         assert text[citation["start"]:citation["end"]] == citation["quote"]

@@ -11,8 +11,7 @@ from discord import app_commands
 from bot import render
 from bot.cogs.base import AdminCog
 from bot.errors import ReindexRunning
-from index.errors import ArticlebotError, ReindexInProgressError
-from index.types import BuildProgress
+from index import ArticlebotError, BuildProgress, ReindexInProgressError
 
 # Seconds between edits of the /reindex progress message (Discord rate-limits edits).
 PROGRESS_EVERY = 1.0

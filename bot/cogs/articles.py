@@ -20,10 +20,9 @@ from bot import render
 from bot.cogs.base import AdminCog
 from bot.errors import Refusal
 from bot.guards import is_admin
+from index import SUFFIXES, ArticlebotError, IngestError, is_shared
 from index.articles import feeds as feed_list
 from index.articles import ingest
-from index.articles.corpus import SUFFIXES, is_shared
-from index.errors import ArticlebotError, IngestError
 
 if TYPE_CHECKING:
     from bot.worker import Worker

@@ -18,8 +18,7 @@ from bot.cogs.base import CorpusCog
 from bot.errors import Refusal
 from bot.shards import shard_status
 from bot.views import AnswerButton, SourcesPages, answer_view
-from index.answering.followup import Turn, in_context
-from index.errors import ArticlebotError
+from index import ArticlebotError, Turn, in_context
 
 log = logging.getLogger(__name__)
 

@@ -58,8 +58,6 @@ from index.types import ArticleInfo, SkippedFile
 
 log = logging.getLogger(__name__)
 
-# Where index/config.py is to read `[index] database_url` from when it is not in the file.
-ENVIRONMENT_URL = "ARTICLEBOT_DATABASE_URL"
 # Passages written per transaction into a generation that no reader sees yet.
 WRITE_BATCH = 2000
 # A namespace for the advisory locks of builds (one per corpus), apart from other programs' locks.
