@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint eval eval-news train-reader train-ranker train-furniture clean
+.PHONY: install demo test test-quick lint eval eval-news train-reader train-ranker train-furniture clean
 
 install: $(STAMP)
 
@@ -23,6 +23,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests that start PostgreSQL or the bot against the fake Discord, and the slow ones
+# (their markers: pyproject.toml); `make test` runs them all.
+test-quick: install
+	$(BIN)/python -m pytest -q -m "not postgres and not discord and not slow"
 
 lint: install
 	$(BIN)/ruff check index bot tests benchmarks training

@@ -78,7 +78,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def make_config(corpus: Path, index_dir: Path, **index: Any):  # type: ignore[no-untyped-def]
     """A configuration for a corpus and index folder."""
-    from index.config import load_config
+    from index import load_config
 
     return load_config(environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index_dir, **index}})
 
@@ -89,8 +89,8 @@ def make_config(corpus: Path, index_dir: Path, **index: Any):  # type: ignore[no
 def child_reindex(corpus: str, index_dir: str) -> None:
     """A no-change reindex in a fresh process with the configured (unloaded) embedder."""
     began = time.perf_counter()
-    from index.embedders import make_embedder
-    from index.store.build import build_index
+    from index import make_embedder
+    from index.store.embedded.build import build_index
 
     imported = time.perf_counter()
     config = make_config(Path(corpus), Path(index_dir))
@@ -104,7 +104,7 @@ def child_reindex(corpus: str, index_dir: str) -> None:
 
 def child_startup(corpus: str, index_dir: str, backend: str, started: str) -> None:
     """Start an engine on a built index and answer one question; seconds since `started` (epoch)."""
-    from index.engine import Engine
+    from index import Engine
 
     engine = Engine.from_config(make_config(Path(corpus), Path(index_dir), backend=backend))
     engine.ensure_index()
@@ -118,7 +118,7 @@ def child_memory(index_dir: str, backend: str) -> None:
 
     out: dict[str, float] = {"base": rss_mb()}
     if backend:
-        from index.embedders import make_embedder
+        from index import make_embedder
 
         make_embedder(make_config(Path("."), Path(index_dir), backend=backend).index).encode(["warm up"])
         out["model"] = rss_mb() - out["base"]
@@ -158,7 +158,7 @@ def bench_build(work: Path, stuff, articles: int, runs: int) -> dict[str, Any]: 
 
     from index.articles.chunking import embedding_prefix
     from index.embedders import SentenceEmbedder, make_embedder
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
     from index.store.embedded.generations import load_snapshot
 
     corpus = work / "build-corpus"
@@ -194,8 +194,7 @@ def bench_backends(work: Path, stuff, runs: int, questions: int, quality: bool) 
     import numpy as np
     from synthetic import EVAL
 
-    from index.embedders import make_embedder
-    from index.evaluate import evaluate
+    from index import evaluate, make_embedder
 
     # Passages that fill the model's window: real sentences joined until they reach 254 word pieces.
     counter = make_embedder(make_config(work, work / "unused").index)
@@ -243,7 +242,7 @@ def bench_reindex(work: Path, embedder, stuff, sizes: list[int], runs: int) -> l
     """A no-change reindex of N articles, in a fresh process that must not load the model."""
     from synthetic import SyntheticEmbedder, write_articles
 
-    from index.store.build import build_index
+    from index.store.embedded.build import build_index
 
     rows = []
     for size in sizes:
@@ -265,8 +264,8 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
     import numpy as np
     from synthetic import write_index
 
+    from index import Engine
     from index.answering.retrieval import CANDIDATES
-    from index.engine import Engine
     from index.store.build import chunk_settings
     from index.store.embedded.dense import DenseIndex
 
@@ -278,7 +277,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
         timings = write_index(config.index, chunk_settings(config.index), embedder.name, embedder.backend, size, stuff)
         engine = Engine(config, embedder)
         began = time.perf_counter()
-        snapshot = engine.snapshot()
+        snapshot = engine.store.current()
         open_s = time.perf_counter() - began
         latencies = ask_latencies(engine, asked)
         # Where the time goes, per part, on the same questions.
@@ -321,8 +320,8 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
 
 def bench_startup(work: Path, runs: int) -> dict[str, Any]:
     """Seconds from process start to a first answer on the bundled corpus (index already built), per backend."""
-    from index.embedders import make_embedder
-    from index.store.build import build_index
+    from index import make_embedder
+    from index.store.embedded.build import build_index
 
     corpus = REPO / "corpus"
     out: dict[str, Any] = {}
@@ -354,7 +353,7 @@ def main() -> int:
 
     from synthetic import material
 
-    from index.embedders import make_embedder
+    from index import make_embedder
 
     quick = args.quick
     began = time.perf_counter()

@@ -28,8 +28,8 @@ def normalise(text: str) -> str:
 
 
 def main() -> None:
+    from index import Engine
     from index.answering.followup import Turn, refers_back
-    from index.engine import Engine
 
     pairs = [json.loads(line) for line in (HERE / "followups.jsonl").read_text("utf-8").splitlines() if line.strip()]
     rows: list[dict[str, Any]] = []

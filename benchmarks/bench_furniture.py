@@ -32,7 +32,7 @@ def holds_furniture(text: str) -> bool:
 
 
 def main() -> None:
-    from index.engine import Engine
+    from index import Engine
     from index.evaluate import load_questions
 
     questions = load_questions([NEWS / "questions.jsonl"])

@@ -18,7 +18,7 @@ sentences of the shared eval articles) is built by both stores through their rea
 (index/store/build.py, index/store/postgres/build.py), with `SyntheticEmbedder` standing in for the model: its vectors
 lie where real passage embeddings would (means of real sentence embeddings, plus noise), because
 embedding 100k passages for real takes over an hour on this machine (about 25 passages/s, the same
-for both stores, README "Speed and scale"). Build throughput is therefore everything but the
+for both stores, docs/performance.md). Build throughput is therefore everything but the
 embedding: reading, chunking, writing and indexing. Then, with the real model:
 
 - ask: Engine.ask on the shared eval questions (the reading model off, so that the figure is the
@@ -83,8 +83,8 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
     """
     from synthetic import SyntheticEmbedder, write_articles
 
+    from index import Engine
     from index.answering.retrieval import CANDIDATES
-    from index.engine import Engine
 
     corpus = work / f"corpus-{size}"
     articles = size // 3  # write_articles' articles come out at about 3 passages each
@@ -129,7 +129,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
             out["ask_next_ms"] = ms(ask_latencies(engine, following))
             dense, lexical = [], []
             vectors = stuff.question_vectors[:options.questions]
-            with engine.reading() as snapshot:
+            with engine.snapshot() as snapshot:
                 for question, vector in zip(asked, vectors, strict=True):
                     began = time.perf_counter()
                     snapshot.dense.search(vector, CANDIDATES)
@@ -151,7 +151,7 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
                     (size_bytes,) = conn.execute("SELECT pg_database_size(current_database())").fetchone() or (0,)
                 out["database_mb"] = round(size_bytes / 1e6)
             else:
-                folder = engine.snapshot().folder
+                folder = engine.store.current().folder
                 out["disk_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6)
         out["memory"] = run_child("memory", store, str(corpus), str(work), url, str(min(options.questions, 100)))
         out["measured"] = {**measured, "load_after": round(os.getloadavg()[0], 2),
@@ -220,8 +220,7 @@ def child_memory(store: str, corpus: str, work: str, url: str, questions: str) -
     """In a fresh process: RSS with the model loaded, then after opening the index and answering questions."""
     from synthetic import real_questions
 
-    from index.embedders import make_embedder
-    from index.engine import Engine
+    from index import Engine, make_embedder
 
     config = configs(Path(corpus), Path(work), url)[store]
     embedder = make_embedder(config.index)
@@ -267,7 +266,7 @@ def main() -> int:
 
     from synthetic import material
 
-    from index.embedders import make_embedder
+    from index import make_embedder
     from tests.pg_support import running_postgres
 
     began = time.perf_counter()

@@ -65,17 +65,17 @@ def plain(value: Any) -> Any:
 
 def run_set(name: str, folders: list[Path], question_files: list[Path], store: Any, embedder: Any,
             tmp: Path) -> dict[str, Any]:
+    from index import Engine
     from index.answering.retrieval import CANDIDATES
-    from index.engine import Engine
-    from index.evaluate import _lines, _merge_corpora, articlebot_predictions, load_questions, score
+    from index.evaluate import articlebot_predictions, load_questions, merge_corpora, read_lines, score
 
     corpus = tmp / name / "corpus"
-    _merge_corpora(folders, corpus)
+    merge_corpora(folders, corpus)
     config = make_config(corpus, tmp / name / "index")
     config = replace(config, record=replace(config.record, enabled=False))
     engine = Engine.from_config(config, embedder)
     engine.rebuild()
-    snapshot = engine.snapshot()
+    snapshot = engine.store.current()
     began = time.perf_counter()
     store.import_snapshot(name, snapshot)
     copy_seconds = time.perf_counter() - began
@@ -89,7 +89,7 @@ def run_set(name: str, folders: list[Path], question_files: list[Path], store: A
 
     questions = load_questions(question_files)
     texts = [q.question for q in questions]
-    offtopic = _lines(OFFTOPIC)
+    offtopic = read_lines(OFFTOPIC)
     asker = PostgresAsker(engine, store, name)
     predictions = {"embedded": articlebot_predictions(engine, texts), "postgres": articlebot_predictions(asker, texts)}
     declined = {"embedded": [p.declined for p in articlebot_predictions(engine, offtopic)],
@@ -145,7 +145,7 @@ def main() -> None:
         try:
             for name, (folders, question_files) in SETS.items():
                 if embedder is None:
-                    from index.embedders import make_embedder
+                    from index import make_embedder
 
                     embedder = make_embedder(make_config(Path(tmp), Path(tmp)).index)
                 result[name] = run_set(name, folders, question_files, store, embedder, Path(tmp))

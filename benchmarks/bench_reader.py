@@ -27,9 +27,8 @@ BEGIN, END = "<!-- reader: begin -->", "<!-- reader: end -->"
 def main() -> None:
     from synthetic import material, write_index
 
+    from index import Engine, make_embedder
     from index.answering.reader import Reader
-    from index.embedders import make_embedder
-    from index.engine import Engine
     from index.store.build import chunk_settings
 
     embedder = make_embedder(make_config(HERE.parent / "corpus", HERE / "unused").index)

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from index import ArticleInfo, IndexConfig
 from index.articles.chunking import Chunk
 from index.articles.text import paragraphs, sentences
-from index.config import IndexConfig
 from index.store.embedded.dense import DenseIndex
-from index.store.embedded.generations import Manifest, publish, write_generation
-from index.store.lexical import LexicalIndex, _tokenizer
-from index.types import ArticleInfo
+from index.store.embedded.generations import publish, write_generation
+from index.store.lexical import LexicalIndex, new_tokenizer
+from index.store.manifest import Manifest
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
@@ -113,7 +113,7 @@ def write_index(config: IndexConfig, settings: dict[str, object], model: str, ba
     began = time.perf_counter()
     # Tokenise each sentence and title once and assemble the chunks' term ids from them: the same
     # index LexicalIndex.build would make from the texts, without stemming a million passages.
-    tokenizer = _tokenizer()
+    tokenizer = new_tokenizer()
     sentence_ids = tokenizer.tokenize(pool, return_as="ids", update_vocab=True, show_progress=False)
     title_ids = tokenizer.tokenize(titles, return_as="ids", update_vocab=True, show_progress=False)
     article_of = np.arange(chunks) // per_article

@@ -1,31 +1,23 @@
-"""Whether work may start now, and what the commands are given to do it.
+"""Whether work may start now: `Admission`.
 
-`Admission` decides whether a question or a command may start: not while the bot is stopping,
-not a malformed question, not past a server's cap on work in progress or a user's cooldown. It
-also counts the work in flight, so that stopping can wait for it. `Services` is everything a
-slash command uses (the configuration, the corpora and their workers, the admission, the
-conversations, the feed poller), handed to the commands when they are built (bot/commands.py),
-so that no command reaches back through the Discord client for them.
+It decides whether a question or a command may start: not while the bot is stopping, not a
+malformed question, not past a server's cap on work in progress or a user's cooldown. It also
+counts the work in flight, so that stopping can wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.errors import QuestionRefused, ShuttingDown
 from bot.guards import Cooldowns, GuildSlots
-from index.config import Config
-from index.errors import QuestionError
+from index import Config, QuestionError
 
 if TYPE_CHECKING:
-    from bot.client import Conversations
     from bot.corpora import Corpora
-    from bot.polling import FeedPoller
 
 
 class Admission:
@@ -86,23 +78,6 @@ class Admission:
         except TimeoutError:
             return False
         return True
-
-
-@dataclass
-class Services:
-    """What the slash commands use, given to them when they are built."""
-
-    config: Config
-    corpora: Corpora
-    admission: Admission
-    conversations: Conversations
-    started_at: dt.datetime
-    feed_poller: FeedPoller | None = field(default=None)  # set once the bot goes online
-
-    @property
-    def uptime(self) -> dt.timedelta:
-        """How long the bot has been up."""
-        return dt.datetime.now(dt.UTC) - self.started_at
 
 
 def sentence(text: str) -> str:

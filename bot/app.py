@@ -17,13 +17,11 @@ import yarl
 from bot.client import open_bot
 from bot.corpora import Corpora
 from bot.polling import FeedPoller
-from index.config import Config, DiscordConfig
-from index.errors import ArticlebotError
-from index.types import BuildProgress
+from index import ArticlebotError, BuildProgress, Config, DiscordConfig
 
 if TYPE_CHECKING:
     from bot.worker import Worker
-    from index.engine import Engine
+    from index import Engine
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +38,10 @@ def run_bot(config: Config, token: str) -> int:
 
     Configuration and corpus errors (ArticlebotError) propagate to the caller, which reports them.
     """
-    from index import heap
-    from index.engine import Engine  # heavy imports: only when the bot really starts
+    from index import (
+        Engine,  # heavy imports: only when the bot really starts
+        heap,
+    )
 
     heap.settle()  # before the question threads start: a bot that runs for months keeps a flat heap
     engine = Engine.from_config(config)
@@ -120,7 +120,7 @@ async def serve(config: Config, engine: Engine, token: str, *, stop: asyncio.Eve
             client = asyncio.ensure_future(bot.connect())
             polling: asyncio.Future[None] | None = None
             if config.discord.runs_shard_zero:
-                poller = bot.services.feed_poller = FeedPoller(bot)
+                poller = FeedPoller(bot.services)
                 polling = asyncio.ensure_future(poller.run())
             else:
                 log.info("the feeds are polled by the process that runs shard 0")

@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from bot.excerpt import excerpt, place
-from index import LOG_FORMAT
-from index.config import Config, load_config
-from index.errors import ArticlebotError, ConfigError
-from index.types import Answer, BuildProgress, BuildReport
+from index import LOG_FORMAT, Answer, ArticlebotError, BuildProgress, BuildReport, Config, ConfigError, load_config
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from index import Engine
 
 log = logging.getLogger("articlebot")
 
@@ -218,7 +215,7 @@ def _guild_id(value: str) -> int:
 
 def _engine(config: Config) -> Engine:
     """The engine of the configured index (it opens the index database, if any, on first use; close it after)."""
-    from index.engine import Engine
+    from index import Engine
 
     return Engine.from_config(config)
 
@@ -240,8 +237,7 @@ def _rebuild(config: Config) -> BuildReport:
 
 
 def _add(config: Config, args: argparse.Namespace) -> int:
-    from index.articles.ingest import add, is_url
-    from index.errors import IngestError
+    from index import IngestError, add, is_url
 
     changed = refused = done = 0
     said: set[str] = set()
@@ -270,8 +266,7 @@ def _add(config: Config, args: argparse.Namespace) -> int:
 
 
 def _remove(config: Config, args: argparse.Namespace) -> int:
-    from index.articles.ingest import remove
-    from index.errors import IngestError
+    from index import IngestError, remove
 
     changed = refused = 0
     said: set[str] = set()
@@ -395,7 +390,7 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
     for i, answer in enumerate(answers):
         if isinstance(answer, str):  # a question that could not be asked
             if args.json:
-                print(_json_line({"question": questions[i], "answer": None, "abstained": True,
+                print(_json_line({"question": questions[i], "answer": None, "abstained": True, "declined": True,
                                   "error": answer, "citations": []}))
             else:
                 print(f"articlebot: {answer}", file=sys.stderr)
@@ -413,7 +408,7 @@ def _ask(config: Config, args: argparse.Namespace) -> int:
 
 def _record(config: Config, answers: list[Answer], guild: int | None) -> None:
     """Keep the command line's questions in the question record, as the bot keeps its own ([record] cli = true)."""
-    from index.record import Record
+    from index import Record
 
     record = Record(config.record_path, retention_days=config.record.retention_days)
     for answer in answers:
@@ -444,7 +439,7 @@ def _json_line(value: Any) -> str:
 
 def _answer_each(engine: Any, questions: list[str], top_k: int | None) -> list[Answer | str]:
     """Answer all askable questions in one batch; a question that cannot be asked yields its reason."""
-    from index.errors import QuestionError
+    from index import QuestionError
 
     reasons: dict[int, str] = {}
     for i, question in enumerate(questions):
@@ -544,7 +539,7 @@ def _sources(config: Config, _args: argparse.Namespace) -> int:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from index.evaluate import evaluate, format_report
+    from index import evaluate, format_report
 
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
@@ -558,7 +553,7 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
 
 
 def _gaps(config: Config, args: argparse.Namespace) -> int:
-    from index.record import Record, gap_lines
+    from index import Record, gap_lines
 
     if not config.record.enabled:
         print("articlebot: the question record is turned off ([record] enabled = false); there is nothing to show",
@@ -597,7 +592,7 @@ def _run(config: Config, _args: argparse.Namespace) -> int:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
         print("articlebot run: set the DISCORD_TOKEN environment variable to your bot's token "
-              "(see README, 'Running the Discord bot')", file=sys.stderr)
+              "(see docs/discord.md)", file=sys.stderr)
         return 2
     from bot.app import run_bot
 

@@ -1,25 +1,26 @@
-"""The bot itself: a discord.py client that syncs the slash commands and answers @mentions."""
+"""The bot itself: a discord.py bot that loads the cogs (bot/cogs/), syncs their slash commands, and stops cleanly."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import re
-from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
-from bot import commands, render, views
-from bot.admission import Admission, Services
+from bot import render, views
+from bot.admission import Admission
+from bot.cogs.admin import Admin
+from bot.cogs.articles import Articles
+from bot.cogs.ask import Ask
+from bot.conversations import Conversations
 from bot.corpora import Corpora
 from bot.errors import Refusal
-from index.answering.followup import Turn, in_context
-from index.config import Config
-from index.errors import ArticlebotError
+from bot.services import Services
+from index import ArticlebotError, Config
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,13 @@ class ArticleTree(app_commands.CommandTree["ArticleBot"]):
             log.exception("could not tell the user about an error in an interaction")
 
 
-class ArticleBot(discord.Client):
+class ArticleBot(commands.Bot):
     """Answers questions about the articles through slash commands and @mentions.
 
-    It only translates: each event becomes one call on the `Worker` of the corpus of the server it
-    happened in (`Corpora`), whose result `render` turns into a message. It is given everything it
-    uses; it opens nothing itself. `open_bot` picks it or, with [discord] shard_count set, `ShardedArticleBot`.
+    It only connects: the commands and listeners are cogs (bot/cogs/), each given the `Services` it
+    uses, each event one call on the `Worker` of the corpus of the server it happened in (`Corpora`),
+    whose result `render` turns into a message. It is given everything it uses; it opens nothing
+    itself. `open_bot` picks it or, with [discord] shard_count set, `ShardedArticleBot`.
     """
 
     def __init__(self, *, config: Config, corpora: Corpora, **client_options: Any) -> None:
@@ -63,6 +65,10 @@ class ArticleBot(discord.Client):
         # libraries (PyNaCl, davey) are missing is noise; these are the flags it checks, once, here.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
+            # No prefix commands (see on_message) and so no help command: the commands are slash commands.
+            command_prefix=(),
+            help_command=None,
+            tree_cls=ArticleTree,
             # Default intents: no privileged intent is needed, since Discord delivers the content
             # of messages that mention the bot anyway.
             intents=discord.Intents.default(),
@@ -75,32 +81,25 @@ class ArticleBot(discord.Client):
             **client_options,
         )
         self.config = config
-        self.corpora = corpora
-        self.tree = ArticleTree(self)
-        self.admission = Admission(config, corpora)
-        self.conversations = Conversations()
-        # What the slash commands are given (bot/commands.py); the feed poller joins once the bot is online.
-        self.services = Services(config, corpora, self.admission, self.conversations, discord.utils.utcnow())
+        # What the cogs and the feed poller are given; none of them reaches back through the client for it.
+        self.services = Services(config, corpora, Admission(config, corpora), Conversations(), self,
+                                 discord.utils.utcnow())
 
     def __repr__(self) -> str:
         return f"<ArticleBot user={self.user!r} guilds={len(self.guilds)}>"
-
-    def shard_status(self, guild_id: int | None) -> Shards | None:
-        """The shards this process runs, their latencies and the one of this server; None when not sharded."""
-        del guild_id  # a bot that is not sharded has one connection for every server
-        return None
 
     def _gateway_open(self) -> bool:
         """Whether a gateway connection has been opened (it may not be ready yet)."""
         return self.ws is not None
 
     async def setup_hook(self) -> None:
-        """Register the slash commands and sync them: to the configured guilds (instant), else globally.
+        """Add the cogs and sync their slash commands: to the configured guilds (instant), else globally.
 
         Of a sharded bot's processes, only the one that runs shard 0 syncs: the commands are the bot's,
         not a shard's, and one sync serves every process.
         """
-        commands.register(self.tree, self.services)
+        for cog in (Ask(self.services), Admin(self.services), Articles(self.services)):
+            await self.add_cog(cog)
         self.add_dynamic_items(*views.ANSWER_BUTTONS)  # answers' buttons, including those sent before a restart
         if not self.config.discord.runs_shard_zero:
             log.info("the slash commands are synced by the process that runs shard 0")
@@ -122,136 +121,34 @@ class ArticleBot(discord.Client):
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they can take up to an hour to appear)", len(synced))
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Process no prefix commands: a mention is a question, answered by a listener (bot/cogs/ask.py)."""
+        # commands.Bot's own on_message would read every mention as a prefix command and log each one it
+        # does not know as an error.
+
     async def on_ready(self) -> None:
         """Log who we are once the gateway session is ready."""
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user and self.user.id, len(self.guilds))
-
-    # --- @mentions ------------------------------------------------------------------------------
-
-    async def on_message(self, message: discord.Message) -> None:
-        """Answer a message that mentions the bot (or any DM to it), as a reply; ignore bots, webhooks and ourselves."""
-        me = self.user
-        if me is None or message.author.bot or message.author.id == me.id or message.webhook_id is not None:
-            return
-        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
-            return
-        if message.guild is not None and not self._mentions_me(message):
-            return
-        question = self._strip_mentions(message)
-        if not question:
-            await self._reply(message, render.help_text(me.display_name))
-            return
-        guild_id = message.guild.id if message.guild else None
-        try:
-            async with self.admission.question_turn(question, message.author.id, guild_id):
-                worker = self.corpora.answering(guild_id)
-                before = (self.conversations.get(message.reference.message_id if message.reference else None)
-                          or self.conversations.in_thread(message.channel.id))
-                async with message.channel.typing():
-                    answer = await worker.ask(question, before=before)
-                    asked = await worker.remember(answer, asker=message.author.id, guild=guild_id,
-                                                  channel=message.channel.id)
-                # Sent inside the turn, so that shutting down waits for the reply too.
-                reply, view = render.answer_reply(answer), views.answer_view(asked, answer)
-                thread = await self._new_thread(message, question)
-                if thread is not None:
-                    sent: discord.Message | None = await self._send_in(thread, reply, view)
-                else:
-                    sent = await self._send_reply(message, reply, view)
-                if sent is not None:
-                    turn = Turn(in_context(question, before), answer)
-                    self.conversations.add(sent.id, turn)
-                    if thread is not None or self.conversations.in_thread(message.channel.id):
-                        self.conversations.thread(sent.channel.id, turn)
-        except Refusal as e:
-            await self._reply(message, render.fit(str(e), render.CONTENT_LIMIT))
-        except ArticlebotError as e:
-            await self._reply(message, render.fit(render.error_text(e), render.CONTENT_LIMIT))
-        except Exception:
-            log.exception("answering a mention failed (user %s, guild %s)", message.author.id, guild_id)
-            await self._reply(message, render.APOLOGY)
-
-    def _mentions_me(self, message: discord.Message) -> bool:
-        """A direct mention of the bot, or of its own role (which Discord's client sometimes inserts instead)."""
-        me = self.user
-        if me is None:
-            return False
-        if any(user.id == me.id for user in message.mentions):
-            return True
-        own_role = message.guild.self_role if message.guild else None
-        return own_role is not None and own_role in message.role_mentions
-
-    def _strip_mentions(self, message: discord.Message) -> str:
-        """The message's text without the mentions of the bot."""
-        assert self.user is not None
-        ids = [str(self.user.id)]
-        if message.guild and message.guild.self_role:
-            ids.append(str(message.guild.self_role.id))
-        pattern = r"<@[!&]?(?:" + "|".join(ids) + r")>"
-        return " ".join(re.sub(pattern, " ", message.content).split())
-
-    async def _new_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
-        """A thread for the answer, when the channel is configured for them (None: reply in place)."""
-        settings = self.config.discord
-        channel = message.channel
-        if message.guild is None or isinstance(channel, discord.Thread):
-            return None
-        if message.guild.id not in settings.thread_guild_ids and channel.id not in settings.thread_channel_ids:
-            return None
-        try:
-            return await message.create_thread(name=render.thread_name(question))
-        except discord.HTTPException as e:
-            log.warning("could not start a thread in channel %s (%s); replying in the channel", channel.id, e)
-            return None
-
-    async def _send_in(self, thread: discord.Thread, reply: render.Reply,
-                       view: discord.ui.View | None) -> discord.Message | None:
-        try:
-            return await thread.send(reply.content, embeds=list(reply.embeds), allowed_mentions=render.NO_MENTIONS,
-                                     view=view or discord.utils.MISSING)
-        except discord.HTTPException:
-            log.exception("could not answer in thread %s", thread.id)
-            return None
-
-    async def _reply(self, message: discord.Message, text: str) -> None:
-        await self._send_reply(message, render.Reply(text))
-
-    async def _send_reply(self, message: discord.Message, reply: render.Reply,
-                          view: discord.ui.View | None = None) -> discord.Message | None:
-        try:
-            return await message.reply(reply.content, embeds=list(reply.embeds), mention_author=False,
-                                       allowed_mentions=render.NO_MENTIONS, view=view or discord.utils.MISSING)
-        except discord.HTTPException:
-            log.exception("could not reply to message %s in channel %s", message.id, message.channel.id)
-            return None
 
     # --- shutting down ----------------------------------------------------------------------------
 
     async def shutdown(self, grace: float) -> None:
         """Take no new work, let work in flight finish (up to `grace` seconds), then close the gateway."""
-        self.admission.stopping = True
+        admission = self.services.admission
+        admission.stopping = True
         if self._gateway_open() and not self.is_ready():
             # discord.py dispatches on_ready from a task that breaks if the client closes under it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wait_until_ready(), self.config.discord.guild_ready_timeout + 1)
-        if self.admission.busy:
-            log.info("waiting for %d answer(s) in progress before stopping", self.admission.busy)
-            if not await self.admission.idle(grace):
-                log.warning("stopping with %d answer(s) still in progress after %.0f s", self.admission.busy, grace)
+        if admission.busy:
+            log.info("waiting for %d answer(s) in progress before stopping", admission.busy)
+            if not await admission.idle(grace):
+                log.warning("stopping with %d answer(s) still in progress after %.0f s", admission.busy, grace)
         await self.close()
 
 
-@dataclass(frozen=True)
-class Shards:
-    """The shards one process of a sharded bot runs, for /status."""
-
-    count: int  # the bot's shards, in all its processes together
-    latencies: tuple[tuple[int, float], ...]  # (shard id, seconds from heartbeat to its acknowledgement)
-    here: int  # the shard whose connection brought the question (a server's; a DM's is 0)
-
-
-class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):
-    """The same bot on discord.py's AutoShardedClient: one process of a sharded bot, running the shards
+class ShardedArticleBot(ArticleBot, commands.AutoShardedBot):
+    """The same bot on discord.py's AutoShardedBot: one process of a sharded bot, running the shards
     [discord] shard_ids of shard_count (all of them when shard_ids is empty).
 
     Discord sends each shard's connection the events of its servers only, `(guild_id >> 22) % shard_count`,
@@ -265,13 +162,6 @@ class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):
 
     def __repr__(self) -> str:
         return f"<ShardedArticleBot user={self.user!r} shards={self.config.discord.shards} guilds={len(self.guilds)}>"
-
-    def shard_status(self, guild_id: int | None) -> Shards | None:
-        """The shards this process runs, their latencies (infinite until a shard's first heartbeat is
-        answered), and the shard of this server (a DM's: 0)."""
-        count = self.config.discord.shard_count
-        here = (guild_id >> 22) % count if guild_id is not None else 0
-        return Shards(count, tuple(sorted(self.latencies)), here)
 
     def _gateway_open(self) -> bool:
         return bool(self.shards)
@@ -287,39 +177,3 @@ def open_bot(config: Config, corpora: Corpora) -> ArticleBot:
     if config.discord.sharded:
         return ShardedArticleBot(config=config, corpora=corpora)
     return ArticleBot(config=config, corpora=corpora)
-
-
-class Conversations:
-    """The exchange behind each recent answer message (and the latest of each of the bot's threads),
-    so that a reply to one, or a question in such a thread, is read as a follow-up.
-
-    Kept in memory for the last `limit` answers, each without its cited passages (Turn.compact:
-    ~0.5 KB rather than ~6 KB, so ~3 MB in all, not ~30); a reply to an older answer, or one sent
-    before a restart, is answered on its own.
-    """
-
-    def __init__(self, limit: int = 5000) -> None:
-        self.limit = limit
-        self._turns: OrderedDict[int, Turn] = OrderedDict()
-        self._threads: OrderedDict[int, Turn] = OrderedDict()  # thread id -> its latest exchange
-
-    def add(self, message_id: int, turn: Turn) -> None:
-        """Remember the exchange an answer message holds."""
-        self._turns[message_id] = turn.compact()
-        while len(self._turns) > self.limit:
-            self._turns.popitem(last=False)
-
-    def get(self, message_id: int | None) -> Turn | None:
-        """The exchange behind an answer message, if it is one of ours and recent."""
-        return self._turns.get(message_id) if message_id is not None else None
-
-    def thread(self, thread_id: int, turn: Turn) -> None:
-        """Remember the latest exchange of a thread the bot answers in."""
-        self._threads[thread_id] = turn.compact()
-        self._threads.move_to_end(thread_id)
-        while len(self._threads) > self.limit:
-            self._threads.popitem(last=False)
-
-    def in_thread(self, channel_id: int) -> Turn | None:
-        """The latest exchange of the bot's thread with this id, if it is one."""
-        return self._threads.get(channel_id)

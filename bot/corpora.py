@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING
 
 from bot.errors import NoArticles, NoCorpus
 from bot.worker import Threads, Worker
-from index.config import Config
-from index.record import Record
+from index import Config, Record
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from index import Engine
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class Corpora:
     @classmethod
     def open(cls, config: Config, engine: Engine) -> Corpora:
         """The workers for `config`: `engine` answers from the shared corpus; each server's engine shares its model."""
-        from index.engine import Engine
+        from index import Engine
 
         threads = Threads()
         shared = _worker(engine, threads) if config.for_guild(None) is not None else None

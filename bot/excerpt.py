@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from index.types import AnswerSentence, Citation
+from index import AnswerSentence, Citation
 
 
 @dataclass(frozen=True)

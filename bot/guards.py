@@ -5,18 +5,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, defaultdict, deque
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from typing import Callable, Iterator
 
 import discord
-from discord import app_commands
 
-from bot.errors import GuildBusy, NotAdmin, OnCooldown
-from index.config import DiscordConfig
-
-if TYPE_CHECKING:
-    from bot.client import ArticleBot
-
-T = TypeVar("T")
+from bot.errors import GuildBusy, OnCooldown
+from index import DiscordConfig
 
 
 def is_admin(interaction: discord.Interaction, config: DiscordConfig) -> bool:
@@ -31,17 +25,6 @@ def is_admin(interaction: discord.Interaction, config: DiscordConfig) -> bool:
         return True
     permissions = interaction.permissions
     return permissions.administrator or permissions.manage_guild
-
-
-def admin_only() -> Callable[[T], T]:
-    """A command check that refuses (privately) anyone who is not an admin, whatever Discord's defaults say."""
-
-    def predicate(interaction: discord.Interaction[ArticleBot]) -> bool:
-        if not is_admin(interaction, interaction.client.config.discord):
-            raise NotAdmin()
-        return True
-
-    return app_commands.check(predicate)
 
 
 class Cooldowns:

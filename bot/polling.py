@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import render
+from index import ArticlebotError
 from index.articles import feeds
-from index.errors import ArticlebotError
 
 if TYPE_CHECKING:
-    from bot.client import ArticleBot
+    from bot.services import Services
     from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,14 @@ class FeedPoller:
     a server with its own corpus follows its own feeds (/feeds add there), which add to its folder only.
 
     The first poll is at once; a feed that fails is skipped until its next try is due (index/articles/feeds.py).
-    `wake()` polls again now (after /feeds add).
+    `wake()` (or /feeds add, through `Services.feeds_changed`) polls again now.
     """
 
-    def __init__(self, bot: ArticleBot) -> None:
-        self.bot = bot
-        self.interval = bot.config.fetch.feed_interval_minutes * 60
-        self._wake = asyncio.Event()
+    def __init__(self, services: Services) -> None:
+        self.corpora = services.corpora
+        self.client = services.client  # to post in the channels that announce a feed's new articles
+        self.interval = services.config.fetch.feed_interval_minutes * 60
+        self._wake = services.feeds_changed
         self.polls = 0  # finished polls, for tests and the log
 
     def wake(self) -> None:
@@ -54,7 +55,7 @@ class FeedPoller:
 
     async def poll(self) -> None:
         """Poll the feeds of every corpus in turn; one that fails keeps none of the others from their turn."""
-        for guild_id, worker in self.bot.corpora.workers:
+        for guild_id, worker in self.corpora.workers:
             try:
                 await self.poll_corpus(worker)
             except Exception:
@@ -92,7 +93,7 @@ class FeedPoller:
 
     async def _announce(self, channel_id: int, text: str) -> None:
         try:
-            await self.bot.get_partial_messageable(channel_id).send(text, allowed_mentions=render.NO_MENTIONS,
-                                                                  suppress_embeds=True)
+            await self.client.get_partial_messageable(channel_id).send(text, allowed_mentions=render.NO_MENTIONS,
+                                                                     suppress_embeds=True)
         except discord.HTTPException as e:
             log.warning("could not tell channel %s about the feed's new articles: %s", channel_id, e)

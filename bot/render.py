@@ -17,15 +17,27 @@ import discord
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.excerpt import Excerpt, excerpt, place
-from index.articles.feeds import FeedHealth
-from index.articles.ingest import Addition, Removal
-from index.config import FeedConfig
-from index.errors import ArticlebotError, IndexDatabaseError
-from index.record import Gap, Summary, gap_lines
-from index.types import Answer, AnswerSentence, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
+from index import (
+    Addition,
+    Answer,
+    AnswerSentence,
+    ArticlebotError,
+    ArticleInfo,
+    BuildProgress,
+    BuildReport,
+    Citation,
+    FeedConfig,
+    FeedHealth,
+    Gap,
+    IndexDatabaseError,
+    IndexStatus,
+    Removal,
+    Summary,
+    gap_lines,
+)
 
 if TYPE_CHECKING:
-    from bot.client import Shards
+    from bot.shards import Shards
 
 # Discord's limits, https://discord.com/developers/docs/resources/message#create-message
 CONTENT_LIMIT = 2000

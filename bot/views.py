@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING, Any, Sequence, cast
+from typing import TYPE_CHECKING, Any, Sequence
 
 import discord
 
 from bot import render
-from bot.errors import Refusal
-from index.record import Entry
-from index.types import Answer, ArticleInfo
+from index import Answer, ArticleInfo, Entry
 
 if TYPE_CHECKING:
-    from bot.client import ArticleBot
     from bot.worker import Worker
 
 # Seconds the page buttons keep working after the last click.
@@ -63,7 +60,9 @@ class SourcesPages(discord.ui.View):
 # Each button's custom_id carries the answer's id in the question record, so the buttons keep
 # working after the bot restarts: discord.py matches the id against these templates (DynamicItem)
 # and the record supplies the rest. That record, and the index asked again, are those of the corpus
-# of the server the button is clicked in (each has its own). Every reply to a click is private to the clicker.
+# of the server the button is clicked in (each has its own). A click is handed on as the event
+# `answer_button` to the cog that holds the corpora (bot/cogs/ask.py), which calls the button's `respond`
+# with the worker of that server. Every reply to a click is private to the clicker.
 
 # Passages that "More sources" adds after the cited ones.
 MORE_SOURCES = 5
@@ -87,10 +86,11 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         return cls(int(match["asked"]), match["way"] == "up")
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the cog that finds the worker of this server (bot/cogs/ask.py)."""
+        interaction.client.dispatch("answer_button", interaction, self)
+
+    async def respond(self, interaction: discord.Interaction, worker: Worker) -> None:
         """Record the vote and thank the voter privately."""
-        worker = await _worker(interaction)
-        if worker is None:
-            return
         here = await _entry(worker, self.asked, interaction) is not None
         kept = here and await worker.vote(self.asked, interaction.user.id, up=self.up)
         await interaction.response.send_message(render.vote_text(self.up, kept), ephemeral=True,
@@ -112,10 +112,11 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
         return cls(int(match["asked"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the cog that finds the worker of this server (bot/cogs/ask.py)."""
+        interaction.client.dispatch("answer_button", interaction, self)
+
+    async def respond(self, interaction: discord.Interaction, worker: Worker) -> None:
         """Ask the question again for more passages; show those after the cited ones."""
-        worker = await _worker(interaction)
-        if worker is None:
-            return
         entry = await _entry(worker, self.asked, interaction)
         if entry is None:
             await interaction.response.send_message(render.FORGOTTEN, ephemeral=True,
@@ -146,10 +147,11 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         return cls(int(match["asked"]), int(match["n"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the click to the cog that finds the worker of this server (bot/cogs/ask.py)."""
+        interaction.client.dispatch("answer_button", interaction, self)
+
+    async def respond(self, interaction: discord.Interaction, worker: Worker) -> None:
         """Show the cited passage in full."""
-        worker = await _worker(interaction)
-        if worker is None:
-            return
         entry = await _entry(worker, self.asked, interaction)
         citation = next((c for c in entry.citations if c.n == self.n), None) if entry else None
         if citation is None:
@@ -161,6 +163,8 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
 
 
 ANSWER_BUTTONS = (VoteButton, MoreSourcesButton, PassageButton)
+# A button under an answer, as the event `answer_button` hands it on.
+AnswerButton = VoteButton | MoreSourcesButton | PassageButton
 
 
 async def _entry(worker: Worker, asked: int, interaction: discord.Interaction) -> Entry | None:
@@ -172,15 +176,6 @@ async def _entry(worker: Worker, asked: int, interaction: discord.Interaction) -
     """
     entry = await worker.entry(asked)
     return entry if entry is not None and entry.guild == interaction.guild_id else None
-
-
-async def _worker(interaction: discord.Interaction) -> Worker | None:
-    """The worker of the corpus where the button was clicked; None (the clicker told why) when there is none."""
-    try:
-        return cast("ArticleBot", interaction.client).corpora.worker(interaction.guild_id)
-    except Refusal as e:
-        await interaction.response.send_message(str(e), ephemeral=True, allowed_mentions=render.NO_MENTIONS)
-        return None
 
 
 def answer_view(asked: int | None, answer: Answer) -> discord.ui.View | None:

@@ -12,17 +12,28 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from index import heap
-from index.answering.followup import Turn
+from index import (
+    Answer,
+    ArticleInfo,
+    BuildProgress,
+    BuildReport,
+    BuildStoppedError,
+    Citation,
+    Config,
+    Entry,
+    FeedHealth,
+    Gap,
+    IndexStatus,
+    Record,
+    ReindexInProgressError,
+    Summary,
+    Turn,
+    heap,
+)
 from index.articles import feeds
-from index.articles.feeds import FeedHealth
-from index.config import Config
-from index.errors import BuildStoppedError, ReindexInProgressError
-from index.record import Entry, Gap, Record, Summary
-from index.types import Answer, ArticleInfo, BuildProgress, BuildReport, Citation, IndexStatus
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from index import Engine
 
 T = TypeVar("T")
 

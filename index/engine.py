@@ -1,12 +1,10 @@
 """The engine's one entry point: ask questions, rebuild the index, describe it.
 
-`Engine` is synchronous and thread-safe. With the embedded store, questions are answered from an
-immutable `Snapshot`; a rebuild prepares a new one on disk while questions keep using the old,
-then swaps the reference, so nobody ever sees half an index. With `[index] store = "postgres"`,
-each question reads its corpus's live generation in a read transaction of its own (a
-`PgSnapshot`), and a rebuild writes one article per transaction (index/store/postgres/build.py), so a
-question sees each article whole, before or after its update. Callers that must not block (the
-Discord bot) run these methods in their own executor.
+`Engine` is synchronous and thread-safe. It reads and builds one corpus's index through a `Store`
+(index/store/base.py): generation folders under index_dir, or a corpus in the index database
+(`[index] store = "postgres"`); it never asks which. Either way a question sees the index whole,
+before or after a rebuild, never half of one. Callers that must not block (the Discord bot) run
+these methods in their own executor.
 """
 
 from __future__ import annotations
@@ -15,8 +13,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -32,54 +29,37 @@ from index.articles.furniture import LeftOut, left_out
 from index.articles.lines import ArticleLines
 from index.config import Config
 from index.embedders import Embedder, make_embedder
-from index.errors import (
-    ArticlebotError,
-    IndexMismatchError,
-    IndexMissingError,
-    QuestionError,
-    ReindexInProgressError,
-)
-from index.store import repetition_counts
-from index.store.build import build_index, chunk_settings
+from index.errors import QuestionError, ReindexInProgressError
+from index.store.base import Store, open_store
 from index.store.build_process import build_in_subprocess
-from index.store.embedded.generations import Manifest, Snapshot, current_generation, load_snapshot
-from index.store.postgres.database import Database
+from index.store.manifest import Manifest
+from index.store.searchable import StoreSnapshot
 from index.types import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 
 if TYPE_CHECKING:
-    from index.store.postgres.snapshot import PgSnapshot
+    from index.store.postgres.database import Database
 
 log = logging.getLogger(__name__)
 
 # Passages fetched per question; more than are cited, so duplicates can be dropped.
 _FETCH = 10
-# Seconds a corpus found without an index in the database is taken to have none before
-# `recheck_indexed` asks the database again (another process may have built it meanwhile).
-_MISSING_FOR = 5.0
 
 
 class Engine:
-    """Answers questions about one corpus from its index: files in index_dir, or a corpus in the index database.
+    """Answers questions about one corpus from its index, kept in files or in the index database.
 
-    With `[index] store = "postgres"` the engine reads and writes through `database`: given (the
-    engines of one process's corpora share one, and its owner closes it) or opened on first use
-    and closed by `close()`.
+    With `[index] store = "postgres"`, `database` is the handle the engines of one process's corpora
+    share (its owner closes it); without one, the engine's store opens its own and `close()` closes it.
     """
 
     def __init__(self, config: Config, embedder: Embedder, *, database: Database | None = None) -> None:
         self.config = config
         self.embedder = embedder
-        self._snapshot: Snapshot | None = None
+        self.store: Store = open_store(config.index, embedder, database=database)
         self.reader: Reader | None = shared_reader() if config.answer.reader else None
         self.models: Models | None = shared_models() if config.answer.reader else None
         self.weights: Weights = WEIGHTS
-        self._open_lock = threading.Lock()
         self._build_lock = threading.Lock()
-        self._owns_database = database is None and config.index.uses_database
-        self.database = Database.from_config(config.index) if self._owns_database else database
-        if self.database is not None and not config.index.uses_database:
-            raise ValueError("a database was given for an index that is kept in files (index.store = 'embedded')")
-        self._missing_since: float | None = None
         self._lines = ArticleLines(self._indexed_text)
 
     @classmethod
@@ -88,9 +68,8 @@ class Engine:
         return cls(config, embedder or make_embedder(config.index))
 
     def close(self) -> None:
-        """Close the index database if this engine opened it (nothing to do for an index in files)."""
-        if self._owns_database and self.database is not None:
-            self.database.close()
+        """Release what the store opened (the index database, if this engine's store connected to it)."""
+        self.store.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -99,102 +78,31 @@ class Engine:
         self.close()
 
     @property
+    def database(self) -> Database | None:
+        """The index database, for the engines of other corpora of this process to share; None for files."""
+        return self.store.database
+
+    @property
     def index_dir(self) -> Path:
         """Where the index lives (with the database, where the question record and feed state live)."""
         return self.config.index.index_dir
 
     @property
     def indexed(self) -> bool:
-        """Whether this corpus has an index (a server's own corpus may have none yet).
-
-        Read on the event loop for every question, so it never waits: once the embedded index is open
-        it reads nothing from disk, and with the database it asks nothing: a corpus is without an index
-        from when this engine found it so (a question, ensure_index) until it builds one or
-        `recheck_indexed` finds one.
-        """
-        if self.database is not None:
-            return self._missing_since is None
-        return self._snapshot is not None or current_generation(self.index_dir) is not None
+        """Whether this corpus has an index (a server's own corpus may have none yet); never waits."""
+        return self.store.indexed
 
     def recheck_indexed(self) -> None:
-        """With the database, ask again whether a corpus found without an index has one now (blocks: not on the loop).
+        """Ask again whether a corpus found without an index has one now (blocks: not on the loop)."""
+        self.store.recheck_indexed()
 
-        Another process (`articlebot index --guild`, another shard's /add) may have built it. Asks at
-        most every few seconds; a database that cannot be reached leaves the answer as it was.
-        """
-        missing = self._missing_since
-        if self.database is None or missing is None or time.monotonic() - missing < _MISSING_FOR:
-            return
-        try:
-            live = self.database.store().live_generation(self.config.index.corpus_key)
-        except ArticlebotError as e:
-            log.warning("%s: could not ask the index database whether it has an index now: %s", self.where, e)
-            live = None
-        self._missing_since = None if live is not None else time.monotonic()
-
-    @contextmanager
-    def reading(self) -> Iterator[Snapshot | PgSnapshot]:
-        """The index questions are answered from, for one block: the open Snapshot, or a read transaction.
+    def snapshot(self) -> AbstractContextManager[StoreSnapshot]:
+        """The index questions are answered from, for one block.
 
         Raises IndexMissingError when there is none yet, IndexMismatchError when it was built with
         another model, backend or chunking, IndexDatabaseError when the database cannot be reached.
         """
-        if self.database is None:
-            yield self.snapshot()
-            return
-        corpus = self.config.index.corpus_key
-        try:
-            with self.database.store().snapshot(corpus) as snapshot:
-                self._missing_since = None
-                snapshot.check(model=self.embedder.name, backend=self.embedder.backend,
-                               settings=chunk_settings(self.config.index))
-                yield snapshot
-        except IndexMissingError:
-            self._missing_since = time.monotonic()
-            raise
-
-    def snapshot(self) -> Snapshot:
-        """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
-
-        Another process (`articlebot index` beside a running bot) may publish a newer generation and
-        remove the one served here; one small read of CURRENT per call notices it. Raises if the
-        index is missing or does not fit. Only for an index in files; `reading()` serves both stores.
-        """
-        if self.database is not None:
-            raise TypeError("the index is in the database (index.store = 'postgres'): read it with Engine.reading()")
-        snapshot = self._snapshot
-        if snapshot is not None and current_generation(self.index_dir) in (snapshot.folder, None):
-            return snapshot
-        if snapshot is None:
-            self._open_lock.acquire()
-        elif not self._open_lock.acquire(blocking=False):
-            return snapshot  # another thread is opening the new one; this one serves meanwhile
-        try:
-            if self._snapshot is None or current_generation(self.index_dir) not in (self._snapshot.folder, None):
-                replacing = self._snapshot is not None
-                self._snapshot = self._open()
-                if replacing:
-                    heap.trim()  # the old generation's arrays are garbage now
-            return self._snapshot
-        finally:
-            self._open_lock.release()
-
-    def _open(self) -> Snapshot:
-        snapshot = load_snapshot(self.index_dir, ef_search=self.config.index.hnsw_ef_search, warm=True)
-        manifest = snapshot.manifest
-        if manifest.model != self.embedder.name:
-            raise IndexMismatchError(
-                f"the index in {self.index_dir} was built with model {manifest.model!r} but the configuration "
-                f"names {self.embedder.name!r}; run `articlebot index` to rebuild it")
-        if manifest.backend != self.embedder.backend:
-            raise IndexMismatchError(
-                f"the index in {self.index_dir} was embedded with backend {manifest.backend!r} but the "
-                f"configuration names {self.embedder.backend!r}; run `articlebot index` to rebuild it")
-        if manifest.settings != chunk_settings(self.config.index):
-            raise IndexMismatchError(
-                f"the index in {self.index_dir} was built with other chunking settings "
-                f"({manifest.settings}); run `articlebot index` to rebuild it")
-        return snapshot
+        return self.store.snapshot()
 
     def ask(self, question: str, *, top_k: int | None = None, before: Turn | None = None) -> Answer:
         """Answer one question; `before` is the conversation's previous exchange, for a follow-up."""
@@ -206,7 +114,7 @@ class Engine:
         for question in questions:
             self.check_question(question)
         k = top_k or self.config.answer.top_k
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             _ = self.embedder.dimension  # loads the model first, so its load is not counted as answer time
             began = time.perf_counter()
             texts = [in_context(q.strip(), before) for q in questions]
@@ -228,7 +136,7 @@ class Engine:
         What the ranker chooses from: training/train_ranker.py learns the choice from these.
         """
         k = self.config.answer.top_k
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             queries = self.embedder.encode([q.strip() for q in questions])
             return [gather(snapshot, self.embedder, q.strip(), query, search(snapshot, q.strip(), query,
                                                                               max(_FETCH, 3 * k)),
@@ -263,16 +171,9 @@ class Engine:
         try:
             if separate_process and self._embedder_is_configured():
                 report = build_in_subprocess(self.config.index, progress)
-            elif self.database is not None:
-                from index.store.postgres.build import build_in_database
-
-                report = build_in_database(self.config.index, self.embedder, self.database.store(), progress)
+                self.store.built_elsewhere()
             else:
-                report = build_index(self.config.index, self.embedder, progress)
-            if self.database is not None:
-                self._missing_since = None
-            else:
-                self.snapshot()  # serves what CURRENT names now, whoever published it
+                report = self.store.build(progress)
             return report
         finally:
             self._build_lock.release()
@@ -289,14 +190,8 @@ class Engine:
         corpus, the shared one) serves the corpus as the database holds it, and returns None: the
         folder is needed only to build it.
         """
-        if self.database is not None:
-            live = self.database.store().live_generation(self.config.index.corpus_key) is not None
-            self._missing_since = None if live else time.monotonic()
-            folders = (self.config.index.corpus_dir, self.config.index.shared_corpus_dir)
-            if live and not any(folder is not None and folder.is_dir() for folder in folders):
-                log.info("%s: no corpus folder %s on this host; serving the corpus as the database holds it",
-                         self.where, self.config.index.corpus_dir)
-                return None
+        if self.store.serves_as_is():
+            return None
         return self.rebuild(progress)
 
     def status(self) -> IndexStatus:
@@ -310,16 +205,11 @@ class Engine:
     @property
     def where(self) -> str:
         """Where the index is, for people: its folder, or its corpus in the database (never the password)."""
-        if self.database is None:
-            return str(self.index_dir)
-        from index.store.postgres.schema import describe
-        from index.store.postgres.snapshot import corpus_name
-
-        return f"{corpus_name(self.config.index.corpus_key)} in the {describe(self.config.index.database_url)}"
+        return self.store.where
 
     def manifest(self) -> Manifest:
         """The served index's manifest: what it holds, built with what."""
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             return snapshot.manifest
 
     def sources(self) -> list[ArticleInfo]:
@@ -328,7 +218,7 @@ class Engine:
 
     def article_text(self, source: str) -> str:
         """The text an article's citation offsets refer to: the file's text, or for HTML the extracted text."""
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             if source in snapshot.extracted:
                 return snapshot.extracted[source]
             if not any(a.source == source for a in snapshot.manifest.articles):
@@ -343,9 +233,7 @@ class Engine:
         article = read_article(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
         if not self.config.index.skip_furniture:
             return article.text, []
-        counts = None if self.config.index.uses_database else repetition_counts.load(
-            current_generation(self.index_dir))
-        repeated = counts.repeated_on(source) if counts and source in counts.pages else frozenset()
+        repeated = self.store.repeated_on(source)
         return article.text, [w for p in article.paragraphs
                               for w in left_out(article.text, p.span, repeated=repeated)]
 
@@ -361,7 +249,7 @@ class Engine:
     def _indexed_text(self, source: str) -> str:
         """`article_text` without its check that the source is indexed, which lists every article: a
         citation names an indexed one, and its quote is checked against the text read."""
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             extracted = snapshot.extracted.get(source)  # one query with the database, where `in` and [] are two
         if extracted is not None:
             return extracted
@@ -373,7 +261,7 @@ class Engine:
         True when its file now holds other bytes than were indexed, or is gone; never for an HTML
         article, whose extracted text the index keeps (its offsets refer to that).
         """
-        with self.reading() as snapshot:
+        with self.snapshot() as snapshot:
             if source in snapshot.extracted:
                 return False
             indexed = next((a.sha256 for a in snapshot.manifest.articles if a.source == source), None)

@@ -88,7 +88,7 @@ def evaluate(
     from index.engine import Engine
 
     questions = load_questions(question_files, limit)
-    offtopic_questions = _lines(offtopic) if offtopic else []
+    offtopic_questions = read_lines(offtopic) if offtopic else []
     notify = progress or (lambda _: None)
     asked = 0
 
@@ -98,7 +98,7 @@ def evaluate(
         notify(BuildProgress("asking", asked, len(questions) + len(offtopic_questions)))
     with tempfile.TemporaryDirectory(prefix="articlebot-eval-") as tmp:
         corpus = Path(tmp) / "corpus"
-        _merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
+        merge_corpora([corpora] if isinstance(corpora, Path) else list(corpora), corpus)
         # With the index database, a corpus of its own, dropped after: the eval never touches the bot's.
         key = f"eval-{uuid.uuid4().hex[:12]}" if config.index.uses_database else config.index.corpus_key
         index_config = replace(config.index, corpus_dir=corpus, index_dir=Path(tmp) / "index", corpus_key=key)
@@ -124,19 +124,18 @@ def evaluate(
                     declined_offtopic = [p.declined for p in system(offtopic_questions)] if offtopic_questions else []
                     report["systems"][name] = score(questions, predictions, declined_offtopic)
             finally:
-                if engine.database is not None:
-                    _drop_eval_corpus(engine, key)
+                _drop_eval_index(engine)
     return report
 
 
-def _drop_eval_corpus(engine: Any, key: str) -> None:
-    """Delete the eval's corpus from the index database; a database gone away is only logged."""
+def _drop_eval_index(engine: Any) -> None:
+    """Delete the eval's index (its own corpus in the index database); a database gone away is only logged."""
     from index.errors import IndexDatabaseError
 
     try:
-        engine.database.store().drop_corpus(key)
+        engine.store.drop()
     except IndexDatabaseError as e:
-        log.warning("the eval's corpus %r could not be dropped from the index database: %s", key, e)
+        log.warning("the eval's index (%s) could not be dropped: %s", engine.where, e)
 
 
 def score(questions: Sequence[Question], predictions: Sequence[Prediction],
@@ -318,7 +317,8 @@ def _dense_baseline(texts: dict[str, str], embedder: Any) -> System:
     return run
 
 
-def _merge_corpora(folders: Sequence[Path], target: Path) -> None:
+def merge_corpora(folders: Sequence[Path], target: Path) -> None:
+    """Copy the articles of several corpus folders into one (`target`, created here)."""
     target.mkdir(parents=True)
     for folder in folders:
         for path in sorted(folder.iterdir()):
@@ -326,7 +326,8 @@ def _merge_corpora(folders: Sequence[Path], target: Path) -> None:
                 shutil.copyfile(path, target / path.name)
 
 
-def _lines(path: Path) -> list[str]:
+def read_lines(path: Path) -> list[str]:
+    """The non-empty lines of a text file, without comment lines (an off-topic questions file)."""
     return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
 
 

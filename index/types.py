@@ -60,7 +60,7 @@ class Answer:
 
     question: str
     text: str
-    declined: bool  # written "abstained" in the JSON output, which scripts read
+    declined: bool  # written "declined" in the JSON output, and "abstained" too: scripts read that name
     citations: tuple[Citation, ...]
     sentences: tuple[AnswerSentence, ...] = ()
     relevance: float = 0.0
@@ -81,6 +81,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.declined,
+            "declined": self.declined,
             "note": self.note,
             "relevance": round(self.relevance, 4),
             "confidence": round(self.confidence, 4) if self.confidence is not None else None,

@@ -1,4 +1,10 @@
-"""Shared fixtures: the real model loaded once per session, and throw-away corpora and indexes."""
+"""Shared fixtures: the real model loaded once per session, throw-away corpora and indexes, a PostgreSQL, a web site.
+
+Tests are marked by what they need (pyproject.toml lists the markers; `make test-quick` leaves these out):
+`postgres` for the PostgreSQL the tests start, `discord` for the real bot against tests/fakediscord,
+`slow` for the long runs. A test that uses the `postgres_server` or `start_bot` fixture is marked here;
+a test that starts either itself is marked in its own file.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +21,24 @@ from index.embedders import Embedder, HashEmbedder, make_embedder
 from index.engine import Engine
 from tests.pg_support import Postgres, running_postgres
 from tests.support import REPO, SEED, make_config
+from tests.website import Site
 
 # The ONNX backends export the model once into the model cache; the tests (and the CLI processes
 # they start, which inherit this) keep theirs beside pytest's own cache, out of the user's home.
 os.environ["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")
 
 pytest_plugins = ["discord_fixtures"]  # the fake Discord and the bot under test (tests/discord_fixtures.py)
+
+# A fixture, and the marker every test that uses it (directly or through another fixture) gets.
+MARKED_BY_FIXTURE = {"postgres_server": "postgres", "start_bot": "discord"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start PostgreSQL or the bot, so that a quick run can leave them out."""
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +101,11 @@ def postgres_server() -> Iterator[Postgres]:
 def postgres_url(postgres_server: Postgres) -> str:
     """The URL of a new, empty database of the session's server, for this test alone."""
     return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A web site on loopback (tests/website.py) for this test alone: articles, feeds, redirects, slow pages."""
+    server = Site()
+    yield server
+    server.stop()

@@ -1,4 +1,4 @@
-"""Fixtures for the Discord tests: real engines, and the real bot running against a fake Discord.
+"""Fixtures and helpers for the Discord tests: real engines, and the real bot running against a fake Discord.
 
 Pulled in by `tests/conftest.py` with `pytest_plugins = ["discord_fixtures"]`; uses its `real_embedder`
 (the real model, loaded once per session) and `seed_engine` (the seed article, indexed once).
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakediscord import FakeDiscord
+from fakediscord import FakeDiscord, Sent
 
 from bot.app import serve
 from index.config import Config, DiscordConfig, GuildConfig
@@ -161,3 +161,23 @@ def unescape() -> Iterator[Callable[[str], str]]:
         return re.sub(r"\\(.)", r"\1", text.replace("@\u200b", "@"))
 
     return undo
+
+
+def mention(fake: FakeDiscord) -> str:
+    """How a message mentions the bot."""
+    return f"<@{fake.me.id}>"
+
+
+async def ask(fake: FakeDiscord, question: str, *, guild_id: int | None = None, user: Any = None) -> Sent:
+    """/ask `question` (in the fake's first server unless `guild_id` names another); the answer that follows."""
+    it = await fake.slash("ask", user or fake.user("asker"), question=question, guild_id=guild_id)
+    return await it.followup()
+
+
+def buttons(sent: Sent) -> dict[str, dict[str, Any]]:
+    """The message's buttons by label (or emoji)."""
+    out = {}
+    for row in sent.data.get("components") or []:
+        for button in row["components"]:
+            out[button.get("label") or button["emoji"]["name"]] = button
+    return out

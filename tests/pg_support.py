@@ -31,6 +31,7 @@ import psycopg
 
 from index.answering.answer import compose
 from index.answering.retrieval import search
+from index.config import Config, load_config
 from index.engine import Engine
 from index.store.postgres.snapshot import PgSnapshot
 from index.types import Answer
@@ -170,6 +171,12 @@ def _install_without_pgvector(into: Path) -> Path:
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o755)
     return into
+
+
+def postgres_config(corpus: Path, index_dir: Path, url: str, **index: object) -> Config:
+    """A configuration whose index is the database at `url`."""
+    return load_config(None, environ={"ARTICLEBOT_DATABASE_URL": url}, overrides={"index": {
+        "store": "postgres", "corpus_dir": corpus, "index_dir": index_dir, **index}})
 
 
 def ask(engine: Engine, snapshot: PgSnapshot, question: str) -> Answer:

@@ -1,4 +1,9 @@
-"""What the tests share besides fixtures: paths and a configuration for a throw-away corpus."""
+"""What the tests share besides fixtures: paths, a configuration for a throw-away corpus, small helpers.
+
+The other support modules: tests/commandline.py (running `articlebot`), tests/website.py (a web site on
+loopback), tests/two_servers.py (two servers' corpora), tests/pg_support.py (PostgreSQL),
+tests/discord_fixtures.py (the bot against the fake Discord), tests/fakediscord/ (the fake Discord).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,12 @@ def make_config(corpus: Path, index_dir: Path, **answer: Any) -> Config:
     """A configuration for a test corpus and index, ignoring the environment; `answer` overrides [answer] keys."""
     return load_config(None, environ={}, overrides={"index": {"corpus_dir": corpus, "index_dir": index_dir},
                                                     "answer": answer})
+
+
+def state(root: Path) -> dict[str, bytes]:
+    """Everything in the corpus and index folders under `root`, to show that nothing changed."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and (p.relative_to(root).parts[0] == "corpus" or p.name in ("CURRENT", "manifest.json"))}
 
 
 async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:

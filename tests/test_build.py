@@ -16,7 +16,8 @@ from index.config import Config
 from index.embedders import HashEmbedder
 from index.engine import Engine
 from index.errors import CorpusError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.store.build import build_index, embed
+from index.store.build import embed
+from index.store.embedded.build import build_index
 from index.store.embedded.generations import current_generation
 from tests.support import make_config
 

@@ -9,7 +9,6 @@ import pty
 import shutil
 import struct
 import subprocess
-import sys
 import termios
 import threading
 from importlib import metadata
@@ -17,15 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.commandline import ARTICLEBOT, cli_environment, run_articlebot
 from tests.support import HARBOUR, REPO, SEED
-
-ARTICLEBOT = [sys.executable, "-m", "bot.cli"]
-
-
-def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([*ARTICLEBOT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +27,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     corpus.mkdir()
     (corpus / SEED.name).write_bytes(SEED.read_bytes())
     (corpus / "broken.txt").write_bytes(b"\x00\x00\x00")
-    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    result = run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert result.returncode == 0, result.stderr
     assert "skipped: broken.txt" in result.stdout
     assert "1 added" in result.stdout
@@ -44,14 +36,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_reindexing_an_unchanged_corpus_embeds_nothing(built: tuple[Path, Path]) -> None:
     corpus, index = built
-    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    result = run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert result.returncode == 0
     assert "already up to date" in result.stdout
     assert "0 chunks embedded" in result.stdout
 
 
 def test_ask_prints_the_answer_and_numbered_quoted_sources(built: tuple[Path, Path]) -> None:
-    result = run("ask", "--corpus", str(built[0]), "--index-dir", str(built[1]), "who was released?")
+    result = run_articlebot("ask", "--corpus", str(built[0]), "--index-dir", str(built[1]), "who was released?")
     assert result.returncode == 0, result.stderr
     answer, _, sources = result.stdout.partition("\n\n")
     assert "three political prisoners" in answer
@@ -66,10 +58,10 @@ def test_ask_shows_the_answering_sentence_of_a_long_passage_with_its_phrase_mark
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / "harbour.txt").write_text(HARBOUR, "utf-8")
-    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    assert run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
     question = "Who lit the lanterns on the north pier?"
     asked = ("ask", "--corpus", str(corpus), "--index-dir", str(index), question)
-    shown, as_json = run(*asked), run(*asked[:-1], "--json", question)
+    shown, as_json = run_articlebot(*asked), run_articlebot(*asked[:-1], "--json", question)
     assert shown.returncode == 0, shown.stderr
     answer = json.loads(as_json.stdout)
     (sentence,) = answer["sentences"]
@@ -102,13 +94,15 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
     questions.write_text('{"question": "who was released?"}\n\n{"question": "What is the capital of Australia?"}\n'
                          '{"question": "   "}\n')
     corpus, index = built
-    result = run("ask", "--corpus", str(corpus), "--index-dir", str(index), "--json", "--questions", str(questions))
+    result = run_articlebot("ask", "--corpus", str(corpus), "--index-dir", str(index), "--json", "--questions",
+                            str(questions))
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stderr
     released, australia, empty = (json.loads(line) for line in lines)
     assert not released["abstained"]
     assert australia["abstained"]
     assert empty["error"]
+    assert [r["declined"] for r in (released, australia, empty)] == [False, True, True]  # = "abstained"
     text = SEED.read_text("utf-8")
     for citation in released["citations"]:
         assert text[citation["start"]:citation["end"]] == citation["quote"]
@@ -121,10 +115,9 @@ def test_ask_json_prints_one_object_per_question(built: tuple[Path, Path], tmp_p
 def test_ask_piped_into_a_reader_that_stops_early_ends_quietly(built: tuple[Path, Path], tmp_path: Path) -> None:
     questions = tmp_path / "many.txt"
     questions.write_text("who was released?\n" * 200)  # far more output than a pipe holds
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["PYTHONPATH"] = str(REPO)
     process = subprocess.Popen([*ARTICLEBOT, "ask", "--index-dir", str(built[1]), "--questions", str(questions)],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=REPO, env=cli_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     assert process.stdout is not None
     assert process.stderr is not None
     assert process.stdout.readline() == "Q: who was released?\n"  # `| head -1`
@@ -136,23 +129,23 @@ def test_ask_piped_into_a_reader_that_stops_early_ends_quietly(built: tuple[Path
 
 
 def test_show_prints_the_text_offsets_refer_to(built: tuple[Path, Path]) -> None:
-    result = run("show", "--index-dir", str(built[1]), SEED.name)
+    result = run_articlebot("show", "--index-dir", str(built[1]), SEED.name)
     assert result.returncode == 0
     assert result.stdout == SEED.read_text("utf-8")
 
 
 def test_missing_corpus_missing_index_and_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
-    missing = run("index", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i"))
+    missing = run_articlebot("index", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "i"))
     assert missing.returncode != 0
     assert "does not exist" in missing.stderr
     (tmp_path / "empty").mkdir()
-    empty = run("index", "--corpus", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i"))
+    empty = run_articlebot("index", "--corpus", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i"))
     assert empty.returncode != 0
     assert "holds no articles" in empty.stderr
-    no_index = run("ask", "--index-dir", str(tmp_path / "i"), "who?")
+    no_index = run_articlebot("ask", "--index-dir", str(tmp_path / "i"), "who?")
     assert no_index.returncode != 0
     assert "articlebot index" in no_index.stderr
-    neither = run("ask", "--index-dir", str(tmp_path / "i"))
+    neither = run_articlebot("ask", "--index-dir", str(tmp_path / "i"))
     assert neither.returncode == 2
     assert "give a question" in neither.stderr
     assert "Traceback" not in missing.stderr + empty.stderr + no_index.stderr + neither.stderr
@@ -160,7 +153,7 @@ def test_missing_corpus_missing_index_and_bad_arguments_say_what_to_do(tmp_path:
 
 @pytest.mark.parametrize("command", ["index", "ask", "show", "sources", "eval", "run"])
 def test_every_command_explains_itself_with_an_example(command: str) -> None:
-    result = run(command, "--help")
+    result = run_articlebot(command, "--help")
     assert result.returncode == 0
     assert "example" in result.stdout
 
@@ -169,28 +162,29 @@ def test_global_options_work_before_and_after_the_command(built: tuple[Path, Pat
     config = tmp_path / "config.toml"
     config.write_text(f"[index]\ncorpus_dir = '{built[0]}'\nindex_dir = '{built[1]}'\n", "utf-8")
     for args in (("sources", "--config", str(config)), ("--config", str(config), "sources")):
-        result = run(*args, cwd=tmp_path)
+        result = run_articlebot(*args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
         assert result.stdout.startswith(f"{SEED.name}: "), args  # the index the config names
     # -v before or after the command: the build says (at INFO) why it builds from scratch.
     for n, args in enumerate((("index", "--config", str(config), "-v"), ("--verbose", "--config", str(config), "index"),
                               ("index", "--config", str(config)))):
-        result = run(*args, "--index-dir", str(tmp_path / f"index{n}"), cwd=tmp_path)
+        result = run_articlebot(*args, "--index-dir", str(tmp_path / f"index{n}"), cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
-        assert ("INFO index.build: building from scratch" in result.stderr) == ("-v" in args or "--verbose" in args)
+        verbose = "-v" in args or "--verbose" in args
+        assert ("INFO index.store.embedded.build: building from scratch" in result.stderr) == verbose
 
 
 def test_version_and_a_bare_command_line_answer_without_an_error() -> None:
-    version = run("--version")
+    version = run_articlebot("--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"articlebot {metadata.version('articlebot')}"
-    bare = run()
+    bare = run_articlebot()
     assert bare.returncode == 2
     assert bare.stdout.startswith("usage: articlebot")
     assert "ask " in bare.stdout  # the whole help: the commands, and the examples
     assert "examples:" in bare.stdout
     assert "error" not in bare.stdout + bare.stderr
-    feeds = run("feeds")
+    feeds = run_articlebot("feeds")
     assert feeds.returncode == 2
     assert "sync " in feeds.stdout
     assert "list " in feeds.stdout
@@ -202,18 +196,18 @@ def test_ask_records_its_questions_only_when_the_config_says_so(built: tuple[Pat
     shutil.copytree(built[1], index)
     config = tmp_path / "config.toml"
     config.write_text(f"[index]\nindex_dir = '{index}'\n", "utf-8")
-    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
-    nothing = run("gaps", "--config", str(config), "--json")
+    assert run_articlebot("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    nothing = run_articlebot("gaps", "--config", str(config), "--json")
     assert nothing.returncode == 0, nothing.stderr  # only the CLI was used: an empty record, not an error
     assert json.loads(nothing.stdout) == {"days": 30, "gaps": []}
-    said = run("gaps", "--config", str(config))
+    said = run_articlebot("gaps", "--config", str(config))
     assert said.returncode == 0
     assert "No questions are recorded" in said.stdout
 
     config.write_text(f"[index]\nindex_dir = '{index}'\n[record]\ncli = true\n", "utf-8")
-    assert run("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
-    assert run("ask", "--config", str(config), "who was released?").returncode == 0  # answered: no gap
-    found = run("gaps", "--config", str(config), "--json")
+    assert run_articlebot("ask", "--config", str(config), "What is the capital of Australia?").returncode == 0
+    assert run_articlebot("ask", "--config", str(config), "who was released?").returncode == 0  # answered: no gap
+    found = run_articlebot("gaps", "--config", str(config), "--json")
     assert found.returncode == 0, found.stderr
     [gap] = json.loads(found.stdout)["gaps"]
     assert gap["questions"] == ["What is the capital of Australia?"]
@@ -221,7 +215,7 @@ def test_ask_records_its_questions_only_when_the_config_says_so(built: tuple[Pat
 
 
 def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
-    result = run("run", "--index-dir", str(tmp_path / "i"))
+    result = run_articlebot("run", "--index-dir", str(tmp_path / "i"))
     assert result.returncode == 2
     assert "DISCORD_TOKEN" in result.stderr
 
@@ -229,7 +223,7 @@ def test_run_without_a_token_says_how_to_give_one(tmp_path: Path) -> None:
 @pytest.mark.parametrize("k", ["0", "-1", "21", "three"])
 def test_a_top_k_that_cannot_be_cited_is_refused(built: tuple[Path, Path], k: str) -> None:
     _, index = built
-    result = run("ask", "--index-dir", str(index), "--top-k", k, "who was released?")
+    result = run_articlebot("ask", "--index-dir", str(index), "--top-k", k, "who was released?")
     assert result.returncode == 2
     assert "--top-k" in result.stderr
     assert not result.stdout
@@ -240,8 +234,8 @@ def test_json_lines_stay_one_line_when_a_quote_holds_a_line_separator(tmp_path: 
     corpus.mkdir()
     text = "The ferry left Dover at noon.\u2028It reached Calais at two.\u2029 Nobody was hurt.\n"
     (corpus / "sep.txt").write_text(text, "utf-8")
-    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
-    result = run("ask", "--index-dir", str(index), "--json", "When did the ferry leave?", cwd=tmp_path)
+    assert run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    result = run_articlebot("ask", "--index-dir", str(index), "--json", "When did the ferry leave?", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()  # str.splitlines breaks at U+2028 and U+2029 too
     assert len(lines) == 1
@@ -254,12 +248,12 @@ def test_show_says_when_the_file_changed_since_it_was_indexed(tmp_path: Path) ->
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / SEED.name).write_bytes(SEED.read_bytes())
-    assert run("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
-    unchanged = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
+    assert run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index)).returncode == 0
+    unchanged = run_articlebot("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
     assert unchanged.returncode == 0
     assert "changed since" not in unchanged.stderr
     (corpus / SEED.name).write_text("Edited after indexing.\n" + SEED.read_text("utf-8"), "utf-8")
-    edited = run("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
+    edited = run_articlebot("show", "--corpus", str(corpus), "--index-dir", str(index), SEED.name)
     assert edited.returncode == 0
     assert edited.stdout.startswith("Edited after indexing.")
     assert "changed since it was indexed" in edited.stderr
@@ -273,12 +267,12 @@ def test_a_named_pipe_and_a_name_that_is_not_utf8_are_skipped_with_the_reason(tm
     os.mkfifo(corpus / "pipe.txt")  # opening it to read would wait for a writer forever
     with open(os.path.join(os.fsencode(corpus), b"bad\xffname.txt"), "wb") as f:
         f.write(b"The ferry left Dover at noon and reached Calais at two, its captain said.\n")
-    result = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    result = run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert result.returncode == 0, result.stderr
     assert "skipped: pipe.txt — a named pipe, not a regular file, so it is not read" in result.stdout
     assert "skipped: bad\\xffname.txt — its name is not valid UTF-8; rename the file" in result.stdout
     assert "1 added" in result.stdout
-    again = run("index", "--corpus", str(corpus), "--index-dir", str(index))
+    again = run_articlebot("index", "--corpus", str(corpus), "--index-dir", str(index))
     assert again.returncode == 0, again.stderr
     assert "0 added" in again.stdout
 
@@ -291,7 +285,7 @@ def test_an_article_over_the_passage_limit_is_skipped_with_the_reason(tmp_path: 
     (corpus / "book.txt").write_text(sentence * 2_000, "utf-8")  # 180 kB on one line
     config = tmp_path / "config.toml"
     config.write_text(f"[index]\ncorpus_dir = '{corpus}'\nindex_dir = '{index}'\nmax_chunks_per_article = 50\n")
-    result = run("index", "--config", str(config))
+    result = run_articlebot("index", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "skipped: book.txt — it makes " in result.stdout
     assert "passages, more than the 50 one article may have (index.max_chunks_per_article)" in result.stdout
@@ -300,10 +294,7 @@ def test_an_article_over_the_passage_limit_is_skipped_with_the_reason(tmp_path: 
 
 def test_a_question_that_is_not_text_is_refused_in_plain_words(built: tuple[Path, Path], tmp_path: Path) -> None:
     _, index = built
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["PYTHONPATH"] = str(REPO)
-    result = subprocess.run([*ARTICLEBOT, "ask", "--index-dir", str(index), b"who \xff was released?"], cwd=REPO,
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = run_articlebot("ask", "--index-dir", str(index), b"who \xff was released?")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "articlebot: the question holds bytes that are not text (not valid UTF-8" in result.stderr
@@ -311,7 +302,7 @@ def test_a_question_that_is_not_text_is_refused_in_plain_words(built: tuple[Path
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "who \\ud800 was released?"}\n'
                          '{"question": "who was\\u0085released?"}\n', "utf-8")
-    result = run("ask", "--index-dir", str(index), "--json", "--questions", str(questions))
+    result = run_articlebot("ask", "--index-dir", str(index), "--json", "--questions", str(questions))
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     first, second = result.stdout.split("\n")[:2]  # U+0085 is a line end to str.splitlines: written escaped
@@ -339,12 +330,9 @@ def test_eval_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     shown = bytearray()
     reader = threading.Thread(target=_read_all, args=(terminal, shown))
     reader.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["PYTHONPATH"] = str(REPO)
     try:
-        result = subprocess.run([*ARTICLEBOT, "eval", "--corpus", str(tmp_path / "corpus"), "--questions",
-                                 str(questions), "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=stderr, text=True, timeout=300)
+        result = run_articlebot("eval", "--corpus", str(tmp_path / "corpus"), "--questions", str(questions), "--json",
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=stderr)
     finally:
         os.close(stderr)
         reader.join(30)

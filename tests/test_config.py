@@ -27,6 +27,11 @@ def test_the_example_config_loads_and_matches_the_defaults() -> None:
     ("[discord]\ngateway_url = 'http://x'\n", "discord.gateway_url"),
     ("[index]\nunknown_key = 1\n", "unknown_key"),
     ("[nonsense]\na = 1\n", "nonsense"),
+    ("[fetch]\nmax_bytes = 10\n", "fetch.max_bytes"),
+    ("[fetch]\ntimeout_seconds = 0\n", "fetch.timeout_seconds"),
+    ("[fetch]\nmax_redirects = -1\n", "fetch.max_redirects"),
+    ('[fetch]\nuser_agent = "a\\nb"\n', "fetch.user_agent"),
+    ("[fetch]\nproxy = 'x'\n", "proxy"),
 ])
 def test_bad_values_are_reported_with_their_key(tmp_path: Path, toml: str, key: str) -> None:
     path = tmp_path / "config.toml"
@@ -65,9 +70,17 @@ def test_the_example_config_documents_every_key_with_its_default() -> None:
     for table, cls in tables:
         assert set(documented[table]) | commented >= set(file_keys(cls)), table
         assert set(documented[table]) <= set(file_keys(cls)), table
+    assert set(documented["discord"]) == set(file_keys(DiscordConfig)), "every [discord] key is written out"
     config = load_config(REPO / "config.example.toml", environ={})
     assert (config.answer, config.discord, config.fetch, config.record) == (
         AnswerConfig(), DiscordConfig(), FetchConfig(), RecordConfig())
+
+
+def test_the_example_config_documents_feeds_and_follows_none() -> None:
+    config = load_config(REPO / "config.example.toml", environ={})
+    assert config.fetch.feed_interval_minutes == 30
+    assert config.feeds == ()
+    assert "[[feeds]]" in (REPO / "config.example.toml").read_text("utf-8")
 
 
 GUILD = 123456789012345678

@@ -1,11 +1,10 @@
 """/add, /remove and /feeds, over real sockets: the real bot against the fake Discord, which serves the
-attachments, and a real web site on loopback for links and feeds (tests/test_feeds.py's)."""
+attachments, and a real web site on loopback for links and feeds (tests/website.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -16,17 +15,10 @@ from index.articles import feeds
 from index.config import FeedConfig, FetchConfig
 from index.engine import Engine
 from tests.support import pdf_bytes, until
-from tests.test_feeds import FeedSite
+from tests.website import Site
 
 NOTE = ("---\ntitle: Harbour dredging report\n---\n\nThe harbour authority dredged the eastern channel to a depth of "
         "twelve metres in March, so that the new grain ships can berth at any tide, its annual report says.\n")
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    server = FeedSite()
-    yield server
-    server.stop()
 
 
 def fetching(engine: Engine, *followed: FeedConfig) -> Engine:
@@ -43,7 +35,7 @@ async def answered(it: FakeInteraction, timeout: float = 120) -> Sent:
 
 
 async def test_add_by_link_answers_in_one_message_and_the_article_is_then_cited(
-        start_bot: Any, make_engine: Any, site: FeedSite) -> None:
+        start_bot: Any, make_engine: Any, site: Site) -> None:
     engine = fetching(make_engine({}))
     fake = (await start_bot(engine)).fake
     admin = fake.user("root", permissions=ADMINISTRATOR)
@@ -143,7 +135,7 @@ async def test_remove_autocompletes_indexed_titles_for_admins_only(start_bot: An
 
 
 async def test_feeds_followed_in_discord_are_polled_announced_once_and_persist(
-        start_bot: Any, make_engine: Any, site: FeedSite) -> None:
+        start_bot: Any, make_engine: Any, site: Site) -> None:
     engine = fetching(make_engine({}), FeedConfig(site.url("/broken.xml"), name="Broken wire"))
     bot = await start_bot(engine)
     fake = bot.fake
@@ -188,7 +180,7 @@ async def test_feeds_followed_in_discord_are_polled_announced_once_and_persist(
 
 
 async def test_concurrent_adds_beside_a_reindex_lose_nothing_and_questions_are_answered(
-        start_bot: Any, make_engine: Any, site: FeedSite) -> None:
+        start_bot: Any, make_engine: Any, site: Site) -> None:
     engine = fetching(make_engine({}))
     fake = (await start_bot(engine)).fake
     admin = fake.user("root", permissions=ADMINISTRATOR)
@@ -210,7 +202,7 @@ async def test_concurrent_adds_beside_a_reindex_lose_nothing_and_questions_are_a
 
 
 async def test_the_bot_polls_its_feeds_again_on_its_interval_and_an_unchanged_feed_costs_a_304(
-        start_bot: Any, make_engine: Any, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
+        start_bot: Any, make_engine: Any, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """The poller's own timer, not a command, brings a new entry in (the interval cut to a second for the test)."""
     from bot import app
     from bot.polling import FeedPoller
@@ -238,7 +230,7 @@ async def test_the_bot_polls_its_feeds_again_on_its_interval_and_an_unchanged_fe
 
 
 async def test_a_stopping_bot_does_not_wait_for_a_feed_of_slow_pages(
-        start_bot: Any, make_engine: Any, site: FeedSite) -> None:
+        start_bot: Any, make_engine: Any, site: Site) -> None:
     engine = fetching(make_engine({}), FeedConfig(site.url("/slow.xml"), name="Slow news"))
     bot = await start_bot(engine)
     await until(lambda: site.asked("/a/slow/"), 30, "the first poll's first page")

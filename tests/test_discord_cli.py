@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
-import sys
 import time
 from asyncio.subprocess import Process
 from pathlib import Path
@@ -15,7 +13,10 @@ import pytest
 from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
+from tests.commandline import ARTICLEBOT, cli_environment
 from tests.support import SEED
+
+pytestmark = pytest.mark.discord  # each test runs the real discord.py client, in its own process
 
 
 def bot_config(fake: FakeDiscord) -> str:
@@ -26,10 +27,9 @@ def bot_config(fake: FakeDiscord) -> str:
 
 async def start_bot(cwd: Path, *args: str) -> tuple[Process, list[bytes], asyncio.Task[None]]:
     """`articlebot ARGS` in its own process with DISCORD_TOKEN set, its output collected line by line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
+    env = cli_environment(DISCORD_TOKEN=TOKEN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=cwd, env=env,
+        *ARTICLEBOT, *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output: list[bytes] = []
 
@@ -95,16 +95,6 @@ async def test_articlebot_run_answers_guards_and_stops_cleanly(tmp_path: Path) -
     assert not fake.unknown
 
 
-async def test_articlebot_run_without_a_token_says_how_to_set_one(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode != 0
-    assert b"DISCORD_TOKEN" in err
-
-
 async def test_a_token_discord_refuses_is_reported_without_being_shown(tmp_path: Path) -> None:
     fake = FakeDiscord("the-real-token")
     await fake.start()
@@ -112,11 +102,10 @@ async def test_a_token_discord_refuses_is_reported_without_being_shown(tmp_path:
     shutil.copy(SEED, tmp_path / "corpus" / SEED.name)
     (tmp_path / "config.toml").write_text(
         f'[discord]\napi_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
+    env = cli_environment(DISCORD_TOKEN=TOKEN)
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", cwd=tmp_path, env=env,
+            *ARTICLEBOT, "run", "--config", "config.toml", cwd=tmp_path, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(process.communicate(), 120)
     finally:
@@ -131,10 +120,9 @@ async def test_a_token_discord_refuses_is_reported_without_being_shown(tmp_path:
 async def test_an_unreachable_discord_is_reported_plainly(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         '[discord]\napi_base_url = "http://127.0.0.1:9/api/v10"\ngateway_url = "ws://127.0.0.1:9/"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
+    env = cli_environment(DISCORD_TOKEN=TOKEN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", cwd=tmp_path, env=env,
+        *ARTICLEBOT, "run", "--config", "config.toml", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 1, out
@@ -174,10 +162,9 @@ async def start_against_silent_api(tmp_path: Path, login_timeout: float) -> tupl
     (tmp_path / "config.toml").write_text(
         f'[discord]\napi_base_url = "{url}"\ngateway_url = "ws://127.0.0.1:9/"\nlogin_timeout = {login_timeout}\n',
         encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
+    env = cli_environment(DISCORD_TOKEN=TOKEN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        *ARTICLEBOT, "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     waiting = asyncio.ensure_future(api.connected.wait())
     await asyncio.wait({waiting, asyncio.ensure_future(process.wait())}, timeout=120,
@@ -235,10 +222,9 @@ async def test_a_stop_signal_during_the_first_index_build_ends_the_bot_within_se
         (corpus / f"story-{n}.txt").write_text(f"Dispatch number {n}\n\n{story}", "utf-8")
     (tmp_path / "config.toml").write_text(
         f'[discord]\napi_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
-    env["DISCORD_TOKEN"] = TOKEN
+    env = cli_environment(DISCORD_TOKEN=TOKEN)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
+        *ARTICLEBOT, "run", "--config", "config.toml", "-v", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output: list[bytes] = []
     try:

@@ -9,7 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from discord_fixtures import TOKEN
+from discord_fixtures import TOKEN, mention
 from fakediscord import ADMINISTRATOR, EVERYDAY, MANAGE_GUILD, FakeDiscord, FakeUser, Sent, live_mentions, snowflake
 
 from bot.app import discord_endpoints
@@ -29,10 +29,6 @@ def quotes(sent: Sent, unescape: Any) -> list[str]:
         text = "\n".join(unescape(re.sub(r"(?<!\\)\*\*", "", line[2:])) for line in lines)
         out.append(text.removeprefix("…").removesuffix("…"))
     return out
-
-
-def mention(fake: FakeDiscord) -> str:
-    return f"<@{fake.me.id}>"
 
 
 async def test_start_up_syncs_the_commands_to_the_configured_guild(start_bot: Any) -> None:

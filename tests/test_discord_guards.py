@@ -1,18 +1,11 @@
-"""Fast tests of the bot's guards and of its configuration section."""
+"""Fast tests of the bot's guards (its [discord] table in config.example.toml: tests/test_config.py)."""
 
 from __future__ import annotations
-
-import tomllib
-from dataclasses import fields
-from pathlib import Path
 
 import pytest
 
 from bot.errors import GuildBusy, OnCooldown
 from bot.guards import Cooldowns, GuildSlots
-from index.config import DiscordConfig, load_config
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_cooldown_allows_a_burst_then_says_when_to_come_back() -> None:
@@ -40,14 +33,6 @@ def test_guild_slots_cap_work_per_server_and_give_slots_back() -> None:
             pass
     assert slots.in_use(key) == 0
     assert slots.key(None, 5) != slots.key(5, 5)
-
-
-def test_the_documented_discord_table_names_every_key_with_its_default() -> None:
-    path = REPO / "config.example.toml"
-    with open(path, "rb") as f:
-        documented = tomllib.load(f)["discord"]
-    assert set(documented) == {f.name for f in fields(DiscordConfig)}
-    assert load_config(path, environ={}).discord == DiscordConfig()
 
 
 def test_cooldowns_forget_users_whose_questions_have_expired() -> None:

@@ -10,38 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from discord_fixtures import ask, buttons, mention
 from fakediscord import ADMINISTRATOR, FakeDiscord, Sent
 
 from index.articles.corpus import SHARED_PREFIX
 from tests.support import SEED
-from tests.test_discord_record import buttons
-from tests.test_guilds import EAST_ARTICLE, NORTH_ARTICLE, QUESTION
-
-FEES = """Harbour fees rise
-
-The harbour board raised the mooring fees for visiting yachts by eight per cent from April, to pay
-for the repair of the south breakwater that was damaged in the winter storms last year.
-"""
-
-
-def corpora(tmp_path: Path) -> Any:
-    """Give the fake's first server the north regatta article, its second the east one and a note on fees."""
-    north, east = tmp_path / "corpora" / "north", tmp_path / "corpora" / "east"
-    north.mkdir(parents=True)
-    east.mkdir(parents=True)
-    (north / "regatta-north.txt").write_text(NORTH_ARTICLE, encoding="utf-8")
-    (east / "regatta-east.txt").write_text(EAST_ARTICLE, encoding="utf-8")
-    (east / "harbour-fees.txt").write_text(FEES, encoding="utf-8")
-    return lambda fake: {fake.guild_ids[0]: north, fake.guild_ids[1]: east}
-
-
-def mention(fake: FakeDiscord) -> str:
-    return f"<@{fake.me.id}>"
-
-
-async def ask(fake: FakeDiscord, guild_id: int, question: str = QUESTION) -> Sent:
-    it = await fake.slash("ask", fake.user("asker"), question=question, guild_id=guild_id)
-    return await it.followup()
+from tests.two_servers import NORTH_ARTICLE, QUESTION, corpora
 
 
 async def reply_to(fake: FakeDiscord, asked: int) -> Sent:
@@ -56,7 +30,7 @@ async def test_each_server_is_answered_from_its_own_articles_and_a_dm_from_the_s
     north, east = fake.guild_ids
     assert set(fake.synced) == {north, east}
 
-    in_north = await ask(fake, north)
+    in_north = await ask(fake, QUESTION, guild_id=north)
     assert "Anna Berg" in in_north.text
     assert "Tomas Lind" not in in_north.text
     assert "regatta-east" not in in_north.text
@@ -65,7 +39,7 @@ async def test_each_server_is_answered_from_its_own_articles_and_a_dm_from_the_s
     assert "Tomas Lind" in in_east.text
     assert "Anna Berg" not in in_east.text
     # The shared article is seen in both servers, and named as shared there.
-    minsk = await ask(fake, east, "Who visited Minsk?")
+    minsk = await ask(fake, "Who visited Minsk?", guild_id=east)
     assert "Smith" in minsk.content
     assert "Quiet Diplomatic Shift" in minsk.text
 
@@ -102,7 +76,7 @@ async def test_the_buttons_under_an_answer_read_the_record_and_index_of_their_se
     fake = (await start_bot(make_engine({}), servers=4, corpora=corpora(tmp_path))).fake
     north, east, third, fourth = fake.guild_ids
     # Each server's record numbers its own answers from 1, so these two carry the same ids.
-    in_north, in_east = await ask(fake, north), await ask(fake, east)
+    in_north, in_east = await ask(fake, QUESTION, guild_id=north), await ask(fake, QUESTION, guild_id=east)
     assert buttons(in_north)["Show passage 1"]["custom_id"] == buttons(in_east)["Show passage 1"]["custom_id"]
 
     for answer, guild, own, other, other_file in ((in_north, north, "Anna Berg", "Tomas Lind", "regatta-east"),
@@ -121,7 +95,7 @@ async def test_the_buttons_under_an_answer_read_the_record_and_index_of_their_se
         assert other not in more.text
 
     # Servers without a corpus share the shared corpus's record: a button is read only where its answer was given.
-    in_third = await ask(fake, third, "Who visited Minsk?")
+    in_third = await ask(fake, "Who visited Minsk?", guild_id=third)
     custom_id = buttons(in_third)["Show passage 1"]["custom_id"]
     shown = await (await fake.click(in_third.message_id or 0, custom_id, fake.user("cy"), guild_id=third)).callback()
     assert "Smith" in shown.text
@@ -147,7 +121,7 @@ async def test_add_and_remove_change_only_the_corpus_of_the_server_they_are_used
     assert (tmp_path / "corpora" / "east" / "late-result.txt").is_file()
     assert not (tmp_path / "corpora" / "north" / "late-result.txt").exists()
     assert sorted(p.name for p in engine.config.index.corpus_dir.iterdir()) == shared_before
-    assert "Ines Marr" not in (await ask(fake, north)).text
+    assert "Ines Marr" not in (await ask(fake, QUESTION, guild_id=north)).text
     east_sources = await (await fake.slash("sources", fake.user("sam"), guild_id=east)).followup()
     assert "late-result.txt" in east_sources.text
 
@@ -179,7 +153,7 @@ async def test_without_sharing_only_servers_with_a_corpus_have_articles(
     fake = bot.fake
     north, _, new, elsewhere = fake.guild_ids
     assert any(f"server {new} has no index" in line for line in bot.logs.lines)
-    in_north = await ask(fake, north, "Who visited Minsk?")
+    in_north = await ask(fake, "Who visited Minsk?", guild_id=north)
     assert "Smith" not in in_north.content
     sources = await (await fake.slash("sources", fake.user("sam"), guild_id=north)).followup()
     assert "regatta-north.txt" in sources.text
@@ -200,4 +174,4 @@ async def test_without_sharing_only_servers_with_a_corpus_have_articles(
     await it.callback()
     assert (await it.edit(lambda s: bool(s.content), 120)).content.startswith("Added")
     assert (newcomer / "regatta.txt").is_file()
-    assert "Ines Marr" in (await ask(fake, new)).content
+    assert "Ines Marr" in (await ask(fake, QUESTION, guild_id=new)).content

@@ -11,16 +11,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from discord_fixtures import ask
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
 import index.engine
 from bot import render
 from index.embedders import Embedder
 from index.engine import Engine
+from tests.pg_support import postgres_config
 from tests.support import SEED
-from tests.test_discord_guilds import ask, corpora
-from tests.test_guilds import NORTH_ARTICLE, QUESTION
-from tests.test_pg_engine import postgres_config
+from tests.two_servers import NORTH_ARTICLE, QUESTION, corpora
 
 LIGHTHOUSE = ("Lighthouse keeper retires\n\nAfter forty-one years, Margarethe Olsen, the keeper of the Skagen "
               "lighthouse, retired on Friday. She climbed the tower's 210 steps every night to tend the lamp.\n")
@@ -47,11 +47,11 @@ async def test_each_server_reads_and_writes_its_own_corpus_in_the_database(
     fake: FakeDiscord = (await start_bot(pg_engine, servers=3, corpora=corpora(tmp_path))).fake
     north, east, third = fake.guild_ids
     admin = fake.user("root", permissions=ADMINISTRATOR)
-    in_north, in_east = await ask(fake, north), await ask(fake, east)
+    in_north, in_east = await ask(fake, QUESTION, guild_id=north), await ask(fake, QUESTION, guild_id=east)
     assert "Anna Berg" in in_north.text
     assert "Tomas Lind" not in in_north.text
     assert "Tomas Lind" in in_east.text
-    assert "Smith" in (await ask(fake, third, "Who visited Minsk?")).content  # the shared corpus
+    assert "Smith" in (await ask(fake, "Who visited Minsk?", guild_id=third)).content  # the shared corpus
     with psycopg.connect(postgres_url) as conn:
         keys = [row[0] for row in conn.execute("SELECT corpus FROM articlebot.corpora ORDER BY corpus")]
     assert keys == ["", str(north), str(east)]
@@ -64,13 +64,13 @@ async def test_each_server_reads_and_writes_its_own_corpus_in_the_database(
     assert "late-result.txt" not in (await (await fake.slash("sources", admin, guild_id=north)).followup()).text
     removed = await finished(await fake.slash("remove", admin, article="regatta-east.txt", guild_id=east))
     assert removed.startswith("Removed")
-    assert "Tomas Lind" not in (await ask(fake, east)).text
+    assert "Tomas Lind" not in (await ask(fake, QUESTION, guild_id=east)).text
 
     # /reindex in the shared corpus serves an article dropped into its folder.
     (pg_engine.config.index.corpus_dir / "lighthouse.txt").write_text(LIGHTHOUSE, "utf-8")
     done = await finished(await fake.slash("reindex", admin, guild_id=third))
     assert "1 added, 0 changed, 0 removed, 0 skipped" in done
-    assert "Olsen" in (await ask(fake, third, "Who kept the Skagen lighthouse?")).content
+    assert "Olsen" in (await ask(fake, "Who kept the Skagen lighthouse?", guild_id=third)).content
 
 
 async def test_a_server_indexed_by_another_process_is_answered_without_a_restart(

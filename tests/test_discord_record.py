@@ -7,7 +7,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from fakediscord import ADMINISTRATOR, EVERYDAY, FakeDiscord, Sent
+from discord_fixtures import ask, buttons
+from fakediscord import ADMINISTRATOR, EVERYDAY
 
 from index.config import RecordConfig
 from index.record import Record
@@ -20,24 +21,10 @@ NOTES = {
 }
 
 
-def buttons(sent: Sent) -> dict[str, dict[str, Any]]:
-    """The message's buttons by label (or emoji)."""
-    out = {}
-    for row in sent.data.get("components") or []:
-        for button in row["components"]:
-            out[button.get("label") or button["emoji"]["name"]] = button
-    return out
-
-
-async def asked(fake: FakeDiscord, question: str, user: Any = None) -> Sent:
-    it = await fake.slash("ask", user or fake.user("asker"), question=question)
-    return await it.followup()
-
-
 async def test_votes_are_private_one_per_user_and_changeable(start_bot: Any, make_engine: Any) -> None:
     engine = make_engine({})
     fake = (await start_bot(engine)).fake
-    answer = await asked(fake, "who was released?")
+    answer = await ask(fake, "who was released?")
     found = buttons(answer)
     assert {"👍", "👎", "More sources", "Show passage 1"} <= set(found)
     record = Record(engine.config.record_path)
@@ -57,7 +44,7 @@ async def test_show_passage_and_more_sources_answer_privately(start_bot: Any, ma
                                                               unescape: Any) -> None:
     engine = make_engine(NOTES)
     fake = (await start_bot(engine)).fake
-    answer = await asked(fake, "Where were the released prisoners met?")
+    answer = await ask(fake, "Where were the released prisoners met?")
     found = buttons(answer)
     cited = engine.ask("Where were the released prisoners met?")
     click = await fake.click(answer.message_id or 0, found["Show passage 1"]["custom_id"], fake.user("cy"))
@@ -80,7 +67,7 @@ async def test_show_passage_and_more_sources_answer_privately(start_bot: Any, ma
 async def test_the_buttons_keep_working_after_a_restart(start_bot: Any, make_engine: Any) -> None:
     engine = make_engine({})
     first = await start_bot(engine)
-    answer = await asked(first.fake, "who was released?")
+    answer = await ask(first.fake, "who was released?")
     message = first.fake.messages[answer.message_id or 0]
     await first.finish()
     second = await start_bot(engine, servers=first.fake.guild_ids)  # a new process: the same index, record, server
@@ -95,9 +82,9 @@ async def test_gaps_lists_declined_and_voted_down_questions_to_admins(start_bot:
     engine = make_engine({})
     fake = (await start_bot(engine)).fake
     for question in ("How much did the trip cost?", "What did the trip cost?", "How much did the trip cost?"):
-        declined = await asked(fake, question)
+        declined = await ask(fake, question)
         assert "could not find" in declined.content
-    answer = await asked(fake, "who was released?")
+    answer = await ask(fake, "who was released?")
     await (await fake.click(answer.message_id or 0, buttons(answer)["👎"]["custom_id"], fake.user("eve"))).callback()
     refused = await (await fake.slash("gaps", fake.user("fay"))).callback()
     assert refused.ephemeral
@@ -119,7 +106,7 @@ async def test_with_the_record_off_nothing_is_kept_and_answers_have_no_buttons(s
     engine = make_engine({})
     engine.config = replace(engine.config, record=RecordConfig(enabled=False))
     fake = (await start_bot(engine)).fake
-    answer = await asked(fake, "who was released?")
+    answer = await ask(fake, "who was released?")
     assert "three political prisoners" in answer.content
     assert not buttons(answer)
     assert not engine.config.record_path.exists()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import shutil
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +21,15 @@ from discord_fixtures import TOKEN
 from fakediscord import ADMINISTRATOR, FakeDiscord, limit_problems, snowflake_on_shard
 
 from bot import render
-from bot.client import Shards
+from bot.shards import Shards
 from bot.worker import Worker
 from index.embedders import HashEmbedder
 from index.engine import Engine
 from index.store.embedded.generations import build_lock
 from index.types import IndexStatus
+from tests.commandline import ARTICLEBOT, cli_environment
 from tests.support import SEED, make_config
-from tests.test_guilds import NORTH_ARTICLE, QUESTION
+from tests.two_servers import NORTH_ARTICLE, QUESTION
 
 
 def servers_on_two_shards() -> list[int]:
@@ -103,12 +102,13 @@ async def test_a_worker_waits_for_another_processs_build_of_the_same_index(tmp_p
     assert engine.indexed
 
 
-@pytest.mark.parametrize("store", ["embedded", "postgres"])
+@pytest.mark.discord  # its own fake Discord, and the bot in two processes
+@pytest.mark.parametrize("store", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_one_index(
         tmp_path: Path, store: str, request: pytest.FixtureRequest) -> None:
     """Two `articlebot run` processes, shard 0 and shard 1 of 2, one config file and one index.
 
-    The index is one folder (embedded) or one PostgreSQL database (postgres), as the README tells
+    The index is one folder (embedded) or one PostgreSQL database (postgres), as docs/discord.md tells
     to run several hosts.
 
     Started together on a corpus never indexed, one builds the index and the other waits for it. Each
@@ -130,7 +130,6 @@ async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_o
         f"[discord]\nguild_ids = [{on_zero}, {on_one}]\nshard_count = 2\n"
         f'api_base_url = "{fake.api_url}"\ngateway_url = "{fake.gateway_url}"\nguild_ready_timeout = 0.1\n',
         encoding="utf-8")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
     processes: list[asyncio.subprocess.Process] = []
     output: list[list[bytes]] = [[], []]
     readers = []
@@ -152,9 +151,9 @@ async def test_two_processes_with_one_shard_each_answer_their_own_servers_from_o
 
     try:
         for shard in (0, 1):
-            env = base | {"DISCORD_TOKEN": TOKEN, "ARTICLEBOT_SHARD_IDS": str(shard)}
+            env = cli_environment(DISCORD_TOKEN=TOKEN, ARTICLEBOT_SHARD_IDS=str(shard))
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "--verbose", "run", "--config", str(config),
+                *ARTICLEBOT, "--verbose", "run", "--config", str(config),
                 cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
             processes.append(process)
             readers.append(asyncio.create_task(read(process, output[shard])))

@@ -246,9 +246,13 @@ def test_counting_word_pieces_while_encoding_on_the_torch_backend_is_safe(texts:
             future.result()  # before the fix: RuntimeError("Already borrowed") from the tokenizer
 
 
-@pytest.mark.parametrize("backend", ["index.onnx_embedder", "index.torch_embedder", "index.hash_embedder"])
+@pytest.mark.parametrize("backend", ["onnx_runtime", "torch_backend", "hashing"])
 def test_each_backend_builds_on_the_base_alone(backend: str) -> None:
-    """No import cycle: a backend never needs the factory (index/embedders/__init__.py), which imports the backends."""
-    code = f"import sys, {backend}; print('index.embedding' in sys.modules)"
+    """No import cycle: a backend imports alone, names no other backend, and loads neither torch nor onnxruntime."""
+    source = (REPO / "index" / "embedders" / f"{backend}.py").read_text("utf-8")
+    others = {"onnx_runtime", "torch_backend", "hashing"} - {backend}
+    assert not [o for o in others if f"index.embedders.{o}" in source or f"import {o}" in source]
+    code = (f"import sys, index.embedders.{backend}; "
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'sentence_transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"

@@ -166,18 +166,18 @@ def test_the_engine_serves_what_another_process_publishes(tmp_path: Path) -> Non
     config = make_config(corpus, tmp_path / "index", reader=False)
     serving = Engine.from_config(config, HashEmbedder())
     serving.rebuild()
-    first = serving.snapshot().folder
+    first = serving.store.current().folder
 
     (corpus / "b.md").write_text("# Lighthouse\n\nThe lighthouse keeper rang the bell at dawn.\n", "utf-8")
     Engine.from_config(config, HashEmbedder()).rebuild()  # the other process: publishes, removes `first`
     assert current_generation(config.index.index_dir) != first
     assert not first.exists()
 
-    assert serving.snapshot().folder == current_generation(config.index.index_dir)
+    assert serving.store.current().folder == current_generation(config.index.index_dir)
     assert {a.source for a in serving.sources()} == {"a.md", "b.md"}
     report = serving.rebuild()  # nothing changed since the other process's build: still the newest served
     assert not report.changed_anything
-    assert serving.snapshot().folder == current_generation(config.index.index_dir)
+    assert serving.store.current().folder == current_generation(config.index.index_dir)
 
 
 def test_locate_counts_lines_in_the_text_the_offsets_refer_to(real_embedder: Embedder, tmp_path: Path) -> None:

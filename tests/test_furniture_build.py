@@ -105,5 +105,5 @@ def test_show_furniture_prints_what_was_left_out_and_why(tmp_path: Path) -> None
 
 
 def _chunks(engine: Engine) -> list[str]:
-    with engine.reading() as snapshot:
+    with engine.snapshot() as snapshot:
         return [snapshot.chunk(i).text for i in range(len(snapshot))]

@@ -1,7 +1,7 @@
 """One bot, many servers: each server's corpus and index, the shared corpus in them, and `--guild` on the CLI.
 
-Two servers whose articles answer the same question differently, with the real model: neither
-server's answers, citations or sources ever hold the other's articles.
+Two servers whose articles answer the same question differently (tests/two_servers.py), with the real
+model: neither server's answers, citations or sources ever hold the other's articles.
 """
 
 from __future__ import annotations
@@ -14,38 +14,13 @@ import pytest
 
 from index.articles.corpus import SHARED_PREFIX
 from index.articles.ingest import add_data, remove
-from index.config import Config, load_config
+from index.config import Config
 from index.embedders import Embedder
 from index.engine import Engine
 from index.errors import IngestError
+from tests.commandline import run_articlebot
 from tests.support import SEED
-from tests.test_cli import run
-
-NORTH, EAST = 111111111111111111, 222222222222222222
-QUESTION = "Who won the Harbour Regatta?"
-REGATTA = """The Harbour Regatta
-
-The Harbour Regatta was won on Saturday by {winner} of the {club}, who finished the twelve-mile course
-in {time}, well ahead of the other forty boats that started from the old pier in the morning.
-
-The race committee said the wind dropped in the afternoon, and several crews retired before the
-final mark off the lighthouse, where the tide runs hardest after three o'clock.
-"""
-NORTH_ARTICLE = REGATTA.format(winner="Anna Berg", club="Northside Sailing Club", time="two hours and ten minutes")
-EAST_ARTICLE = REGATTA.format(winner="Tomas Lind", club="Eastport Yacht Club", time="two hours and forty minutes")
-
-
-def servers(root: Path, *, share: bool = True) -> Config:
-    """A config file naming two servers with a regatta article each, beside the shared seed corpus."""
-    (root / "corpus").mkdir()
-    shutil.copy(SEED, root / "corpus" / SEED.name)
-    for name, text in (("north", NORTH_ARTICLE), ("east", EAST_ARTICLE)):
-        (root / "corpora" / name).mkdir(parents=True)
-        (root / "corpora" / name / "regatta.txt").write_text(text, encoding="utf-8")
-    path = root / "config.toml"
-    path.write_text(f"[index]\nshare_corpus = {'true' if share else 'false'}\n"
-                    f"[guilds.{NORTH}]\ncorpus = 'corpora/north'\n[guilds.{EAST}]\ncorpus = 'corpora/east'\n")
-    return load_config(path, environ={})
+from tests.two_servers import EAST, EAST_ARTICLE, NORTH, NORTH_ARTICLE, QUESTION, servers
 
 
 def engine_of(config: Config, guild_id: int, embedder: Embedder) -> Engine:
@@ -147,50 +122,50 @@ def test_the_cli_acts_on_a_servers_corpus_with_guild(tmp_path: Path) -> None:
     servers(tmp_path)
 
     for guild in (NORTH, EAST):
-        built = run("index", "--config", config_file, "--guild", str(guild))
+        built = run_articlebot("index", "--config", config_file, "--guild", str(guild))
         assert built.returncode == 0, built.stderr
         assert f"added: {SHARED_PREFIX}{SEED.name}" in built.stdout
     assert (tmp_path / "data" / "index" / "guilds" / str(NORTH) / "CURRENT").is_file()
     assert not (tmp_path / "data" / "index" / "CURRENT").exists()  # the main index is not built by --guild
 
-    north = json.loads(run("ask", "--config", config_file, "--guild", str(NORTH), "--json", QUESTION).stdout)
-    east = json.loads(run("ask", "--config", config_file, "--guild", str(EAST), "--json", QUESTION).stdout)
+    north = json.loads(run_articlebot("ask", "--config", config_file, "--guild", str(NORTH), "--json", QUESTION).stdout)
+    east = json.loads(run_articlebot("ask", "--config", config_file, "--guild", str(EAST), "--json", QUESTION).stdout)
     assert "Anna Berg" in north["answer"]
     assert "Tomas Lind" in east["answer"]
     assert "Tomas Lind" not in json.dumps(north)
     assert "Anna Berg" not in json.dumps(east)
 
-    sources = run("sources", "--config", config_file, "--guild", str(NORTH))
+    sources = run_articlebot("sources", "--config", config_file, "--guild", str(NORTH))
     assert [line.split(":")[0] for line in sources.stdout.splitlines()] == ["regatta.txt", SHARED_PREFIX + SEED.name]
-    shown = run("show", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
+    shown = run_articlebot("show", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
     assert shown.stdout == SEED.read_text("utf-8")
-    assert run("show", "--config", config_file, "--guild", str(EAST), "regatta.txt").stdout == EAST_ARTICLE
+    assert run_articlebot("show", "--config", config_file, "--guild", str(EAST), "regatta.txt").stdout == EAST_ARTICLE
 
     note = tmp_path / "race-report.txt"
     note.write_text(EAST_ARTICLE.replace("Tomas Lind", "Ines Marr"), encoding="utf-8")
-    added = run("add", "--config", config_file, "--guild", str(NORTH), str(note))
+    added = run_articlebot("add", "--config", config_file, "--guild", str(NORTH), str(note))
     assert added.returncode == 0, added.stderr
     assert (tmp_path / "corpora" / "north" / "race-report.txt").is_file()
     assert not (tmp_path / "corpora" / "east" / "race-report.txt").exists()
     assert not (tmp_path / "corpus" / "race-report.txt").exists()
 
-    refused = run("remove", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
+    refused = run_articlebot("remove", "--config", config_file, "--guild", str(NORTH), SHARED_PREFIX + SEED.name)
     assert refused.returncode == 1
     assert "one of the shared articles" in refused.stderr
     assert (tmp_path / "corpus" / SEED.name).is_file()
-    removed = run("remove", "--config", config_file, "--guild", str(EAST), "regatta.txt")
+    removed = run_articlebot("remove", "--config", config_file, "--guild", str(EAST), "regatta.txt")
     assert removed.returncode == 0, removed.stderr
     assert "removed: regatta.txt" in removed.stdout
-    assert [line.split(":")[0] for line in run("sources", "--config", config_file, "--guild", str(EAST)
+    assert [line.split(":")[0] for line in run_articlebot("sources", "--config", config_file, "--guild", str(EAST)
                                                    ).stdout.splitlines()] == [SHARED_PREFIX + SEED.name]
 
 
 def test_the_cli_refuses_a_server_the_config_does_not_name(tmp_path: Path) -> None:
     servers(tmp_path)
-    result = run("sources", "--config", str(tmp_path / "config.toml"), "--guild", "333333333333333333")
+    result = run_articlebot("sources", "--config", str(tmp_path / "config.toml"), "--guild", "333333333333333333")
     assert result.returncode == 2
     assert "server 333333333333333333 has no corpus of its own" in result.stderr
     assert f"{NORTH}, {EAST}" in result.stderr
-    bad = run("ask", "--guild", "newsroom", "who?")
+    bad = run_articlebot("ask", "--guild", "newsroom", "who?")
     assert bad.returncode == 2
     assert "is not a server id" in bad.stderr

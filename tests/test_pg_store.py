@@ -21,8 +21,9 @@ from index.config import Config
 from index.embedders import Embedder
 from index.engine import Engine
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.store.build import chunk_settings
+from index.store.build import built_with
 from index.store.lexical import LexicalIndex, passage_text
+from index.store.manifest import BuiltWith, check_built_with
 from index.store.postgres import postings as pg_postings
 from index.store.postgres import schema as pg_schema
 from index.store.postgres.postings import BLOCK_BITS, Postings
@@ -279,6 +280,7 @@ def test_a_connection_the_server_dropped_is_replaced(store: PgStore, server: Pos
         assert len(snapshot) > 0
 
 
+@pytest.mark.postgres  # starts a server of its own, not the session's
 def test_a_database_gone_away_is_an_index_database_error() -> None:
     with running_postgres() as gone:
         store = connect(gone.url(), connect_timeout=1)
@@ -292,6 +294,7 @@ def test_a_database_gone_away_is_an_index_database_error() -> None:
     store.close()
 
 
+@pytest.mark.postgres  # starts a server of its own, not the session's
 def test_a_server_without_pgvector_is_refused_clearly() -> None:
     with running_postgres(pgvector=False) as bare, pytest.raises(
             IndexDatabaseError, match="lacks the pgvector extension: install pgvector 0.8 or newer"):
@@ -330,13 +333,14 @@ def test_manifest_is_written_and_read_per_corpus(store: PgStore) -> None:
 def test_another_model_backend_or_chunking_is_refused(store: PgStore) -> None:
     write_seed(store)
     with store.snapshot("") as snapshot:
-        snapshot.check(model="test-model", backend="onnx", settings=SETTINGS)
+        check_built_with(snapshot.built_with, BuiltWith("test-model", "onnx", SETTINGS), "the index")
         with pytest.raises(IndexMismatchError, match="built with model 'test-model' but the configuration names 'b'"):
-            snapshot.check(model="b", backend="onnx", settings=SETTINGS)
+            check_built_with(snapshot.built_with, BuiltWith("b", "onnx", SETTINGS), "the index")
         with pytest.raises(IndexMismatchError, match="backend 'onnx' but the configuration names 'torch'"):
-            snapshot.check(model="test-model", backend="torch", settings=SETTINGS)
+            check_built_with(snapshot.built_with, BuiltWith("test-model", "torch", SETTINGS), "the index")
         with pytest.raises(IndexMismatchError, match="other chunking settings"):
-            snapshot.check(model="test-model", backend="onnx", settings={**SETTINGS, "max_tokens": 100})
+            check_built_with(snapshot.built_with, BuiltWith("test-model", "onnx", {**SETTINGS, "max_tokens": 100}),
+                             "the index")
     # One database holds one width of vectors: another model's is refused while passages are stored.
     with pytest.raises(IndexMismatchError, match="holds vectors of 16 dimensions and this model gives 32"):
         new_corpus(store, "42", dimension=32)
@@ -616,10 +620,10 @@ def test_answers_from_postgres_are_the_embedded_answers(store: PgStore, config: 
                                                         real_embedder: Embedder) -> None:
     engine = Engine(config, real_embedder)
     engine.rebuild()
-    store.import_snapshot("", engine.snapshot())
+    store.import_snapshot("", engine.store.current())
     with store.snapshot("") as snapshot:
-        snapshot.check(model=real_embedder.name, backend=real_embedder.backend, settings=chunk_settings(config.index))
-        assert snapshot.manifest.articles == engine.snapshot().manifest.articles
+        check_built_with(snapshot.built_with, built_with(config.index, real_embedder), "the index")
+        assert snapshot.manifest.articles == engine.store.current().manifest.articles
         for question in ANSWERED:
             expected, got = engine.ask(question), ask(engine, snapshot, question)
             assert (got.text, got.declined, got.note) == (expected.text, expected.declined, expected.note), question

@@ -1,7 +1,7 @@
 """Answer quality with the real model: the seed article's questions, and a slice of the shared SQuAD eval.
 
-The slice's floors sit a little below what the engine measures on it (see README, "Answer quality"), so a
-change that makes answers worse fails the suite rather than only the README table.
+The slice's floors sit a little below what the engine measures on it (see docs/quality.md, "In the test suite"), so a
+change that makes answers worse fails the suite rather than only the docs' table.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from index.answering.answer_types import Kind, expected_kind, highlight
 from index.articles.text import sentences
 from index.embedders import Embedder
 from index.engine import Engine
-from index.evaluate import Prediction, _bm25_baseline, _lines, articlebot_predictions, load_questions, score
+from index.evaluate import Prediction, _bm25_baseline, articlebot_predictions, load_questions, read_lines, score
 from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 SEED_ANSWERS = {
@@ -132,7 +132,7 @@ def squad_engine(real_embedder: Embedder, tmp_path_factory: pytest.TempPathFacto
 def test_quality_on_a_slice_of_the_shared_eval(squad_engine: Engine) -> None:
     # Every 7th question of each set: 155 questions, spread over both articles.
     questions = [q for path in sorted(SHARED_EVAL.glob("squad-*/questions.jsonl")) for q in load_questions([path])[::7]]
-    offtopic = _lines(REPO / "benchmarks" / "offtopic-questions.txt")
+    offtopic = read_lines(REPO / "benchmarks" / "offtopic-questions.txt")
     texts = {p.name: p.read_text("utf-8") for p in sorted(squad_engine.config.index.corpus_dir.iterdir())}
     asked = [q.question for q in questions]
 
@@ -141,7 +141,7 @@ def test_quality_on_a_slice_of_the_shared_eval(squad_engine: Engine) -> None:
     bm25: list[Prediction] = _bm25_baseline(texts)(asked)
     baseline = score(questions, bm25, [])
 
-    # With the reading model, measured on this slice: see README, "Answer quality" (the floors sit just below).
+    # With the reading model, measured on this slice: see docs/quality.md (the floors sit just below).
     print("slice", ours, "bm25", baseline)
     assert ours["cite@1"] >= 0.76
     assert ours["cite@3"] >= 0.88

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from index.embedders import Embedder
 from index.engine import Engine
 from index.store.embedded.generations import current_generation
+from tests.commandline import ARTICLEBOT, cli_environment
 from tests.support import REPO, SEED, SHARED_EVAL, make_config
 
 
@@ -31,12 +30,12 @@ def _add_eval_articles(corpus: Path, copies: int = 1) -> int:
 
 
 def _cli(*args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTICLEBOT_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=REPO, env=env, text=True,
+    """`articlebot ARGS` started in its own process, to be killed while it works."""
+    return subprocess.Popen([*ARTICLEBOT, *args], cwd=REPO, env=cli_environment(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # about a minute: indexes copies of the shared eval articles
 def test_killing_the_indexer_at_any_moment_keeps_the_previous_index(tmp_path: Path,
                                                                    real_embedder: Embedder) -> None:
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
@@ -61,6 +60,7 @@ def test_killing_the_indexer_at_any_moment_keeps_the_previous_index(tmp_path: Pa
     assert [p.name for p in index_dir.glob("gen-*")] == [current_generation(index_dir).name]  # type: ignore[union-attr]
 
 
+@pytest.mark.slow  # about a minute: indexes copies of the shared eval articles
 def test_hundreds_of_questions_during_a_rebuild_are_all_answered(tmp_path: Path,
                                                                 real_embedder: Embedder) -> None:
     corpus = tmp_path / "corpus"

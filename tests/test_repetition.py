@@ -58,6 +58,8 @@ def test_lines_differing_in_numbers_spaces_or_case_are_one_line() -> None:
     assert normalise("Updated  12:40 GMT") == normalise("updated 09:15 gmt") == "updated 0:0 gmt"
     assert key("Updated 12:40") == key("UPDATED 9:05")
     assert key("2.") == key("—") == ""  # too short to say anything
+    # A sentence that differs only in its figures is another sentence: a site's daily market report
+    assert key("The Sensex closed at 81,204 points on Monday.") != key("The Sensex closed at 80,990 points on Monday.")
     assert page_keys(["Share this", "Share  this", "share this"]) == {key("share this")}
 
 

@@ -7,8 +7,6 @@ where a user would meet them.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,8 @@ from index.config import AnswerConfig, ConfigError, load_config
 from index.embedders import Embedder
 from index.engine import Engine
 from index.evaluate import Prediction, Question, calibration_error, reliability, score
-from tests.support import REPO, SEED, make_config
+from tests.commandline import run_articlebot
+from tests.support import SEED, make_config
 
 
 def test_the_models_ship_in_the_repository_small_and_with_their_report() -> None:
@@ -107,14 +106,10 @@ def test_a_tentative_answer_says_so_on_the_command_line(tmp_path: Path) -> None:
     (corpus / SEED.name).write_text(SEED.read_text("utf-8"), "utf-8")
     config.write_text(f'[index]\ncorpus_dir = "{corpus}"\nindex_dir = "{tmp_path / "index"}"\n'
                       "[answer]\nanswer_threshold = 1.0\ntentative_threshold = 0.0\n")
-    cli = [sys.executable, "-m", "bot.cli"]
-    subprocess.run([*cli, "index", "--config", str(config)], check=True, capture_output=True, text=True, cwd=REPO,
-                   timeout=300)
-    shown = subprocess.run([*cli, "ask", "--config", str(config), "who was released?"], check=True,
-                           capture_output=True, text=True, cwd=REPO, timeout=300)
+    run_articlebot("index", "--config", str(config), check=True)
+    shown = run_articlebot("ask", "--config", str(config), "who was released?", check=True)
     assert shown.stdout.startswith(TENTATIVE)
-    data = json.loads(subprocess.run([*cli, "ask", "--config", str(config), "--json", "who was released?"], check=True,
-                                     capture_output=True, text=True, cwd=REPO, timeout=300).stdout)
+    data = json.loads(run_articlebot("ask", "--config", str(config), "--json", "who was released?", check=True).stdout)
     assert data["tier"] == "tentative"
     assert data["abstained"] is False
     assert all(s["highlight"] is None for s in data["sentences"])  # nothing marked in an answer not trusted

@@ -215,8 +215,7 @@ def _corpus(name: str, docs: Sequence[tuple[str, list[dict[str, Any]]]], seen: s
 
 def gather_corpus(corpus: Corpus) -> list[Record]:
     """Index one corpus with the configured engine and gather every one of its questions (runs in a worker)."""
-    from index.config import load_config
-    from index.engine import Engine
+    from index import Engine, load_config
 
     with tempfile.TemporaryDirectory(prefix="ranker-") as tmp:
         folder = Path(tmp) / "corpus"

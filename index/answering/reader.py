@@ -89,7 +89,7 @@ def lay_out(question: Sequence[int], sentences: Sequence[tuple[Sequence[int], Se
 
 
 @dataclass(frozen=True)
-class Reading:
+class SentenceVerdict:
     """What the model read in one sentence: how sure it is that it answers, and the answer's characters."""
 
     logit: float
@@ -117,8 +117,9 @@ class Reader:
         self._run_options: Any = None
         self._passages = False
 
-    def read(self, question: str, sentences: Sequence[str], previous: Sequence[str] | None = None) -> list[Reading]:
-        """One Reading per sentence, in order; `previous[i]` is the sentence before `sentences[i]` ("" if none).
+    def read(self, question: str, sentences: Sequence[str],
+             previous: Sequence[str] | None = None) -> list[SentenceVerdict]:
+        """One SentenceVerdict per sentence, in order; `previous[i]` is the sentence before `sentences[i]` ("" if none).
 
         Each sentence is read in a run of its own. The 8-bit model quantises its activations with
         one scale per run, so in a batch a sentence's reading depended on the sentences read beside
@@ -141,7 +142,7 @@ class Reader:
             types = np.array([encoding.type_ids], dtype=np.int64)
             logits, starts, ends = self._run(session, ids, np.ones_like(ids), types)
             marked, span = _answer(starts[0], ends[0], encoding, types[0])
-            readings.append(Reading(float(logits[0]), marked, span))
+            readings.append(SentenceVerdict(float(logits[0]), marked, span))
         return readings
 
     @property
@@ -150,8 +151,8 @@ class Reader:
         self._load()
         return self._passages
 
-    def read_passages(self, question: str, passages: Sequence[Sequence[str]]) -> list[list[Reading]]:
-        """One Reading per sentence of each passage; each passage is read whole, in runs of its own.
+    def read_passages(self, question: str, passages: Sequence[Sequence[str]]) -> list[list[SentenceVerdict]]:
+        """One SentenceVerdict per sentence of each passage; each passage is read whole, in runs of its own.
 
         The passage model reads `[CLS] question [SEP] M sentence M sentence … [SEP]` (`lay_out`):
         each sentence beside the others, its logit at its marker M. A passage longer than the model's
@@ -159,21 +160,21 @@ class Reader:
         """
         session, tokenizer = self._load()
         asked = tokenizer.encode(question, add_special_tokens=False).ids[:PASSAGE_QUESTION]
-        out: list[list[Reading]] = []
+        out: list[list[SentenceVerdict]] = []
         for passage in passages:
             encoded = [(e.ids, e.offsets) for e in tokenizer.encode_batch(list(passage), add_special_tokens=False)]
-            readings: list[Reading] = []
+            readings: list[SentenceVerdict] = []
             while len(readings) < len(encoded):
                 layout = lay_out(asked, encoded[len(readings):])
                 if not layout.markers:  # not even a marker fits: cannot happen with a question of 48 pieces
-                    readings += [Reading(-10.0, None)] * (len(encoded) - len(readings))
+                    readings += [SentenceVerdict(-10.0, None)] * (len(encoded) - len(readings))
                     break
                 ids = np.array([layout.ids], dtype=np.int64)
                 logits, starts, ends = self._run(session, ids, np.ones_like(ids),
                                                  np.array([layout.types], dtype=np.int64))
                 for marker, pieces in zip(layout.markers, layout.pieces, strict=True):
                     marked, span = _marked(starts[0], ends[0], pieces)
-                    readings.append(Reading(float(logits[0, marker]), marked, span))
+                    readings.append(SentenceVerdict(float(logits[0, marker]), marked, span))
             out.append(readings)
         return out
 

@@ -5,7 +5,8 @@ against vectors already in memory) and its BM25 score, normalised by the best BM
 query, and the two are mixed with a fixed weight. Normalised-score fusion keeps how *much* better
 one passage is than the next, which reciprocal-rank fusion throws away: on the shared SQuAD sets it
 ranked the right passage first for 84 % of one article's questions against 81 % for RRF. The weight
-was chosen on that article and checked on the other (see README, "Answer quality").
+was chosen on that article and checked on the other (see benchmarks/RESULTS.md, "Answer quality before the
+reading model").
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Navigation, section labels, newsletter prompts, bylines' staff titles, "Topic:" tags: a site prints
 them on every page, an article's sentences appear on one. A line (a unit of index/articles/furniture.py:
 a sentence, cut again at runs of spaces) found on at least `threshold` pages of the same site is furniture.
-Lines are compared after normalising: case, runs of whitespace, and digits ("Updated 12:40" and
-"Updated 09:15" are one line), so that a stamp that differs only in its numbers still counts.
+Lines are compared after normalising case and runs of whitespace, and in short lines (six words or
+fewer) numbers: "Updated 12:40" and "Updated 09:15" are one line, so that a stamp that differs only in
+its numbers still counts, while sentences that differ only in their figures stay apart.
 
 Pure bookkeeping, no I/O: the index keeps each page's keys (short hashes, a few hundred bytes a page)
 and rebuilds the counts from them; `RepetitionCounts.add` and `remove` say which other pages changed
@@ -26,13 +27,19 @@ THRESHOLD = 3
 VERSION = 1
 _SPACE = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
+# Numbers are folded only in lines of at most this many words: a stamp ("Updated 12:40 GMT") differs in its
+# numbers alone, but so do a site's templated sentences ("The Sensex closed at 81,204 on Monday"), which
+# are the article's.
+_FOLD_DIGITS_WORDS = 6
 # Shorter than this (after normalising) a line is too common to say anything: "Yes.", "2.", "—".
 _MIN_CHARS = 4
 
 
 def normalise(line: str) -> str:
-    """The form lines are compared in: lower case, one space for each run of whitespace, each number as 0."""
-    return _DIGITS.sub("0", _SPACE.sub(" ", line.strip().lower()))
+    """The form lines are compared in: lower case, one space for each run of whitespace, and in a short line
+    each number as 0."""
+    folded = _SPACE.sub(" ", line.strip().lower())
+    return _DIGITS.sub("0", folded) if len(folded.split()) <= _FOLD_DIGITS_WORDS else folded
 
 
 def key(line: str) -> str:

@@ -1,8 +1,10 @@
-"""Building the index from the corpus, incrementally.
+"""Building an index from the corpus, incrementally: the steps both stores share.
 
-Only articles whose bytes changed are read, chunked and embedded; the chunks and vectors of the
-others are copied from the live index. When nothing changed, nothing is written and the model is
-never loaded, so checking an unchanged corpus costs little more than hashing its files.
+Only articles whose bytes changed are read, chunked and embedded (`prepare`); the others keep the
+passages and vectors the live index holds. When nothing changed, nothing is written and the model
+is never loaded, so checking an unchanged corpus costs little more than hashing its files. Each
+store then writes what was prepared its own way (index/store/embedded/build.py: a new generation
+folder; index/store/postgres/build.py: one article per transaction).
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any, Callable
 
@@ -30,23 +31,15 @@ from index.articles.corpus import (
 )
 from index.config import IndexConfig
 from index.embedders import Embedder
-from index.errors import ArticlebotError, CorpusError
+from index.errors import CorpusError
 from index.store import repetition_counts
-from index.store.embedded.dense import DenseIndex
-from index.store.embedded.generations import (
-    Manifest,
-    Snapshot,
-    build_lock,
-    load_snapshot,
-    publish,
-    remove_stale_generations,
-    write_generation,
-)
-from index.store.lexical import LexicalIndex
+from index.store.manifest import BuiltWith, Manifest
 from index.types import ArticleInfo, BuildProgress, BuildReport, SkippedFile
 
 log = logging.getLogger(__name__)
 Progress = Callable[[BuildProgress], None]
+# A new or changed article as read: its record, its passages, and for HTML or PDF the extracted text.
+FreshArticle = tuple[ArticleInfo, list[Chunk], "str | None"]
 # Texts are embedded longest first, in slices sized to take about this many seconds each, so that
 # progress is reported that often: a fixed slice of 256 chunks left a 223-chunk build at 0 % for
 # 16 s on 2 cores. The model still runs the batches of one big encode call (see embed).
@@ -105,7 +98,7 @@ def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest
 
 
 def read_fresh(file: CorpusFile, config: IndexConfig, embedder: Embedder, *, article: Article | None = None,
-               repeated: frozenset[str] = frozenset()) -> tuple[ArticleInfo, list[Chunk], str | None]:
+               repeated: frozenset[str] = frozenset()) -> FreshArticle:
     """Read and chunk one new or changed file: its article, chunks, and for HTML or PDF the extracted text.
 
     `article` is the file already read; `repeated` the keys of its site's repeated lines (furniture).
@@ -131,117 +124,110 @@ def to_embed(info: ArticleInfo, chunks: list[Chunk]) -> list[str]:
     return [prefix + c.text for c in chunks]
 
 
-def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | None = None) -> BuildReport:
-    """Bring the index in `config.index_dir` up to date with `config.corpus_dir` (and a server's shared articles)."""
-    began = time.perf_counter()
-    notify = progress or (lambda _: None)
+def built_with(config: IndexConfig, embedder: Embedder) -> BuiltWith:
+    """What an index must have been built with for this configuration and embedder to read it or build on it."""
+    return BuiltWith(embedder.name, embedder.backend, chunk_settings(config))
+
+
+def scan(config: IndexConfig) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """The corpus's files and those that cannot be read; raises CorpusError for a folder without articles."""
     files, skipped = scan_sources(config)
     if not files and not skipped:
         raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md, .html or .pdf files)")
-    settings = chunk_settings(config)
-    with build_lock(config.index_dir):
-        previous = _compatible_previous(config, embedder, settings)
-        # Lines repeated across a site's pages (#36): counts kept beside the live generation; without
-        # them (an index from before they were kept) nothing of the old index is trusted.
-        counts = repetition_counts.load(previous.folder) if previous and config.skip_furniture else None
-        if config.skip_furniture and counts is None:
-            previous, counts = None, repetition.RepetitionCounts()
-        work = plan(files, skipped, previous.manifest if previous else None)
-        read, work, again = _read_and_count(work, counts)
-        skipped = work.skipped
-        known = {a.source: a for a in previous.manifest.articles} if previous else {}
-        if previous is not None and work.nothing_to_do:
-            remove_stale_generations(config.index_dir)
-            return BuildReport(unchanged=tuple(sorted(f.source for f in files)), skipped=tuple(skipped),
-                               chunks_total=len(previous), seconds=time.perf_counter() - began)
+    return files, skipped
 
-        articles: dict[str, tuple[ArticleInfo, list[Chunk], np.ndarray | None]] = {}
-        extracted: dict[str, str] = dict(previous.extracted) if previous else {}
-        for file in work.kept:
-            assert previous is not None
-            chunks, vectors = previous.chunks_of(file.source)
-            articles[file.source] = (known[file.source], chunks, vectors)
-        new_chunks: list[tuple[str, str]] = []  # (source, text to embed)
-        for done, file in enumerate(work.fresh):
-            notify(BuildProgress("reading", done, len(work.fresh)))
-            try:
-                got = read.get(file.source)
-                if isinstance(got, ArticleSkipped):
-                    raise got
-                info, chunks, text = read_fresh(file, config, embedder, article=got,
-                                                repeated=counts.repeated_on(file.source) if counts else frozenset())
-            except ArticleSkipped as e:
-                skipped.append(SkippedFile(file.source, str(e), file.sha256))
-                continue
-            articles[file.source] = (info, chunks, None)
-            new_chunks.extend((file.source, t) for t in to_embed(info, chunks))
-            if text is not None:
-                extracted[file.source] = text
-        if not articles:
-            reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5])
-            raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
 
-        vectors = embed([t for _, t in new_chunks], embedder, notify, batch_size=config.batch_size)
-        fresh_vectors: dict[str, list[np.ndarray]] = {}
-        for (source, _), vector in zip(new_chunks, vectors, strict=True):
-            fresh_vectors.setdefault(source, []).append(vector)
+@dataclass
+class Prepared:
+    """What a build read and embedded; the store writes it."""
 
-        notify(BuildProgress("writing", 0, 1))
-        all_chunks: list[Chunk] = []
-        numbers: list[int] = []
-        blocks: list[np.ndarray] = []
-        infos: list[ArticleInfo] = []
-        for number, source in enumerate(sorted(articles)):
-            info, chunks, old = articles[source]
-            infos.append(info)
-            all_chunks.extend(chunks)
-            numbers.extend([number] * len(chunks))
-            if old is not None:
-                blocks.append(old)
-            elif chunks:
-                blocks.append(np.stack(fresh_vectors[source]))
-        if len(vectors):
-            dimension = vectors.shape[1]
-        else:
-            dimension = previous.manifest.dimension if previous else embedder.dimension
-        matrix = np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=np.float32)
-        title_of = {i.source: i.title for i in infos}
-        lexical = LexicalIndex.build([f"{title_of[c.source]}\n{c.text}" for c in all_chunks])
-        extracted = {s: t for s, t in extracted.items() if s in articles}
-        manifest = Manifest(
-            model=embedder.name, backend=embedder.backend, dimension=int(dimension), settings=settings,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=versions(),
-            articles=tuple(infos), skipped=tuple(skipped), chunks=len(all_chunks),
+    work: Plan
+    known: dict[str, ArticleInfo]  # the articles the reused index holds
+    fresh: list[FreshArticle] = field(default_factory=list)  # read in corpus order, skipped files left out
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # fresh's, in order
+    began: float = field(default_factory=time.perf_counter)
+    # Unchanged articles chunked again because lines of theirs became, or stopped being, repeated on
+    # their site (index/articles/repetition.py): among `fresh`, but reported as unchanged.
+    rechunked: set[str] = field(default_factory=set)
+
+    @property
+    def skipped(self) -> list[SkippedFile]:
+        """Files that cannot be read: found so by the scan, known so, or found so now."""
+        return self.work.skipped
+
+    def unchanged(self, chunks_total: int) -> BuildReport:
+        """The report of a build that had nothing to do."""
+        return BuildReport(unchanged=tuple(sorted(f.source for f in self.work.kept)), skipped=tuple(self.skipped),
+                           chunks_total=chunks_total, seconds=time.perf_counter() - self.began)
+
+    def report(self) -> BuildReport:
+        """The report of a build that wrote what was prepared."""
+        written = {info.source: info for info, _, _ in self.fresh if info.source not in self.rechunked}
+        kept = {f.source: self.known[f.source] for f in self.work.kept}
+        kept.update({info.source: info for info, _, _ in self.fresh if info.source in self.rechunked})
+        return BuildReport(
+            added=tuple(sorted(s for s in written if s not in self.known)),
+            changed=tuple(sorted(s for s in written if s in self.known)),
+            removed=self.work.removed,
+            unchanged=tuple(sorted(kept)),
+            skipped=tuple(self.skipped),
+            chunks_embedded=len(self.vectors),
+            chunks_total=sum(i.chunks for i in written.values()) + sum(i.chunks for i in kept.values()),
+            seconds=time.perf_counter() - self.began,
         )
-        dense = DenseIndex.build(matrix, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
-        folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted,
-                                  dense)
-        if counts is not None:
-            repetition_counts.save(folder, counts)
-        publish(config.index_dir, folder)
-        notify(BuildProgress("writing", 1, 1))
 
-    fresh_sources = ({f.source for f in work.fresh} - again) & set(articles)  # re-chunked files did not change
-    return BuildReport(
-        added=tuple(sorted(s for s in fresh_sources if s not in known)),
-        changed=tuple(sorted(s for s in fresh_sources if s in known)),
-        removed=work.removed,
-        unchanged=tuple(sorted(set(articles) - fresh_sources)),
-        skipped=tuple(skipped),
-        chunks_embedded=len(new_chunks), chunks_total=len(all_chunks),
-        seconds=time.perf_counter() - began,
-    )
+    @property
+    def gone(self) -> list[str]:
+        """Articles the reused index holds that the new one must not: removed files, and changed ones now unreadable."""
+        readable = {info.source for info, _, _ in self.fresh}
+        changed = {f.source for f in self.work.fresh}
+        return [*self.work.removed, *(s for s in self.known if s in changed and s not in readable)]
 
 
-def _read_and_count(work: Plan, counts: repetition.RepetitionCounts | None
+def prepare(config: IndexConfig, embedder: Embedder, files: list[CorpusFile], skipped: list[SkippedFile],
+            previous: Manifest | None, notify: Progress, *, began: float | None = None,
+            counts: repetition.RepetitionCounts | None = None) -> Prepared:
+    """Plan the build against the reusable index's manifest (None: none), then read and embed what is new.
+
+    With `counts` (the live index's counts of lines repeated on a site, updated here), a kept article
+    whose repeated lines change is chunked and embedded again too. When there is nothing to do
+    (`work.nothing_to_do` with a previous index), nothing is read and the model is not loaded.
+    Raises CorpusError when no article at all could be read.
+    """
+    work = plan(files, skipped, previous)
+    prepared = Prepared(work, {a.source: a for a in previous.articles} if previous else {},
+                        began=time.perf_counter() if began is None else began)
+    if previous is not None and work.nothing_to_do:
+        return prepared
+    read: dict[str, Article | ArticleSkipped] = {}
+    if counts is not None:
+        read, prepared.work, prepared.rechunked = _read_and_count(work, counts)
+        work = prepared.work
+    for done, file in enumerate(work.fresh):
+        notify(BuildProgress("reading", done, len(work.fresh)))
+        try:
+            got = read.get(file.source)
+            if isinstance(got, ArticleSkipped):
+                raise got
+            prepared.fresh.append(read_fresh(file, config, embedder, article=got,
+                                             repeated=counts.repeated_on(file.source) if counts else frozenset()))
+        except ArticleSkipped as e:
+            work.skipped.append(SkippedFile(file.source, str(e), file.sha256))
+    if not prepared.fresh and not work.kept:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in work.skipped[:5])
+        raise CorpusError(f"no article in {config.corpus_dir} could be read ({reasons})")
+    texts = [text for info, chunks, _ in prepared.fresh for text in to_embed(info, chunks)]
+    prepared.vectors = embed(texts, embedder, notify, batch_size=config.batch_size)
+    return prepared
+
+
+def _read_and_count(work: Plan, counts: repetition.RepetitionCounts
                     ) -> tuple[dict[str, Article | ArticleSkipped], Plan, set[str]]:
     """Read the fresh files and count their lines; kept articles whose repeated lines changed join the fresh.
 
     Returns what was read (an Article, or the reason a file could not be), the plan with those kept
     articles moved to its fresh files, to be chunked (and embedded) again, and their sources.
     """
-    if counts is None:
-        return {}, work, set()
     read: dict[str, Article | ArticleSkipped] = {}
     for file in work.fresh:
         try:
@@ -260,20 +246,6 @@ def _read_and_count(work: Plan, counts: repetition.RepetitionCounts | None
                  "on their site", len(again))
     return read, replace(work, fresh=work.fresh + [f for f in work.kept if f.source in again],
                          kept=[f for f in work.kept if f.source not in again]), again
-
-
-def _compatible_previous(config: IndexConfig, embedder: Embedder, settings: dict[str, Any]) -> Snapshot | None:
-    """The live index if its vectors can be reused; None when missing, damaged or built otherwise."""
-    try:
-        previous = load_snapshot(config.index_dir)
-    except ArticlebotError as e:
-        log.info("building from scratch: %s", e)
-        return None
-    manifest = previous.manifest
-    if (manifest.model, manifest.backend, manifest.settings) != (embedder.name, embedder.backend, settings):
-        log.info("building from scratch: the index was built with other settings, model or backend")
-        return None
-    return previous
 
 
 def embed(texts: list[str], embedder: Embedder, notify: Progress, *, batch_size: int = 32) -> np.ndarray:

@@ -32,7 +32,7 @@ from index import LOG_FORMAT
 from index.config import IndexConfig
 from index.embedders.base import Embedder
 from index.errors import ArticlebotError
-from index.store.build import Progress, build_index
+from index.store.build import Progress
 from index.types import BuildReport
 
 
@@ -41,7 +41,7 @@ class BuildProcessError(ArticlebotError):
 
 
 def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -> BuildReport:
-    """`build_index` for `config`, run in a child process with the embedder the configuration names.
+    """A build of `config`'s store, run in a child process with the embedder the configuration names.
 
     Progress is passed on as it arrives; an error of the build is raised here as the child raised it.
     """
@@ -108,17 +108,14 @@ def _build(config: IndexConfig, messages: IO[bytes]) -> None:
 
 
 def _build_here(config: IndexConfig, embedder: Embedder, progress: Progress) -> BuildReport:
-    """The build the engine would run in its own thread: in index_dir, or in the database (connected here)."""
-    if not config.uses_database:
-        return build_index(config, embedder, progress)
-    from index.store.postgres.build import build_in_database
-    from index.store.postgres.database import Database
+    """The build the engine would run in its own thread, in the store the configuration names (connected here)."""
+    from index.store.base import open_store
 
-    database = Database.from_config(config)
+    store = open_store(config, embedder)
     try:
-        return build_in_database(config, embedder, database.store(), progress)
+        return store.build(progress)
     finally:
-        database.close()
+        store.close()
 
 
 def _portable(error: BaseException) -> BaseException:

@@ -29,7 +29,8 @@ K1 = 1.5
 B = 0.75
 
 
-def _tokenizer() -> bm25s.tokenization.Tokenizer:
+def new_tokenizer() -> bm25s.tokenization.Tokenizer:
+    """A fresh BM25 tokenizer: English stemming and stop words, as every index uses."""
     return bm25s.tokenization.Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
 
 
@@ -43,7 +44,7 @@ def stems(texts: Sequence[str]) -> list[list[str]]:
 
     A text without any such word is `[""]`: bm25s indexes it as one empty term, so it is one term long.
     """
-    tokenizer = _tokenizer()
+    tokenizer = new_tokenizer()
     ids = tokenizer.tokenize(list(texts), return_as="ids", update_vocab=True, show_progress=False)
     stem_of = {sid: stem for stem, sid in tokenizer.stem_to_sid.items()}
     return [[stem_of[i] for i in row] for row in ids]
@@ -72,7 +73,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         """Index passages; ids are positions in `texts`."""
-        tokenizer = _tokenizer()
+        tokenizer = new_tokenizer()
         ids = tokenizer.tokenize(list(texts), return_as="ids", update_vocab=True, show_progress=False)
         retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(ids, show_progress=False)
@@ -88,7 +89,7 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         """Read an index written by `save`."""
         retriever = bm25s.BM25.load(str(folder), mmap=False)
-        tokenizer = _tokenizer()
+        tokenizer = new_tokenizer()
         tokenizer.load_vocab(str(folder))
         return cls(retriever, tokenizer)
 

@@ -8,11 +8,12 @@ names them, and mypy checks that both fit.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from index.articles.chunking import Chunk
+from index.store.manifest import BuiltWith, Manifest
 from index.types import ArticleInfo
 
 
@@ -77,3 +78,23 @@ class SearchableIndex(Protocol):
     def article(self, chunk_id: int) -> ArticleInfo:
         """The article a passage belongs to."""
         ...
+
+
+class StoreSnapshot(SearchableIndex, Protocol):
+    """One corpus's index as a store serves it: what a question searches, and what it was built from."""
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the index holds and was built with (with the database: one query, made on first use)."""
+        ...
+
+    @property
+    def built_with(self) -> BuiltWith:
+        """The model, backend and settings it was built with (cheap: no article list read)."""
+        ...
+
+    @property
+    def extracted(self) -> Mapping[str, str]:
+        """The extracted text of HTML and PDF articles, by source: what their offsets refer to."""
+        ...
+

@@ -28,10 +28,9 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -39,51 +38,11 @@ from index.articles.chunking import Chunk
 from index.errors import IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.store.embedded.dense import DenseIndex
 from index.store.lexical import LexicalIndex
-from index.types import ArticleInfo, SkippedFile
+from index.store.manifest import BuiltWith, Manifest
+from index.types import ArticleInfo
 
-FORMAT_VERSION = 1
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What an index was built from and with."""
-
-    model: str
-    backend: str  # how the model ran; questions must be embedded the same way
-    dimension: int
-    settings: dict[str, Any]
-    built_at: str
-    versions: dict[str, str]
-    articles: tuple[ArticleInfo, ...]
-    skipped: tuple[SkippedFile, ...]
-    chunks: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The manifest as written to manifest.json."""
-        return {
-            "format": FORMAT_VERSION, "model": self.model, "backend": self.backend,
-            "dimension": self.dimension,
-            "settings": self.settings, "built_at": self.built_at, "versions": self.versions,
-            "chunks": self.chunks,
-            "articles": [a.__dict__ for a in self.articles],
-            "skipped": [s.__dict__ for s in self.skipped],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
-        """Read a manifest; raises KeyError/TypeError on a malformed one."""
-        if data.get("format") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"the index was written in format {data.get('format')}, this version reads {FORMAT_VERSION}")
-        return cls(
-            model=data["model"], backend=data.get("backend", "torch"), dimension=int(data["dimension"]),
-            settings=dict(data["settings"]),
-            built_at=data["built_at"], versions=dict(data["versions"]), chunks=int(data["chunks"]),
-            articles=tuple(ArticleInfo(**a) for a in data["articles"]),
-            skipped=tuple(SkippedFile(**s) for s in data["skipped"]),
-        )
 
 
 class Snapshot:
@@ -123,6 +82,11 @@ class Snapshot:
 
     def __len__(self) -> int:
         return self.manifest.chunks
+
+    @property
+    def built_with(self) -> BuiltWith:
+        """The model, backend and settings the index was built with."""
+        return self.manifest.built_with
 
     def article(self, chunk_id: int) -> ArticleInfo:
         """The article a chunk belongs to."""

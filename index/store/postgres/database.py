@@ -15,7 +15,7 @@ from index.config import IndexConfig, redact_url
 from index.errors import IndexDatabaseError
 
 if TYPE_CHECKING:
-    from index.store.embedded.generations import Manifest
+    from index.store.manifest import Manifest
     from index.store.postgres.store import PgStore
 
 # Connections a process holds at most: one per question answered at once (bot/worker.py answers

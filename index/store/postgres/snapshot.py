@@ -28,9 +28,8 @@ import numpy as np
 import psycopg
 
 from index.articles.chunking import Chunk
-from index.errors import IndexMismatchError
-from index.store.embedded.generations import Manifest
 from index.store.lexical import K1, B, best_passages, stems
+from index.store.manifest import BuiltWith, Manifest
 from index.store.postgres.postings import Postings, unpacked
 from index.types import ArticleInfo, SkippedFile
 
@@ -94,21 +93,10 @@ class PgSnapshot:
                         versions=dict(self._versions), articles=articles,
                         skipped=tuple(SkippedFile(**s) for s in self._skipped), chunks=len(self))
 
-    def check(self, *, model: str, backend: str, settings: dict[str, Any]) -> None:
-        """Raise IndexMismatchError unless the corpus was built with this model, backend and chunking settings."""
-        where = f"the index of {corpus_name(self.corpus)} in the {self.where}"
-        if self._model != model:
-            raise IndexMismatchError(
-                f"{where} was built with model {self._model!r} but the configuration names {model!r}; "
-                "run `articlebot index` to rebuild it")
-        if self._backend != backend:
-            raise IndexMismatchError(
-                f"{where} was embedded with backend {self._backend!r} but the configuration names {backend!r}; "
-                "run `articlebot index` to rebuild it")
-        if self._settings != settings:
-            raise IndexMismatchError(
-                f"{where} was built with other chunking settings ({self._settings}); "
-                "run `articlebot index` to rebuild it")
+    @property
+    def built_with(self) -> BuiltWith:
+        """The model, backend and settings the corpus was built with (no query: the generation's row has them)."""
+        return BuiltWith(self._model, self._backend, dict(self._settings))
 
     def article(self, chunk_id: int) -> ArticleInfo:
         """The article a chunk belongs to."""

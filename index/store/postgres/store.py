@@ -48,8 +48,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from index.articles.chunking import Chunk
 from index.errors import IndexDatabaseError, IndexMismatchError, IndexMissingError, ReindexInProgressError
-from index.store.embedded.generations import Manifest, Snapshot
+from index.store.embedded.generations import Snapshot
 from index.store.lexical import passage_text, stems
+from index.store.manifest import Manifest
 from index.store.postgres.postings import BLOCK_BITS, Block, pack, without
 from index.store.postgres.schema import describe, ensure_dimension, open_connection, prepare, scrub
 from index.store.postgres.snapshot import PgSnapshot, corpus_name
@@ -57,8 +58,6 @@ from index.types import ArticleInfo, SkippedFile
 
 log = logging.getLogger(__name__)
 
-# Where index/config.py is to read `[index] database_url` from when it is not in the file.
-ENVIRONMENT_URL = "ARTICLEBOT_DATABASE_URL"
 # Passages written per transaction into a generation that no reader sees yet.
 WRITE_BATCH = 2000
 # A namespace for the advisory locks of builds (one per corpus), apart from other programs' locks.

@@ -1,0 +1,88 @@
+"""What an index was built from and with, and whether a configuration can read it or build on it.
+
+Both stores keep the same manifest: the embedded one as manifest.json in a generation folder
+(index/store/embedded/generations.py), PostgreSQL in the generations table (index/store/postgres/).
+`BuiltWith` is the part that decides whether an index fits a configuration: the model, how it ran
+(backend) and the chunking settings. Questions refuse an index built otherwise
+(`check_built_with`), and a build starts from scratch instead of reusing its vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from index.errors import IndexMismatchError
+from index.types import ArticleInfo, SkippedFile
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BuiltWith:
+    """What decides whether an index's vectors and passages fit a configuration."""
+
+    model: str
+    backend: str  # how the model ran; questions must be embedded the same way
+    settings: dict[str, Any]  # chunking and reading settings (index/store/build.py `chunk_settings`)
+
+
+def check_built_with(index: BuiltWith, wanted: BuiltWith, where: str) -> None:
+    """Raise IndexMismatchError, saying what differs, unless the index at `where` was built as `wanted`."""
+    if index.model != wanted.model:
+        raise IndexMismatchError(
+            f"{where} was built with model {index.model!r} but the configuration names {wanted.model!r}; "
+            "run `articlebot index` to rebuild it")
+    if index.backend != wanted.backend:
+        raise IndexMismatchError(
+            f"{where} was embedded with backend {index.backend!r} but the configuration names "
+            f"{wanted.backend!r}; run `articlebot index` to rebuild it")
+    if index.settings != wanted.settings:
+        raise IndexMismatchError(
+            f"{where} was built with other chunking settings ({index.settings}); "
+            "run `articlebot index` to rebuild it")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index was built from and with."""
+
+    model: str
+    backend: str  # how the model ran; questions must be embedded the same way
+    dimension: int
+    settings: dict[str, Any]
+    built_at: str
+    versions: dict[str, str]
+    articles: tuple[ArticleInfo, ...]
+    skipped: tuple[SkippedFile, ...]
+    chunks: int
+
+    @property
+    def built_with(self) -> BuiltWith:
+        """The model, backend and settings the index was built with."""
+        return BuiltWith(self.model, self.backend, self.settings)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as written to manifest.json."""
+        return {
+            "format": FORMAT_VERSION, "model": self.model, "backend": self.backend,
+            "dimension": self.dimension,
+            "settings": self.settings, "built_at": self.built_at, "versions": self.versions,
+            "chunks": self.chunks,
+            "articles": [a.__dict__ for a in self.articles],
+            "skipped": [s.__dict__ for s in self.skipped],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Read a manifest; raises KeyError/TypeError on a malformed one."""
+        if data.get("format") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"the index was written in format {data.get('format')}, this version reads {FORMAT_VERSION}")
+        return cls(
+            model=data["model"], backend=data.get("backend", "torch"), dimension=int(data["dimension"]),
+            settings=dict(data["settings"]),
+            built_at=data["built_at"], versions=dict(data["versions"]), chunks=int(data["chunks"]),
+            articles=tuple(ArticleInfo(**a) for a in data["articles"]),
+            skipped=tuple(SkippedFile(**s) for s in data["skipped"]),
+        )
