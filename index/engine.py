@@ -235,7 +235,7 @@ class Engine:
             return article.text, []
         repeated = self.store.repeated_on(source)
         return article.text, [w for p in article.paragraphs
-                              for w in left_out(article.text, p.span, repeated=repeated)]
+                              for w in left_out(article.text, p.span, repeated=repeated, title=article.title)]
 
     def locate(self, answer: Answer) -> Answer:
         """The answer with each citation's line in its article's text (blocks: reads articles not read lately).

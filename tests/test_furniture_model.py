@@ -85,3 +85,10 @@ def test_a_sentence_broken_by_a_run_of_spaces_and_a_markdown_heading_are_not_cut
     page = ("# Super Bowl 50\n\n"
             "A subroutine may be called a procedure.  The generic term  callable unit is sometimes used.")
     assert _cut(page) == []
+
+
+def test_the_article_title_line_is_never_taken_for_a_headline() -> None:
+    page = "Brellin harbour reopens\n\nThe town council of Brellin met on Monday to mark the end of the works."
+    assert _cut(page) == ["Brellin harbour reopens"]  # alone, it is shaped like a related story's headline
+    found = [w for p in paragraphs(page) for w in left_out(page, p, title="Brellin harbour reopens")]
+    assert found == []

@@ -54,7 +54,8 @@ def chunk_article(article: Article, count_tokens: CountTokens, *, max_tokens: in
     budget = max(8, max_tokens - count_tokens([embedding_prefix(article.title)])[0])
     pieces: list[_Piece] = []
     for paragraph in article.paragraphs:
-        kept_spans = article_spans(text, paragraph.span, repeated=repeated) if skip_furniture else [paragraph.span]
+        kept_spans = (article_spans(text, paragraph.span, repeated=repeated, title=article.title) if skip_furniture
+                      else [paragraph.span])
         for kept in kept_spans:  # site furniture left out (index/articles/furniture.py)
             spans = [kept]
             # A span far longer than any window is cut between sentences without counting it whole first:

@@ -167,14 +167,17 @@ def units(text: str, within: Span) -> list[Span]:
 
 
 def judge(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), learned: bool = True,
-          rules: bool = True, model: furniture_model.FurnitureModel | None = None) -> list[Judged]:
+          rules: bool = True, model: furniture_model.FurnitureModel | None = None, title: str | None = None
+          ) -> list[Judged]:
     """The parts of `within`, in order, each with why it is left out (None: it is the article's).
 
     `repeated` holds the repetition keys (index/articles/repetition.py) of lines that recur on enough
     pages of the article's site; `learned` adds the classifier (index/articles/furniture_model.py, the
     shipped one unless `model` is given) to the rules. `rules=False` measures what the rest finds alone.
+    The classifier never judges the article's `title` line: it is shaped like a headline, and is the article's.
     """
-    judge_unit = _Judge(text, repeated, (model or furniture_model.default_model()) if learned else None, rules)
+    judge_unit = _Judge(text, repeated, (model or furniture_model.default_model()) if learned else None, rules,
+                        title.strip() if title else None)
     out: list[Judged] = []
     for sentence in sentences(text, within):
         for block, tabbed in _blocks(text, sentence):
@@ -185,10 +188,10 @@ def judge(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), le
     return out
 
 
-def article_spans(text: str, within: Span, *, repeated: frozenset[str] = frozenset(),
-                  learned: bool = True) -> list[Span]:
+def article_spans(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), learned: bool = True,
+                  title: str | None = None) -> list[Span]:
     """The runs of `within` left once furniture is taken out (all of it when there is none)."""
-    judged = judge(text, within, repeated=repeated, learned=learned)
+    judged = judge(text, within, repeated=repeated, learned=learned, title=title)
     if not any(why for _, why in judged):
         return [within]
     kept: list[Span] = []
@@ -208,21 +211,22 @@ def article_spans(text: str, within: Span, *, repeated: frozenset[str] = frozens
     return kept
 
 
-def left_out(text: str, within: Span, *, repeated: frozenset[str] = frozenset(),
-             learned: bool = True) -> list[LeftOut]:
+def left_out(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), learned: bool = True,
+             title: str | None = None) -> list[LeftOut]:
     """What of `within` is left out as furniture, and why."""
-    return [why for _, why in judge(text, within, repeated=repeated, learned=learned) if why]
+    return [why for _, why in judge(text, within, repeated=repeated, learned=learned, title=title) if why]
 
 
 class _Judge:
     """Judges one unit: the rules first (precise where they apply), then repetition, then the classifier."""
 
     def __init__(self, text: str, repeated: frozenset[str], model: furniture_model.FurnitureModel | None,
-                 rules: bool) -> None:
+                 rules: bool, title: str | None) -> None:
         self.text = text
         self.repeated = repeated
         self.model = model
         self.rules = rules
+        self.title = title
 
     def __call__(self, block: Span) -> list[Judged]:
         """The parts of one unit, each with why it is furniture; what is left of a unit is judged again."""
@@ -237,7 +241,7 @@ class _Judge:
             return found
         if self.repeated and repetition.key(unit) in self.repeated:
             return [(block, LeftOut(block, "repeated on the site"))]
-        if self.model is None:
+        if self.model is None or unit == self.title:
             return [(block, None)]
         score = self.model.score(text, block)
         if score >= self.model.unit_threshold:
