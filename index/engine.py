@@ -27,12 +27,14 @@ from index.answering.retrieval import search
 from index.articles.corpus import CorpusFile, article_path, decode, read_article
 from index.articles.furniture import LeftOut, left_out
 from index.articles.lines import ArticleLines
+from index.articles.repetition import for_page
 from index.config import Config
 from index.embedders import Embedder, make_embedder
 from index.errors import QuestionError, ReindexInProgressError
 from index.store.base import Store, open_store
 from index.store.build_process import build_in_subprocess
 from index.store.manifest import Manifest
+from index.store.repetition_counts import lines_of
 from index.store.searchable import StoreSnapshot
 from index.types import Answer, ArticleInfo, BuildProgress, BuildReport, IndexStatus
 
@@ -233,7 +235,7 @@ class Engine:
         article = read_article(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data))
         if not self.config.index.skip_furniture:
             return article.text, []
-        repeated = self.store.repeated_on(source)
+        repeated = for_page(lines_of(article), self.store.repeated_on(source))
         return article.text, [w for p in article.paragraphs
                               for w in left_out(article.text, p.span, repeated=repeated, title=article.title)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.articles.repetition import RepetitionCounts, key, normalise, page_keys, site_of
+from index.articles.repetition import RepetitionCounts, for_page, key, normalise, page_keys, site_of
 
 TOPIC = "Topic:Tennis"
 PROMPT = "Spotted an error?  Tell the desk and we will fix it"
@@ -72,3 +72,12 @@ def test_site_is_the_url_host_or_the_folder() -> None:
 def test_a_threshold_below_two_is_refused() -> None:
     with pytest.raises(ValueError, match="use 2 or more"):
         RepetitionCounts(threshold=1)
+
+
+def test_a_page_whose_repeated_lines_are_most_of_it_is_a_copy_and_keeps_them() -> None:
+    story = ["The minister resigned on Monday after a week of pressure from her own party.",
+             "Her successor will be named by Friday, officials said."]
+    repeated = page_keys([*story, TOPIC])
+    assert for_page([*story, TOPIC], repeated) == frozenset()  # the same story saved three times: kept
+    page = ["Rain stopped play at Lord's with England on 120 for 6 after tea on the second day.", TOPIC]
+    assert for_page(page, repeated) == repeated  # a tag on a page of its own: left out

@@ -31,6 +31,8 @@ _DIGITS = re.compile(r"\d+")
 # numbers alone, but so do a site's templated sentences ("The Sensex closed at 81,204 on Monday"), which
 # are the article's.
 _FOLD_DIGITS_WORDS = 6
+# Repeated lines covering more than this share of a page's characters make it a copy, not furniture.
+_MOST_OF_A_PAGE = 0.5
 # Shorter than this (after normalising) a line is too common to say anything: "Yes.", "2.", "—".
 _MIN_CHARS = 4
 
@@ -53,6 +55,20 @@ def key(line: str) -> str:
 def page_keys(lines: Iterable[str]) -> frozenset[str]:
     """The distinct keys of one page's lines (a line printed twice on one page counts once)."""
     return frozenset(k for k in map(key, lines) if k)
+
+
+def for_page(lines: list[str], repeated: frozenset[str]) -> frozenset[str]:
+    """The repeated keys to leave out of one page: none when they would take most of its text.
+
+    A site's furniture is a small part of each page. Lines repeated over more than half of a page's
+    characters mean the page is a copy (the same article saved again, a syndicated story), and leaving
+    them out would empty it: its text is kept, and copies are not this module's business.
+    """
+    if not repeated:
+        return repeated
+    total = sum(len(line) for line in lines)
+    covered = sum(len(line) for line in lines if key(line) in repeated)
+    return repeated if covered <= _MOST_OF_A_PAGE * total else frozenset()
 
 
 def site_of(url: str | None, source: str) -> str:

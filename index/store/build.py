@@ -209,8 +209,9 @@ def prepare(config: IndexConfig, embedder: Embedder, files: list[CorpusFile], sk
             got = read.get(file.source)
             if isinstance(got, ArticleSkipped):
                 raise got
-            prepared.fresh.append(read_fresh(file, config, embedder, article=got,
-                                             repeated=counts.repeated_on(file.source) if counts else frozenset()))
+            article = got if got is not None or counts is None else read_article(file)
+            repeated = repetition_counts.repeated_in(article, counts) if counts and article else frozenset()
+            prepared.fresh.append(read_fresh(file, config, embedder, article=article, repeated=repeated))
         except ArticleSkipped as e:
             work.skipped.append(SkippedFile(file.source, str(e), file.sha256))
     if not prepared.fresh and not work.kept:

@@ -16,15 +16,27 @@ from pathlib import Path
 
 from index.articles.corpus import Article
 from index.articles.furniture import units
-from index.articles.repetition import VERSION, RepetitionCounts, page_keys, site_of
+from index.articles.repetition import VERSION, RepetitionCounts, for_page, page_keys, site_of
 
 FILE = "repetition.json"
 
 
 def article_keys(article: Article) -> frozenset[str]:
     """The keys of an article's lines (the units furniture is judged by, in its prose paragraphs)."""
+    return page_keys(lines_of(article))
+
+
+def repeated_in(article: Article, counts: RepetitionCounts) -> frozenset[str]:
+    """The keys of the article's lines to leave out as repeated on its site (none for a page that is a copy)."""
+    if article.source not in counts.pages:
+        return frozenset()
+    return for_page(lines_of(article), counts.repeated_on(article.source))
+
+
+def lines_of(article: Article) -> list[str]:
+    """An article's lines as repetition counts them."""
     text = article.text
-    return page_keys(text[u.start:u.end] for p in article.paragraphs for u in units(text, p.span))
+    return [text[u.start:u.end] for p in article.paragraphs for u in units(text, p.span)]
 
 
 def load(folder: Path | None) -> RepetitionCounts | None:
