@@ -63,6 +63,13 @@ class Store(Protocol):
         """Whether this host serves the index as it stands without building it (no corpus folder here)."""
         ...
 
+    def check(self) -> list[str]:
+        """Verify the live index whole (`articlebot index --check`): what is damaged, or nothing.
+
+        Raises IndexMissingError when there is none.
+        """
+        ...
+
     def drop(self) -> None:
         """Remove this corpus's index entirely (a temporary corpus, such as an evaluation's)."""
         ...

@@ -42,8 +42,11 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         previous = _reusable(config, embedder)
         prepared = prepare(config, embedder, files, skipped, previous.manifest if previous else None, notify)
         if previous is not None and prepared.work.nothing_to_do:
-            remove_stale_generations(config.index_dir)
-            return prepared.unchanged(len(previous))
+            if previous.manifest.files:
+                remove_stale_generations(config.index_dir)
+                return prepared.unchanged(len(previous))
+            # Written before checksums (format 1): rewritten once with them, its passages and vectors copied.
+            log.info("rewriting the index with checksums (index format 2); nothing is embedded again")
         notify(BuildProgress("writing", 0, 1))
         _write(config, embedder, prepared, previous)
         notify(BuildProgress("writing", 1, 1))
@@ -95,7 +98,7 @@ def _write(config: IndexConfig, embedder: Embedder, prepared: Prepared, previous
 def _reusable(config: IndexConfig, embedder: Embedder) -> Snapshot | None:
     """The live index if its vectors can be reused; None when missing, damaged or built otherwise."""
     try:
-        previous = load_snapshot(config.index_dir)
+        previous = load_snapshot(config.index_dir, full_check=True)  # never copy damaged vectors
     except ArticlebotError as e:
         log.info("building from scratch: %s", e)
         return None
