@@ -533,7 +533,7 @@ def _sources(config: Config, _args: argparse.Namespace) -> int:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from index import evaluate, format_report
+    from index.evaluate import evaluate, format_report  # the module, not index.evaluate the name
 
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
