@@ -194,7 +194,8 @@ def bench_backends(work: Path, stuff, runs: int, questions: int, quality: bool) 
     import numpy as np
     from synthetic import EVAL
 
-    from index import evaluate, make_embedder
+    from index import make_embedder
+    from index.evaluate import evaluate
 
     # Passages that fill the model's window: real sentences joined until they reach 254 word pieces.
     counter = make_embedder(make_config(work, work / "unused").index)

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", "Build or update the index of the corpus folder (only changed articles are embedded).",
                     "articlebot index --corpus corpus/")
     index.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
+    index.add_argument("--check", action="store_true",
+                       help="verify the index's files against their checksums instead of building (exit 1 if damaged)")
 
     add = command("add", "Add articles to the corpus folder and index them: web pages by link (fetched, their main "
                   "text kept as Markdown) or local .txt, .md, .html and .pdf files (copied).",
@@ -220,7 +222,17 @@ def _engine(config: Config) -> Engine:
     return Engine.from_config(config)
 
 
-def _index(config: Config, _args: argparse.Namespace) -> int:
+def _index(config: Config, args: argparse.Namespace) -> int:
+    if args.check:
+        with _engine(config) as engine:
+            problems = engine.store.check()
+            where = engine.where
+        if problems:
+            print(f"articlebot: the index in {where} is damaged:", *(f"  {p}" for p in problems),
+                  "run `articlebot index` to rebuild it", sep="\n", file=sys.stderr)
+            return 1
+        print(f"index OK: {where}")
+        return 0
     print_report(_rebuild(config), sys.stdout)
     return 0
 
@@ -539,7 +551,7 @@ def _sources(config: Config, _args: argparse.Namespace) -> int:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from index import evaluate, format_report
+    from index.evaluate import evaluate, format_report  # the module, not index.evaluate the name
 
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:

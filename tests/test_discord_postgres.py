@@ -14,7 +14,7 @@ import pytest
 from discord_fixtures import ask
 from fakediscord import ADMINISTRATOR, FakeDiscord
 
-import index.engine
+import index.store.postgres.corpus
 from bot import render
 from index.embedders import Embedder
 from index.engine import Engine
@@ -75,7 +75,7 @@ async def test_each_server_reads_and_writes_its_own_corpus_in_the_database(
 
 async def test_a_server_indexed_by_another_process_is_answered_without_a_restart(
         pg_engine: Engine, start_bot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index.engine, "_MISSING_FOR", 0.0)
+    monkeypatch.setattr(index.store.postgres.corpus, "_MISSING_FOR", 0.0)
     newcomer = tmp_path / "corpora" / "newcomer"  # configured, no folder yet: nothing to index
     bot = await start_bot(pg_engine, servers=2, share_corpus=False,
                           corpora=lambda fake: {fake.guild_ids[0]: newcomer})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_every_public_name_is_listed_and_resolves() -> None:
     assert set(index.__all__) == {"LOG_FORMAT", *index._PUBLIC}
+    for module in set(index._PUBLIC.values()):  # a submodule once imported must not hide a public name
+        importlib.import_module(module)
     for name in index.__all__:
         value = getattr(index, name)
         assert getattr(value, "__name__", name) == name or name == "LOG_FORMAT"

@@ -67,6 +67,13 @@ class Store(Protocol):
         """The keys of an article's lines repeated on its site, as its last build counted them (furniture, #36)."""
         ...
 
+    def check(self) -> list[str]:
+        """Verify the live index whole (`articlebot index --check`): what is damaged, or nothing.
+
+        Raises IndexMissingError when there is none.
+        """
+        ...
+
     def drop(self) -> None:
         """Remove this corpus's index entirely (a temporary corpus, such as an evaluation's)."""
         ...

@@ -9,13 +9,25 @@ Both stores keep the same manifest: the embedded one as manifest.json in a gener
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from index.errors import IndexMismatchError
 from index.types import ArticleInfo, SkippedFile
 
-FORMAT_VERSION = 1
+# Format 2 adds `files`: each file of a generation with its size and SHA-256, checked when it is
+# opened (index/store/embedded/generations.py). Format 1 (no checksums) is still read; the next
+# build writes format 2.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+
+
+@dataclass(frozen=True)
+class FileSum:
+    """One file of a generation as written: its size in bytes and its SHA-256."""
+
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,9 @@ class Manifest:
     articles: tuple[ArticleInfo, ...]
     skipped: tuple[SkippedFile, ...]
     chunks: int
+    # The generation's files (path relative to its folder) as written; empty for a format-1 index
+    # and in PostgreSQL, which checks its own pages.
+    files: dict[str, FileSum] = field(default_factory=dict)
 
     @property
     def built_with(self) -> BuiltWith:
@@ -71,18 +86,21 @@ class Manifest:
             "chunks": self.chunks,
             "articles": [a.__dict__ for a in self.articles],
             "skipped": [s.__dict__ for s in self.skipped],
+            "files": {name: {"size": f.size, "sha256": f.sha256} for name, f in sorted(self.files.items())},
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         """Read a manifest; raises KeyError/TypeError on a malformed one."""
-        if data.get("format") != FORMAT_VERSION:
+        if data.get("format") not in READABLE_FORMATS:
             raise IndexMismatchError(
-                f"the index was written in format {data.get('format')}, this version reads {FORMAT_VERSION}")
+                f"the index was written in format {data.get('format')}, this version reads formats "
+                f"{', '.join(map(str, READABLE_FORMATS))}")
         return cls(
             model=data["model"], backend=data.get("backend", "torch"), dimension=int(data["dimension"]),
             settings=dict(data["settings"]),
             built_at=data["built_at"], versions=dict(data["versions"]), chunks=int(data["chunks"]),
             articles=tuple(ArticleInfo(**a) for a in data["articles"]),
             skipped=tuple(SkippedFile(**s) for s in data["skipped"]),
+            files={name: FileSum(int(f["size"]), str(f["sha256"])) for name, f in data.get("files", {}).items()},
         )

@@ -4,14 +4,13 @@ Each generation folder of the embedded index holds `repetition.json`: for every 
 keys of its lines (8-byte hashes, about 17 bytes a line). A build loads the live generation's, adds and
 removes the pages that changed, and chunks again, besides the new and changed pages, exactly the kept
 pages whose repeated lines changed (a line that now reaches the threshold, or falls below it).
-A live generation without the file (built before it existed, or a crash between writing and publishing)
-is not trusted: the build starts from scratch.
+It is written with the generation and checksummed in its manifest. A live generation without it (built
+before it existed) is not trusted: the build starts from scratch.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from index.articles.corpus import Article
@@ -53,15 +52,11 @@ def load(folder: Path | None) -> RepetitionCounts | None:
                                        threshold=data["threshold"])
 
 
-def save(folder: Path, counts: RepetitionCounts) -> None:
-    """Write the counts into a generation folder (before it is published)."""
+def dumps(counts: RepetitionCounts) -> bytes:
+    """The counts as the generation file holds them."""
     data = {"version": VERSION, "threshold": counts.threshold,
             "pages": {s: [site, sorted(keys)] for s, (site, keys) in sorted(counts.pages.items())}}
-    path = folder / FILE
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
 def update(counts: RepetitionCounts, fresh: dict[str, Article], removed: tuple[str, ...],

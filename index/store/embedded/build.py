@@ -50,8 +50,11 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         prepared = prepare(config, embedder, files, skipped, previous.manifest if previous else None, notify,
                            counts=counts)
         if previous is not None and prepared.work.nothing_to_do:
-            remove_stale_generations(config.index_dir)
-            return prepared.unchanged(len(previous))
+            if previous.manifest.files:
+                remove_stale_generations(config.index_dir)
+                return prepared.unchanged(len(previous))
+            # Written before checksums (format 1): rewritten once with them, its passages and vectors copied.
+            log.info("rewriting the index with checksums (index format 2); nothing is embedded again")
         notify(BuildProgress("writing", 0, 1))
         _write(config, embedder, prepared, previous, counts)
         notify(BuildProgress("writing", 1, 1))
@@ -97,16 +100,16 @@ def _write(config: IndexConfig, embedder: Embedder, prepared: Prepared, previous
         articles=tuple(infos), skipped=tuple(prepared.skipped), chunks=len(all_chunks),
     )
     dense = DenseIndex.build(matrix, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
-    folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted, dense)
-    if counts is not None:
-        repetition_counts.save(folder, counts)  # before publishing: a live generation always has its counts
+    more = {repetition_counts.FILE: repetition_counts.dumps(counts)} if counts is not None else None
+    folder = write_generation(config.index_dir, manifest, all_chunks, numbers, matrix, lexical, extracted, dense,
+                              more=more)
     publish(config.index_dir, folder)
 
 
 def _reusable(config: IndexConfig, embedder: Embedder) -> Snapshot | None:
     """The live index if its vectors can be reused; None when missing, damaged or built otherwise."""
     try:
-        previous = load_snapshot(config.index_dir)
+        previous = load_snapshot(config.index_dir, full_check=True)  # never copy damaged vectors
     except ArticlebotError as e:
         log.info("building from scratch: %s", e)
         return None

@@ -11,7 +11,13 @@ Layout of the index directory:
         dense.faiss       the HNSW graph, only for indexes above `index.approximate_above` chunks
         lexical/          the BM25 index
         extracted.json    extracted text of HTML articles (what their offsets refer to)
+        (manifest.json lists every other file with its size and SHA-256: format 2)
     .lock                 held while a build writes
+
+Opening a generation checks every file's size, and the SHA-256 of all but the two large ones
+(vectors.npy, dense.faiss); those are hashed when a build is about to reuse the generation and by
+`articlebot index --check`. A damaged generation is refused with a message that says to rebuild,
+and a build then starts from scratch instead of copying damaged passages or vectors.
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a
 reader either sees the old index or the new one, never half of one; a build killed midway leaves
@@ -21,6 +27,7 @@ an orphan folder that the next build removes.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -28,9 +35,10 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -38,7 +46,7 @@ from index.articles.chunking import Chunk
 from index.errors import IndexMismatchError, IndexMissingError, ReindexInProgressError
 from index.store.embedded.dense import DenseIndex
 from index.store.lexical import LexicalIndex
-from index.store.manifest import BuiltWith, Manifest
+from index.store.manifest import BuiltWith, FileSum, Manifest
 from index.types import ArticleInfo
 
 _CURRENT = "CURRENT"
@@ -136,15 +144,60 @@ def read_manifest(index_dir: Path) -> Manifest:
         ) from None
 
 
-def load_snapshot(index_dir: Path, *, ef_search: int | None = None, warm: bool = False) -> Snapshot:
+# Files hashed only when a build reuses a generation and by `articlebot index --check`: the vectors
+# (1.5 GB at a million passages) and the HNSW graph. Every other file is hashed on each open.
+LARGE_FILES = frozenset({"vectors.npy", "dense.faiss"})
+
+
+def verify(folder: Path, manifest: Manifest, *, full: bool = False) -> list[str]:
+    """What is wrong with a generation's files against its manifest: missing, resized or changed ones.
+
+    Sizes always; SHA-256 of every file but LARGE_FILES, and of those too with `full`. An empty
+    list for a sound generation (and for a format-1 one, which records no checksums).
+    """
+    problems = []
+    for name, expected in sorted(manifest.files.items()):
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            problems.append(f"{name} is missing")
+            continue
+        if size != expected.size:
+            problems.append(f"{name} has {size:,} bytes, not the {expected.size:,} written")
+        elif (full or name not in LARGE_FILES) and _sha256(path) != expected.sha256:
+            problems.append(f"{name} does not hold the bytes written (its checksum differs)")
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_sums(folder: Path) -> dict[str, FileSum]:
+    return {str(p.relative_to(folder)): FileSum(p.stat().st_size, _sha256(p))
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != _MANIFEST}
+
+
+def load_snapshot(index_dir: Path, *, ef_search: int | None = None, warm: bool = False,
+                  full_check: bool = False) -> Snapshot:
     """Open the live index; raises IndexMissingError, or IndexMismatchError when it is damaged.
 
     `ef_search` overrides the HNSW search width saved with an approximate index; `warm` reads the
-    vector index now (to serve questions) instead of on first use (a build comparing hashes never needs it).
+    vector index now (to serve questions) instead of on first use (a build comparing hashes never needs it);
+    `full_check` hashes the large files too (see `verify`).
     """
     manifest = read_manifest(index_dir)
     folder = current_generation(index_dir)
     assert folder is not None
+    problems = verify(folder, manifest, full=full_check)
+    if problems:
+        raise IndexMismatchError(f"the index in {index_dir} is damaged ({'; '.join(problems[:3])}); "
+                                 "rebuild it with `articlebot index`")
     try:
         snapshot = Snapshot(folder, manifest, ef_search=ef_search)
         if warm:
@@ -165,8 +218,10 @@ def write_generation(
     lexical: LexicalIndex,
     extracted: dict[str, str],
     dense: DenseIndex | None = None,
+    more: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write a complete new generation folder (not yet live) and return it."""
+    """Write a complete new generation folder (not yet live) and return it; `more` holds other files by name
+    (the furniture repetition counts), checksummed with the rest."""
     folder = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     encoded = [c.text.encode("utf-8") for c in chunks]
@@ -187,7 +242,10 @@ def write_generation(
         dense.save(folder)
     lexical.save(folder / "lexical")
     (folder / "extracted.json").write_text(json.dumps(extracted, ensure_ascii=False), "utf-8")
-    # The manifest goes last: a folder without one was never finished.
+    for name, data in (more or {}).items():
+        (folder / name).write_bytes(data)
+    # The manifest goes last, with every other file's size and checksum: a folder without one was never finished.
+    manifest = replace(manifest, files=_file_sums(folder))
     (folder / _MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1), "utf-8")
     _fsync_tree(folder)
     return folder

@@ -20,7 +20,7 @@ from index.embedders import Embedder
 from index.store import repetition_counts
 from index.store.build import Progress, built_with
 from index.store.embedded.build import build_index
-from index.store.embedded.generations import Snapshot, current_generation, load_snapshot
+from index.store.embedded.generations import Snapshot, current_generation, load_snapshot, read_manifest, verify
 from index.store.manifest import check_built_with
 from index.types import BuildReport
 
@@ -104,6 +104,17 @@ class EmbeddedStore:
         """From the counts kept beside the live generation (none when it has none, or furniture is kept)."""
         counts = repetition_counts.load(current_generation(self.config.index_dir))
         return counts.repeated_on(source) if counts is not None and source in counts.pages else frozenset()
+
+    def check(self) -> list[str]:
+        """Every file of the live generation against the sizes and checksums its manifest records."""
+        index_dir = self.config.index_dir
+        manifest = read_manifest(index_dir)  # raises IndexMissingError, or IndexMismatchError when unreadable
+        folder = current_generation(index_dir)
+        assert folder is not None
+        if not manifest.files:
+            return ["it records no checksums (written before index format 2): run `articlebot index` once to "
+                    "rewrite it with them (nothing is embedded again)"]
+        return verify(folder, manifest, full=True)
 
     def drop(self) -> None:
         """Delete the index folder."""

@@ -110,6 +110,15 @@ class PostgresStore:
         """None: the index database does not count repeated lines yet (its chunk settings say so)."""
         return frozenset()
 
+    def check(self) -> list[str]:
+        """The corpus's generation is readable and its counts agree; PostgreSQL checks its own pages."""
+        with self.snapshot() as snapshot:
+            manifest = snapshot.manifest
+        listed = sum(a.chunks for a in manifest.articles)
+        if listed != manifest.chunks:
+            return [f"its articles list {listed:,} passages but it holds {manifest.chunks:,}"]
+        return []
+
     def drop(self) -> None:
         """Delete the corpus and all its generations from the database."""
         self._database.store().drop_corpus(self.config.corpus_key)
