@@ -83,18 +83,28 @@ def site_of(url: str | None, source: str) -> str:
 
 @dataclass
 class RepetitionCounts:
-    """How many pages of each site carry each line key, kept as pages are added and removed."""
+    """How many pages of each site carry each line key, kept as pages are added and removed.
+
+    Adding or removing a page costs the number of its keys, whatever the site's size: which other
+    pages it changes is known from `_holders`, the pages carrying each key still on `threshold` pages
+    or fewer (only such a key can cross the threshold). Judging what the whole site repeats at each
+    page (as this did at first) made a build of one folder of 33,000 pages run for hours.
+    """
 
     threshold: int = THRESHOLD
     pages: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # source -> (site, keys)
     _counts: dict[str, Counter[str]] = field(default_factory=dict)  # site -> key -> pages
+    _holders: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (site, key) -> pages, while few
 
     def __post_init__(self) -> None:
         if self.threshold < 2:
             raise ValueError(f"a repetition threshold of {self.threshold} would make every line furniture: "
                              "use 2 or more")
-        for site, keys in self.pages.values():
-            self._counts.setdefault(site, Counter()).update(keys)
+        for source, (site, keys) in self.pages.items():
+            counts = self._counts.setdefault(site, Counter())
+            for k in keys:
+                counts[k] += 1
+                self._hold(site, k, source, counts[k])
 
     @classmethod
     def from_pages(cls, pages: Mapping[str, tuple[str, Iterable[str]]], threshold: int = THRESHOLD
@@ -114,21 +124,60 @@ class RepetitionCounts:
 
     def add(self, source: str, site: str, keys: frozenset[str]) -> set[str]:
         """Add (or replace) a page; returns the other pages whose furniture changed and must be chunked again."""
-        old_site = self.pages[source][0] if source in self.pages else None
-        before = {s: self.repeated(s) for s in {site, old_site} if s is not None}
+        touched = self._keys_of(source) | {(site, k) for k in keys}
+        before = {t: self._is_repeated(t) for t in touched}
         self._drop(source)
-        self._counts.setdefault(site, Counter()).update(keys)
+        counts = self._counts.setdefault(site, Counter())
+        for k in keys:
+            counts[k] += 1
+            self._hold(site, k, source, counts[k])
         self.pages[source] = (site, keys)
-        return self._changed(before) - {source}
+        return self._flipped(before) - {source}
+
+    def update(self, pages: Mapping[str, tuple[str, frozenset[str]]], removed: Iterable[str],
+               kept: Iterable[str]) -> set[str]:
+        """Add the fresh pages (source -> (site, keys)), drop the removed ones; returns the kept pages whose
+        repeated lines changed."""
+        changed: set[str] = set()
+        for source in removed:
+            changed |= self.remove(source)
+        for source, (site, keys) in pages.items():
+            changed |= self.add(source, site, keys)
+        return changed & set(kept) - set(pages)
 
     def remove(self, source: str) -> set[str]:
         """Remove a page; returns the other pages whose furniture changed (a line of theirs is no longer repeated)."""
+        before = {t: self._is_repeated(t) for t in self._keys_of(source)}
+        self._drop(source)
+        return self._flipped(before) - {source}
+
+    def _keys_of(self, source: str) -> set[tuple[str, str]]:
         if source not in self.pages:
             return set()
-        site = self.pages[source][0]
-        before = {site: self.repeated(site)}
-        self._drop(source)
-        return self._changed(before)
+        site, keys = self.pages[source]
+        return {(site, k) for k in keys}
+
+    def _is_repeated(self, site_key: tuple[str, str]) -> bool:
+        site, k = site_key
+        return self._counts.get(site, Counter())[k] >= self.threshold
+
+    def _flipped(self, before: dict[tuple[str, str], bool]) -> set[str]:
+        """The pages carrying a key that became, or stopped being, furniture since `before`.
+
+        Such a key is now on `threshold` pages or one fewer, so `_holders` knows them.
+        """
+        changed: set[str] = set()
+        for site_key, was in before.items():
+            if self._is_repeated(site_key) != was:
+                changed |= self._holders.get(site_key, set())
+        return changed
+
+    def _hold(self, site: str, k: str, source: str, count: int) -> None:
+        """Note that `source` carries `k`, now on `count` pages (forgotten once it is on more than threshold)."""
+        if count <= self.threshold:
+            self._holders.setdefault((site, k), set()).add(source)
+        else:
+            self._holders.pop((site, k), None)
 
     def _drop(self, source: str) -> None:
         """Take a page's keys out of its site's counts."""
@@ -136,19 +185,20 @@ class RepetitionCounts:
             return
         site, keys = self.pages.pop(source)
         counts = self._counts[site]
-        counts.subtract(keys)
         for k in keys:
+            if counts[k] == self.threshold + 1:  # back to `threshold` pages: who they are, found once
+                self._holders[(site, k)] = self._pages_with(site, k)
+            counts[k] -= 1
+            holders = self._holders.get((site, k))
+            if holders is not None:
+                holders.discard(source)
+                if not holders:
+                    del self._holders[(site, k)]
             if counts[k] <= 0:
                 del counts[k]
         if not counts:
             del self._counts[site]
 
-    def _changed(self, before: dict[str, frozenset[str]]) -> set[str]:
-        """The pages holding a key that became, or stopped being, furniture on a site since `before`."""
-        return {s for site, was in before.items() for s in self._pages_with(site, set(was ^ self.repeated(site)))}
-
-    def _pages_with(self, site: str, keys: set[str]) -> set[str]:
-        """The pages of `site` that carry any of `keys`."""
-        if not keys:
-            return set()
-        return {s for s, (page_site, page) in self.pages.items() if page_site == site and not keys.isdisjoint(page)}
+    def _pages_with(self, site: str, k: str) -> set[str]:
+        """The pages of `site` that carry key `k` (reads every page: only when a key falls back to the threshold)."""
+        return {s for s, (page_site, page) in self.pages.items() if page_site == site and k in page}
