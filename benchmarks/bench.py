@@ -44,7 +44,7 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-_SECTION = re.compile(r"<!-- (\w+): begin -->.*?<!-- \1: end -->", re.DOTALL)
+_SECTION = re.compile(r"<!-- ([\w-]+): begin -->.*?<!-- \1: end -->", re.DOTALL)
 
 
 def replace_section(results: Path, begin: str, end: str, section: str) -> None:
@@ -134,7 +134,7 @@ def child_memory(index_dir: str, backend: str) -> None:
         out["opened"] = rss_mb() - out["base"]
         rng = np.random.default_rng(0)
         for _ in range(200):
-            vector = rng.standard_normal(snapshot.manifest.dimension).astype(np.float32)
+            vector = rng.standard_normal(snapshot.vectors.shape[1]).astype(np.float32)
             search(snapshot, "super bowl touchdown university", vector / np.linalg.norm(vector), 10)
         out["after_questions"] = rss_mb() - out["base"]
     print(json.dumps(out))
@@ -294,7 +294,7 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
             began = time.perf_counter()
             snapshot.lexical.search(question, CANDIDATES)
             parts["lexical"].append((time.perf_counter() - began) * 1000)
-        exact = DenseIndex.exact(np.asarray(snapshot.vectors))
+        exact = DenseIndex.exact(np.concatenate([np.asarray(s.vectors) for s in snapshot.segments]))
         recall, exact_ms = [], []
         for vector in vectors:
             began = time.perf_counter()
@@ -304,9 +304,10 @@ def bench_ask(work: Path, embedder, stuff, sizes: list[int], questions: int) -> 
             recall.append(len(set(truth.tolist()) & set(found.tolist())) / 10)
         del exact
         memory = run_child("memory", str(index_dir), "")
-        disk = sum(p.stat().st_size for p in snapshot.folder.rglob("*") if p.is_file()) / 1e6
+        disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) / 1e6
         rows.append({
-            "chunks": size, "approximate": snapshot.dense.approximate, "build": timings, "open_s": open_s,
+            "chunks": size, "approximate": any(s.dense is not None for s in snapshot.segments),
+            "build": timings, "open_s": open_s,
             "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
             "parts_p50": {k: percentile(v, 50) for k, v in parts.items()},
             "parts_p95": {k: percentile(v, 95) for k, v in parts.items()},

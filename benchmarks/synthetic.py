@@ -18,9 +18,8 @@ import numpy as np
 from index import ArticleInfo, IndexConfig
 from index.articles.chunking import Chunk
 from index.articles.text import paragraphs, sentences
-from index.store.embedded.dense import DenseIndex
-from index.store.embedded.generations import publish, write_generation
-from index.store.lexical import LexicalIndex, new_tokenizer
+from index.store.embedded.generations import SEGMENTS, publish, write_generation
+from index.store.embedded.segment import Segment, SegmentArticle, write_segment
 from index.store.manifest import Manifest
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
@@ -94,7 +93,7 @@ def realistic_vectors(picks: np.ndarray, sentence_vectors: np.ndarray, rng: np.r
 
 def write_index(config: IndexConfig, settings: dict[str, object], model: str, backend: str, chunks: int,
                 stuff: Material, *, per_article: int = 10, per_chunk: int = 3, seed: int = 0) -> dict[str, float]:
-    """Write and publish an index of `chunks` synthetic chunks directly (no embedding of texts).
+    """Write and publish an index of `chunks` synthetic chunks directly (no embedding of texts): one segment.
 
     Returns the seconds spent on each part of building it.
     """
@@ -108,41 +107,23 @@ def write_index(config: IndexConfig, settings: dict[str, object], model: str, ba
     vectors = realistic_vectors(picks, stuff.sentence_vectors, rng)
     timings["vectors"] = time.perf_counter() - began
 
-    articles = (chunks + per_article - 1) // per_article
-    titles = [f"Article {n}" for n in range(articles)]
     began = time.perf_counter()
-    # Tokenise each sentence and title once and assemble the chunks' term ids from them: the same
-    # index LexicalIndex.build would make from the texts, without stemming a million passages.
-    tokenizer = new_tokenizer()
-    sentence_ids = tokenizer.tokenize(pool, return_as="ids", update_vocab=True, show_progress=False)
-    title_ids = tokenizer.tokenize(titles, return_as="ids", update_vocab=True, show_progress=False)
-    article_of = np.arange(chunks) // per_article
-    corpus_ids = [title_ids[article_of[c]] + [t for s in picks[c] for t in sentence_ids[s]] for c in range(chunks)]
-    import bm25s
-
-    retriever = bm25s.BM25()
-    retriever.index(corpus_ids, show_progress=False)
-    lexical = LexicalIndex(retriever, tokenizer)
-    timings["bm25"] = time.perf_counter() - began
-
+    articles = []
+    for n, first in enumerate(range(0, chunks, per_article)):
+        source = f"article-{n:06d}.md"
+        texts = [" ".join(pool[s] for s in picks[c]) for c in range(first, min(chunks, first + per_article))]
+        info = ArticleInfo(source, f"Article {n}", None, None, None, hashlib.sha256(str(n).encode()).hexdigest(),
+                           len(texts))
+        articles.append(SegmentArticle(info, [Chunk(source, 0, len(t), p, t) for p, t in enumerate(texts)],
+                                       vectors[first:first + len(texts)]))
+    # The segment: its postings, its graph above approximate_above passages, its files.
+    name = write_segment(config.index_dir / SEGMENTS, articles, int(vectors.shape[1]),
+                         approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
+    timings["segment"] = time.perf_counter() - began
     began = time.perf_counter()
-    dense = DenseIndex.build(vectors, approximate_above=config.approximate_above, ef_search=config.hnsw_ef_search)
-    timings["dense"] = time.perf_counter() - began
-
-    began = time.perf_counter()
-    chunk_list = []
-    for c in range(chunks):
-        text = " ".join(pool[s] for s in picks[c])
-        source = f"article-{article_of[c]:06d}.md"
-        chunk_list.append(Chunk(source, 0, len(text), c % per_article, text))
-    infos = tuple(
-        ArticleInfo(f"article-{n:06d}.md", titles[n], None, None, None, hashlib.sha256(str(n).encode()).hexdigest(),
-                    min(per_article, chunks - n * per_article))
-        for n in range(articles))
     manifest = Manifest(model=model, backend=backend, dimension=int(vectors.shape[1]), settings=dict(settings),
-                        built_at="synthetic", versions={}, articles=infos, skipped=(), chunks=chunks)
-    folder = write_generation(config.index_dir, manifest, chunk_list, article_of.tolist(), vectors, lexical, {},
-                              dense)
+                        built_at="synthetic", versions={}, articles=(), skipped=(), chunks=chunks)
+    folder = write_generation(config.index_dir, manifest, [(Segment(config.index_dir / SEGMENTS / name), ())])
     publish(config.index_dir, folder)
     timings["write"] = time.perf_counter() - began
     return timings

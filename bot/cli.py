@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--corpus", type=Path, metavar="DIR", help="folder of articles (default: corpus/)")
     index.add_argument("--check", action="store_true",
                        help="verify the index's files against their checksums instead of building (exit 1 if damaged)")
+    index.add_argument("--reread", action="store_true",
+                       help="read every file again, even those found as they were when indexed "
+                            "(index.trust_file_times)")
 
     add = command("add", "Add articles to the corpus folder and index them: web pages by link (fetched, their main "
                   "text kept as Markdown) or local .txt, .md, .html and .pdf files (copied).",
@@ -233,6 +237,8 @@ def _index(config: Config, args: argparse.Namespace) -> int:
             return 1
         print(f"index OK: {where}")
         return 0
+    if args.reread:
+        config = replace(config, index=replace(config.index, trust_file_times=False))
     print_report(_rebuild(config), sys.stdout)
     return 0
 

@@ -58,6 +58,17 @@ class IndexConfig:
     approximate_above: int = 50_000
     # HNSW search width: higher finds more true neighbours and costs more time (at least 50 are fetched).
     hnsw_ef_search: int = 64
+    # The embedded index grows by segments (index/store/embedded/merging.py): when this many segments
+    # are of about the same size (within this factor of one another), a build merges them into one.
+    merge_factor: int = 10
+    # No merge makes a segment of more live passages than this (rebuilding a graph that big costs
+    # minutes); a full build writes one segment of any size.
+    max_merged_passages: int = 500_000
+    # A build does not read again a file it finds with the size and modification time it had when it
+    # was indexed (and last modified over a second before): at 100,000 files, reading and hashing
+    # them all took most of a build that changes one. false: read every file at every build (for
+    # file systems whose modification times cannot be trusted). `articlebot index --reread` once.
+    trust_file_times: bool = True
     # Leave site furniture of scraped pages (newsletter prompts, copyright lines, tickers, navigation
     # lists: index/articles/furniture.py) out of the chunks. The files are never changed either way.
     skip_furniture: bool = True
@@ -95,6 +106,8 @@ class IndexConfig:
                "must be more than 0 and at most 10080 (a week)")
         _check(self.approximate_above >= 0, "index.approximate_above", "must be 0 or more")
         _check(1 <= self.hnsw_ef_search <= 4096, "index.hnsw_ef_search", "must be between 1 and 4096")
+        _check(2 <= self.merge_factor <= 1000, "index.merge_factor", "must be between 2 and 1000")
+        _check(self.max_merged_passages >= 1, "index.max_merged_passages", "must be at least 1")
         _check(self.store in STORES, "index.store", f"must be one of {', '.join(STORES)}, not {self.store!r}")
         _check(self.store != "postgres" or bool(self.database_url.strip()), "index.database_url",
                "is needed with index.store = \"postgres\": a PostgreSQL connection URL such as "

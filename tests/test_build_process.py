@@ -38,9 +38,8 @@ def test_the_child_builds_what_the_engine_then_serves(config: Config, corpus_dir
     # The child made the embedder the configuration names: the same vectors as a build in this process.
     here = make_config(corpus_dir, tmp_path / "built-here")
     Engine.from_config(here, real_embedder).rebuild()
-    child_vectors = load_snapshot(config.index.index_dir).vectors
-    own_vectors = load_snapshot(here.index.index_dir).vectors
-    np.testing.assert_allclose(child_vectors, own_vectors, atol=1e-5)
+    child, own = load_snapshot(config.index.index_dir), load_snapshot(here.index.index_dir)
+    np.testing.assert_allclose(child.vectors[np.arange(len(child))], own.vectors[np.arange(len(own))], atol=1e-5)
 
     (corpus_dir / "lanterns.txt").write_text("The harbour lanterns were lit by Mira Kovac on Tuesday.\n", "utf-8")
     again = engine.rebuild(separate_process=True)

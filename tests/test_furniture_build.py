@@ -13,7 +13,7 @@ import numpy as np
 from index.embedders import HashEmbedder
 from index.engine import Engine
 from index.store.embedded.generations import current_generation, read_manifest
-from index.store.repetition_counts import FILE
+from index.store.embedded.repetition_table import COUNTS, IDS
 from tests.support import REPO, make_config
 
 # A feedback prompt that reads like prose (no rule or shape gives it away) and a tag, on every page of one site.
@@ -64,8 +64,9 @@ def test_a_third_page_turns_a_line_of_the_older_pages_into_furniture(tmp_path: P
     chunks = _chunks(engine)
     assert [c for c in chunks if "Think we got" in c] == [f"{STORIES[3]}\n\n{PROMPT}"]  # only other.example's
     assert all(any(story in c for c in chunks) for story in STORIES)
-    assert (current_generation(index) / FILE).is_file()  # type: ignore[operator]
-    assert FILE in read_manifest(index).files  # checksummed with the generation's other files
+    # The counts are kept with the generation, checksummed with its other files.
+    assert {IDS, COUNTS} <= set(read_manifest(index).files)
+    assert all((current_generation(index) / name).is_file() for name in (IDS, COUNTS))  # type: ignore[operator]
 
     embedder.embedded.clear()
     (corpus / "story-2.md").unlink()  # back to two pages: the line is the article's again

@@ -30,6 +30,7 @@ from index.articles.corpus import (
     ArticleSkipped,
     CorpusFile,
     decode,
+    file_bytes,
     front_matter,
     is_extracted,
     is_shared,
@@ -360,10 +361,11 @@ def _catalogue(config: Config) -> list[_Known]:
         meta: dict[str, str] = {}
         text_key = None
         if not is_extracted(suffix):
-            text = decode(file.data)[0]
+            data = file_bytes(file)
+            text = decode(data)[0]
             if SUFFIXES[suffix] == "markdown":
                 meta = front_matter(text)[0]
-            text_key = _text_key(_body(file.data, suffix))
+            text_key = _text_key(_body(data, suffix))
         info = indexed.get(file.source)
         url = meta.get("url") or (info.url if info else None)
         title = meta.get("title") or (info.title if info else None) or file.source

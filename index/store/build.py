@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from index.articles.corpus import (
     Article,
     ArticleSkipped,
     CorpusFile,
+    Seen,
     is_extracted,
     read_article,
     scan_sources,
@@ -84,9 +86,30 @@ class Plan:
         return not self.fresh and not self.removed and not self.forgotten
 
 
-def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest | None) -> Plan:
-    """Compare the corpus's files with the live index's manifest (None: no reusable index, read everything)."""
-    known = {a.source: a.sha256 for a in previous.articles} if previous else {}
+@dataclass(frozen=True)
+class Indexed:
+    """What a build needs to know of the live index: each article's hash and record, and the files known unreadable.
+
+    A store may read the records lazily (the embedded index: a million passages' articles took
+    seconds to read up front, for a build that changes one).
+    """
+
+    hashes: Mapping[str, str]  # source -> SHA-256 of its file
+    articles: Mapping[str, ArticleInfo]
+    skipped: Sequence[SkippedFile]
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> Indexed:
+        """From a manifest that lists its articles."""
+        return cls({a.source: a.sha256 for a in manifest.articles}, {a.source: a for a in manifest.articles},
+                   manifest.skipped)
+
+
+def plan(files: list[CorpusFile], skipped: list[SkippedFile], previous: Manifest | Indexed | None) -> Plan:
+    """Compare the corpus's files with the live index (None: no reusable index, read everything)."""
+    if isinstance(previous, Manifest):
+        previous = Indexed.of(previous)
+    known = previous.hashes if previous else {}
     unreadable = {s.source: s for s in previous.skipped if s.sha256} if previous else {}
     present = {f.source for f in files}
     still_unreadable = {f.source for f in files if f.source in unreadable and unreadable[f.source].sha256 == f.sha256}
@@ -129,9 +152,13 @@ def built_with(config: IndexConfig, embedder: Embedder) -> BuiltWith:
     return BuiltWith(embedder.name, embedder.backend, chunk_settings(config))
 
 
-def scan(config: IndexConfig) -> tuple[list[CorpusFile], list[SkippedFile]]:
-    """The corpus's files and those that cannot be read; raises CorpusError for a folder without articles."""
-    files, skipped = scan_sources(config)
+def scan(config: IndexConfig, known: Mapping[str, tuple[Seen, str]] | None = None
+         ) -> tuple[list[CorpusFile], list[SkippedFile]]:
+    """The corpus's files and those that cannot be read; raises CorpusError for a folder without articles.
+
+    `known`: how the index last saw each file, and its hash then (files it vouches for are not read).
+    """
+    files, skipped = scan_sources(config, known)
     if not files and not skipped:
         raise CorpusError(f"corpus folder {config.corpus_dir} holds no articles (.txt, .md, .html or .pdf files)")
     return files, skipped
@@ -142,7 +169,7 @@ class Prepared:
     """What a build read and embedded; the store writes it."""
 
     work: Plan
-    known: dict[str, ArticleInfo]  # the articles the reused index holds
+    known: Mapping[str, ArticleInfo]  # the articles the reused index holds
     fresh: list[FreshArticle] = field(default_factory=list)  # read in corpus order, skipped files left out
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))  # fresh's, in order
     began: float = field(default_factory=time.perf_counter)
@@ -160,19 +187,24 @@ class Prepared:
         return BuildReport(unchanged=tuple(sorted(f.source for f in self.work.kept)), skipped=tuple(self.skipped),
                            chunks_total=chunks_total, seconds=time.perf_counter() - self.began)
 
-    def report(self) -> BuildReport:
-        """The report of a build that wrote what was prepared."""
+    def report(self, chunks_total: int | None = None) -> BuildReport:
+        """The report of a build that wrote what was prepared (`chunks_total`: the passages it left in the index,
+        counted from the articles' records when not given)."""
         written = {info.source: info for info, _, _ in self.fresh if info.source not in self.rechunked}
-        kept = {f.source: self.known[f.source] for f in self.work.kept}
-        kept.update({info.source: info for info, _, _ in self.fresh if info.source in self.rechunked})
+        again = [info for info, _, _ in self.fresh if info.source in self.rechunked]
+        unchanged = [f.source for f in self.work.kept] + [info.source for info in again]
+        if chunks_total is None:
+            kept = {f.source: self.known[f.source] for f in self.work.kept}
+            kept.update({info.source: info for info in again})
+            chunks_total = sum(i.chunks for i in written.values()) + sum(i.chunks for i in kept.values())
         return BuildReport(
             added=tuple(sorted(s for s in written if s not in self.known)),
             changed=tuple(sorted(s for s in written if s in self.known)),
             removed=self.work.removed,
-            unchanged=tuple(sorted(kept)),
+            unchanged=tuple(sorted(unchanged)),
             skipped=tuple(self.skipped),
             chunks_embedded=len(self.vectors),
-            chunks_total=sum(i.chunks for i in written.values()) + sum(i.chunks for i in kept.values()),
+            chunks_total=chunks_total,
             seconds=time.perf_counter() - self.began,
         )
 
@@ -185,8 +217,8 @@ class Prepared:
 
 
 def prepare(config: IndexConfig, embedder: Embedder, files: list[CorpusFile], skipped: list[SkippedFile],
-            previous: Manifest | None, notify: Progress, *, began: float | None = None,
-            counts: repetition.RepetitionCounts | None = None) -> Prepared:
+            previous: Manifest | Indexed | None, notify: Progress, *, began: float | None = None,
+            counts: repetition_counts.Counts | None = None) -> Prepared:
     """Plan the build against the reusable index's manifest (None: none), then read and embed what is new.
 
     With `counts` (the live index's counts of lines repeated on a site, updated here), a kept article
@@ -194,8 +226,10 @@ def prepare(config: IndexConfig, embedder: Embedder, files: list[CorpusFile], sk
     (`work.nothing_to_do` with a previous index), nothing is read and the model is not loaded.
     Raises CorpusError when no article at all could be read.
     """
+    if isinstance(previous, Manifest):
+        previous = Indexed.of(previous)
     work = plan(files, skipped, previous)
-    prepared = Prepared(work, {a.source: a for a in previous.articles} if previous else {},
+    prepared = Prepared(work, previous.articles if previous else {},
                         began=time.perf_counter() if began is None else began)
     if previous is not None and work.nothing_to_do:
         return prepared
@@ -222,7 +256,7 @@ def prepare(config: IndexConfig, embedder: Embedder, files: list[CorpusFile], sk
     return prepared
 
 
-def _read_and_count(work: Plan, counts: repetition.RepetitionCounts
+def _read_and_count(work: Plan, counts: repetition_counts.Counts
                     ) -> tuple[dict[str, Article | ArticleSkipped], Plan, set[str]]:
     """Read the fresh files and count their lines; kept articles whose repeated lines changed join the fresh.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import bm25s
 import numpy as np
@@ -147,3 +147,54 @@ def best_passages(scores: np.ndarray, k: int, ids: np.ndarray | None = None) -> 
     best = best[np.argsort(-scores[best], kind="stable")][:k]  # positions ascend, and so do ids
     chosen = best if ids is None else ids[best]
     return chosen.astype(np.int64), scores[best].astype(np.float32)
+
+
+class Postings(NamedTuple):
+    """Postings of one term: passage ids, the term's frequency in each, each passage's length in terms."""
+
+    passages: np.ndarray  # int64
+    tfs: np.ndarray
+    lengths: np.ndarray
+
+
+def top_bm25(postings: Mapping[int, Postings], query: Mapping[int, tuple[int, float]], average_length: float,
+             k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best passages for a query: (ids, BM25 scores), best first, ties by id; zero scores dropped.
+
+    `postings` maps each term to its postings; `query` each term to (times asked, idf). A posting's
+    weight is computed as bm25s stores it (the Lucene variant with index/store/lexical.py's K1 and B,
+    rounded to 32 bits) and a passage's score is the sum of its weights in 64 bits, a term asked
+    twice counting twice: LexicalIndex.search's scores.
+    """
+    found = [(t, lists) for t, lists in postings.items() if len(lists.passages)]
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    parts = []
+    for term, (_, tf, length) in found:
+        times, idf = query[term]
+        tfs, lengths = tf.astype(np.intp), length.astype(np.intp)
+        columns = int(lengths.max()) + 1
+        if (int(tfs.max()) + 1) * columns <= len(tfs):
+            # Few distinct (tf, length) pairs among many postings: each pair's weight is worked out
+            # once, by the same expression, and looked up (p95 25 ms instead of 29 at 1M passages).
+            pairs = np.arange(int(tfs.max()) + 1)[:, None], np.arange(columns)[None, :]
+            parts.append(_weights(*pairs, idf, average_length, times).ravel()[tfs * columns + lengths])
+        else:
+            parts.append(_weights(tfs, lengths, idf, average_length, times))
+    passages, weights = np.concatenate([lists.passages for _, lists in found]), np.concatenate(parts)
+    lowest, highest = int(passages.min()), int(passages.max())
+    if highest - lowest < 4 * len(passages) + 65_536:
+        # A generation's passage ids mostly run on from one another: sum by offset from the lowest,
+        # without sorting half a million ids (what np.unique would, at 30 ms).
+        best, scores = best_passages(np.bincount(passages - lowest, weights=weights), k)
+        return best + lowest, scores  # positions ascend with ids, so ties still go to the lower id
+    ids, position = np.unique(passages, return_inverse=True)
+    return best_passages(np.bincount(position, weights=weights, minlength=len(ids)), k, ids)
+
+
+def _weights(tf: np.ndarray, length: np.ndarray, idf: float, average_length: float, times: int) -> np.ndarray:
+    """BM25 weights of postings as bm25s stores them (rounded to 32 bits), times the term was asked, in 64 bits."""
+    frequency = tf.astype(np.float64)
+    norm = K1 * ((1 - B) + B * length.astype(np.float64) / average_length)
+    weight = (float(np.float32(idf)) * frequency / (norm + frequency)).astype(np.float32)
+    return weight.astype(np.float64) * times

@@ -15,11 +15,12 @@ from typing import Any
 from index.errors import IndexMismatchError
 from index.types import ArticleInfo, SkippedFile
 
-# Format 2 adds `files`: each file of a generation with its size and SHA-256, checked when it is
-# opened (index/store/embedded/generations.py). Format 1 (no checksums) is still read; the next
-# build writes format 2.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# Format 2 added `files`: each file of a generation with its size and SHA-256, checked when it is
+# opened. Format 3 keeps the passages in segments (index/store/embedded/segment.py): a generation
+# lists them (`segments`), with the articles deleted from each, and the articles are the segments'.
+# Formats 1 and 2 are still read (index/store/embedded/legacy.py); the next build converts them.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,15 @@ class FileSum:
 
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """A segment as a generation lists it: its name, the SHA-256 of its segment.json, the articles deleted from it."""
+
+    name: str
+    sha256: str
+    deleted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,10 @@ class Manifest:
     # The generation's files (path relative to its folder) as written; empty for a format-1 index
     # and in PostgreSQL, which checks its own pages.
     files: dict[str, FileSum] = field(default_factory=dict)
+    # Format 3 (the embedded store): the generation's segments, oldest first. Its articles are theirs:
+    # a generation's manifest.json does not repeat them.
+    segments: tuple[SegmentRef, ...] = ()
+    format: int = FORMAT_VERSION
 
     @property
     def built_with(self) -> BuiltWith:
@@ -78,13 +92,13 @@ class Manifest:
         return BuiltWith(self.model, self.backend, self.settings)
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest as written to manifest.json."""
+        """The manifest as a generation's manifest.json holds it (format 3: the segments instead of the articles)."""
         return {
             "format": FORMAT_VERSION, "model": self.model, "backend": self.backend,
             "dimension": self.dimension,
             "settings": self.settings, "built_at": self.built_at, "versions": self.versions,
             "chunks": self.chunks,
-            "articles": [a.__dict__ for a in self.articles],
+            "segments": [{"name": r.name, "sha256": r.sha256, "deleted": list(r.deleted)} for r in self.segments],
             "skipped": [s.__dict__ for s in self.skipped],
             "files": {name: {"size": f.size, "sha256": f.sha256} for name, f in sorted(self.files.items())},
         }
@@ -100,7 +114,10 @@ class Manifest:
             model=data["model"], backend=data.get("backend", "torch"), dimension=int(data["dimension"]),
             settings=dict(data["settings"]),
             built_at=data["built_at"], versions=dict(data["versions"]), chunks=int(data["chunks"]),
-            articles=tuple(ArticleInfo(**a) for a in data["articles"]),
+            articles=tuple(ArticleInfo(**a) for a in data.get("articles", ())),
             skipped=tuple(SkippedFile(**s) for s in data["skipped"]),
             files={name: FileSum(int(f["size"]), str(f["sha256"])) for name, f in data.get("files", {}).items()},
+            segments=tuple(SegmentRef(str(r["name"]), str(r["sha256"]), tuple(int(a) for a in r["deleted"]))
+                           for r in data.get("segments", ())),
+            format=int(data["format"]),
         )

@@ -1,17 +1,19 @@
-"""The index's counts of lines repeated across a site's pages (index/articles/repetition.py), kept per generation.
+"""What a build does with the counts of lines repeated across a site's pages (index/articles/repetition.py).
 
-Each generation folder of the embedded index holds `repetition.json`: for every article its site and the
-keys of its lines (8-byte hashes, about 17 bytes a line). A build loads the live generation's, adds and
-removes the pages that changed, and chunks again, besides the new and changed pages, exactly the kept
-pages whose repeated lines changed (a line that now reaches the threshold, or falls below it).
-It is written with the generation and checksummed in its manifest. A live generation without it (built
-before it existed) is not trusted: the build starts from scratch.
+A build adds the new and changed pages to the live index's counts, removes the removed ones, and
+chunks again, besides the new and changed pages, exactly the kept pages whose repeated lines changed
+(a line that now reaches the threshold, or falls below it). The embedded index keeps the counts as
+arrays in its segments and generations (index/store/embedded/repetition_table.py); an index written
+before segments kept them in `repetition.json` (`load` reads it, to convert it). A live index
+without counts (built before they existed) is not trusted: the build starts from scratch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from index.articles.corpus import Article
 from index.articles.furniture import units
@@ -25,7 +27,7 @@ def article_keys(article: Article) -> frozenset[str]:
     return page_keys(lines_of(article))
 
 
-def repeated_in(article: Article, counts: RepetitionCounts) -> frozenset[str]:
+def repeated_in(article: Article, counts: Counts) -> frozenset[str]:
     """The keys of the article's lines to leave out as repeated on its site (none for a page that is a copy)."""
     if article.source not in counts.pages:
         return frozenset()
@@ -52,19 +54,30 @@ def load(folder: Path | None) -> RepetitionCounts | None:
                                        threshold=data["threshold"])
 
 
-def dumps(counts: RepetitionCounts) -> bytes:
-    """The counts as the generation file holds them."""
-    data = {"version": VERSION, "threshold": counts.threshold,
-            "pages": {s: [site, sorted(keys)] for s, (site, keys) in sorted(counts.pages.items())}}
-    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+class Counts(Protocol):
+    """What a build needs of the counts: `RepetitionCounts`, or the embedded index's arrays
+    (index/store/embedded/repetition_table.py)."""
+
+    @property
+    def pages(self) -> Container[str]:
+        """The pages counted, by source."""
+        ...
+
+    def repeated_on(self, source: str) -> frozenset[str]:
+        """The keys of a counted page's lines that are furniture on its site."""
+        ...
+
+    def remove(self, source: str) -> object:
+        """Stop counting a page."""
+        ...
+
+    def update(self, pages: Mapping[str, tuple[str, frozenset[str]]], removed: Iterable[str],
+               kept: Iterable[str]) -> set[str]:
+        """Count fresh pages (source -> (site, keys)), drop removed ones; the kept pages whose furniture changed."""
+        ...
 
 
-def update(counts: RepetitionCounts, fresh: dict[str, Article], removed: tuple[str, ...],
-           kept: list[str]) -> set[str]:
+def update(counts: Counts, fresh: dict[str, Article], removed: tuple[str, ...], kept: list[str]) -> set[str]:
     """Add the fresh articles, drop the removed ones; returns the kept articles whose repeated lines changed."""
-    before = {source: counts.repeated_on(source) for source in kept if source in counts.pages}
-    for source in removed:
-        counts.remove(source)
-    for source, article in fresh.items():
-        counts.add(source, site_of(article.url, source), article_keys(article))
-    return {source for source, was in before.items() if counts.repeated_on(source) != was}
+    pages = {source: (site_of(article.url, source), article_keys(article)) for source, article in fresh.items()}
+    return counts.update(pages, removed, kept)

@@ -93,9 +93,11 @@ class DenseIndex:
         if not path.exists():
             return cls.exact(vectors)
         faiss = _faiss()
+        # The graph's 8-bit codes are mapped in place (shared by every process serving the index);
+        # its neighbour lists are read. Not every index type can be mapped; reading it whole always works.
         try:
-            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        except RuntimeError:  # not every index type can be mapped; reading it whole is always possible
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
             index = faiss.read_index(str(path))
         if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
             raise ValueError(f"{GRAPH_FILE} holds {index.ntotal} vectors of {index.d}, "
@@ -107,12 +109,26 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` nearest passages to one unit query vector: (ids, cosines), best first."""
+    def _ef_search(self) -> int:
+        return int(_faiss().downcast_index(self._index).hnsw.efSearch)
+
+    def search(self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest passages to one unit query vector: (ids, cosines), best first.
+
+        `allowed` (a bitmap of the passages to consider, little-endian bits as np.packbits writes
+        them) filters passages out inside the search, so k allowed ones are still found.
+        """
         k = min(k, len(self))
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        params = None
+        if allowed is not None:
+            faiss = _faiss()
+            selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(allowed))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self._ef_search()) if self.approximate
+                      else faiss.SearchParameters(sel=selector))
+        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k,
+                                         params=params)
         keep = ids[0] >= 0
         if self._vectors is None:
             return ids[0][keep].astype(np.int64), scores[0][keep]

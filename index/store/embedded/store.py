@@ -1,9 +1,10 @@
-"""The embedded store: one corpus's index in generation folders under index_dir, served from memory.
+"""The embedded store: one corpus's index in segments under index_dir, mapped by every process that serves it.
 
-Questions are answered from an immutable `Snapshot`; a build prepares a new generation on disk
-while questions keep using the old one, then CURRENT is swapped, so nobody ever sees half an
+Questions are answered from an immutable `Snapshot`; a build writes a new segment and generation on
+disk while questions keep using the old one, then CURRENT is swapped, so nobody ever sees half an
 index. Another process (`articlebot index` beside a running bot, the build child) may publish a
-newer generation at any time: one small read of CURRENT per question notices it.
+newer generation at any time: one small read of CURRENT per question notices it, and opening it
+costs only its new segments (the others stay open, and were checked when they were opened).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from index.embedders import Embedder
 from index.store import repetition_counts
 from index.store.build import Progress, built_with
 from index.store.embedded.build import build_index
-from index.store.embedded.generations import Snapshot, current_generation, load_snapshot, read_manifest, verify
+from index.store.embedded.generations import current_generation, index_format, load_snapshot, verify
+from index.store.embedded.legacy import LegacySnapshot
+from index.store.embedded.repetition_table import RepetitionTable
+from index.store.embedded.segment import Segment
+from index.store.embedded.segmented import Snapshot
 from index.store.manifest import check_built_with
 from index.types import BuildReport
 
@@ -36,8 +41,9 @@ class EmbeddedStore:
     def __init__(self, config: IndexConfig, embedder: Embedder) -> None:
         self.config = config
         self.embedder = embedder
-        self._snapshot: Snapshot | None = None
+        self._snapshot: Snapshot | LegacySnapshot | None = None
         self._open_lock = threading.Lock()
+        self._segments: dict[str, Segment] = {}  # the segments opened (and checked) so far, by name
 
     @property
     def where(self) -> str:
@@ -53,11 +59,11 @@ class EmbeddedStore:
         """Nothing to do: `indexed` looks at the folder itself."""
 
     @contextmanager
-    def snapshot(self) -> Iterator[Snapshot]:
+    def snapshot(self) -> Iterator[Snapshot | LegacySnapshot]:
         """The generation CURRENT names, for one block (it stays valid after: a Snapshot is immutable)."""
         yield self.current()
 
-    def current(self) -> Snapshot:
+    def current(self) -> Snapshot | LegacySnapshot:
         """The generation CURRENT names, opened on first use and again whenever CURRENT moves on.
 
         Raises if the index is missing, damaged or built with another model, backend or chunking.
@@ -80,10 +86,13 @@ class EmbeddedStore:
         finally:
             self._open_lock.release()
 
-    def _open(self) -> Snapshot:
-        snapshot = load_snapshot(self.config.index_dir, ef_search=self.config.hnsw_ef_search, warm=True)
+    def _open(self) -> Snapshot | LegacySnapshot:
+        snapshot = load_snapshot(self.config.index_dir, ef_search=self.config.hnsw_ef_search, warm=True,
+                                 opened=self._segments)
         check_built_with(snapshot.built_with, built_with(self.config, self.embedder),
                          f"the index in {self.where}")
+        if isinstance(snapshot, Snapshot):  # forget the segments no longer served (questions under way keep theirs)
+            self._segments = {s.name: s for s in snapshot.segments}
         return snapshot
 
     def build(self, progress: Progress | None = None) -> BuildReport:
@@ -102,23 +111,25 @@ class EmbeddedStore:
 
     def repeated_on(self, source: str) -> frozenset[str]:
         """From the counts kept beside the live generation (none when it has none, or furniture is kept)."""
-        counts = repetition_counts.load(current_generation(self.config.index_dir))
-        return counts.repeated_on(source) if counts is not None and source in counts.pages else frozenset()
+        snapshot = self.current()
+        if isinstance(snapshot, LegacySnapshot):
+            counts = repetition_counts.load(snapshot.folder)
+            return counts.repeated_on(source) if counts is not None and source in counts.pages else frozenset()
+        table = RepetitionTable.load(snapshot.folder, snapshot)
+        return table.repeated_on(source) if table is not None else frozenset()
 
     def check(self) -> list[str]:
         """Every file of the live generation against the sizes and checksums its manifest records."""
         index_dir = self.config.index_dir
-        manifest = read_manifest(index_dir)  # raises IndexMissingError, or IndexMismatchError when unreadable
-        folder = current_generation(index_dir)
-        assert folder is not None
-        if not manifest.files:
+        if index_format(index_dir) == 1:  # raises IndexMissingError, or IndexMismatchError when unreadable
             return ["it records no checksums (written before index format 2): run `articlebot index` once to "
-                    "rewrite it with them (nothing is embedded again)"]
-        return verify(folder, manifest, full=True)
+                    "convert it to the current format (nothing is embedded again)"]
+        return verify(index_dir, full=True)
 
     def drop(self) -> None:
         """Delete the index folder."""
         self._snapshot = None
+        self._segments = {}
         shutil.rmtree(self.config.index_dir, ignore_errors=True)
 
     def close(self) -> None:

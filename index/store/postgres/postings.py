@@ -25,18 +25,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from index.store.lexical import Postings
+
 # Part of migration 3 (index/store/postgres/schema.py): never change it.
 BLOCK_BITS = 13
 _OFFSET, _COUNT = np.dtype(">i2"), np.dtype(">i4")
 _LOW = (1 << BLOCK_BITS) - 1
-
-
-class Postings(NamedTuple):
-    """Postings of one term: passage ids, the term's frequency in each, each passage's length in terms."""
-
-    passages: np.ndarray  # int64
-    tfs: np.ndarray
-    lengths: np.ndarray
 
 
 class Block(NamedTuple):
