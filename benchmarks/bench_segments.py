@@ -79,12 +79,20 @@ def build(corpus: Path, index_dir: Path, embedder: Any, stuff: Any) -> dict[str,
     from index import Engine
 
     load = os.getloadavg()[0]
+    stages: dict[str, float] = {}  # when each stage was first reported
+
+    def progress(update: Any) -> None:
+        stages.setdefault(update.stage, time.perf_counter())
+
     with Engine(config_for(corpus, index_dir), SyntheticEmbedder(embedder, stuff.sentence_vectors)) as builder:
         began = time.perf_counter()
-        report = builder.rebuild()
+        report = builder.rebuild(progress)
         seconds = time.perf_counter() - began
+    marks = sorted((*stages.items(), ("done", began + seconds)), key=lambda item: item[1])
     return {"passages": report.chunks_total, "build_s": round(seconds, 1),
             "build_passages_per_s": round(report.chunks_total / seconds, 1),
+            "build_stages_s": {stage: round(after - at, 1)
+                               for (stage, at), (_, after) in zip(marks, marks[1:], strict=False)},
             "build_load": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 

@@ -179,7 +179,7 @@ def _entries(root: Path) -> Iterator[tuple[str, str, os.DirEntry[str]]]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 below.append((f"{prefix}{name}/", entry.path))
-            elif os.path.splitext(name)[1].lower() in SUFFIXES:
+            elif name[name.rfind("."):].lower() in SUFFIXES:  # not os.path.splitext: a third of a scan's time
                 yield prefix + name, entry.path, entry
         folders.extend(reversed(below))
 
