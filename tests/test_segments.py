@@ -326,3 +326,30 @@ def test_files_the_index_saw_unchanged_are_not_read_again(tmp_path: Path, monkey
     report = Engine.from_config(config, HashEmbedder()).rebuild()
     assert report.changed == (written[2].name,)
     assert sorted(set(read)) == sorted({written[2].name, fresh.name})
+
+
+def test_deleted_passages_are_filtered_inside_a_segments_graph(tmp_path: Path) -> None:
+    """Segments above approximate_above passages are searched through their HNSW graph: passages of deleted
+    articles are never returned, and the k nearest live ones still are."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    written = _write_articles(corpus, 0, 40)
+    engine = Engine.from_config(_config(corpus, tmp_path / "index", approximate_above=20, merge_factor=1000,
+                                        skip_furniture=False), HashEmbedder())
+    engine.rebuild()
+    for path in written[::3]:
+        path.unlink()
+    engine.rebuild()
+    with engine.snapshot() as snapshot:
+        assert isinstance(snapshot, Snapshot)
+        (graph,) = [s for s in snapshot.segments if s.dense is not None]
+        assert snapshot.deleted[snapshot.segments.index(graph)]
+        gone = {p.name for p in written[::3]}
+        live_ids = [i for i in range(int(snapshot.bases[-1])) if snapshot.article(i).source not in gone]
+        live = snapshot.vectors[np.asarray(live_ids)]
+        for row in range(0, len(live), 7):
+            ids, _ = snapshot.dense.search(live[row], 10)
+            assert len(ids) == 10
+            assert not {snapshot.chunk(int(i)).source for i in ids} & gone
+            exact = np.asarray(live_ids)[np.argsort(-(live @ live[row]), kind="stable")[:10]]
+            assert len(set(ids.tolist()) & set(exact.tolist())) >= 8

@@ -133,7 +133,8 @@ class Snapshot:
 
     def indexed(self) -> Indexed:
         """What a build needs to know of this index, read as it needs it (no article record parsed up front)."""
-        return Indexed(self.hashes(), IndexedArticles(self), self.raw_manifest.skipped)
+        hashes = self.hashes()
+        return Indexed(hashes, IndexedArticles(self, hashes), self.raw_manifest.skipped)
 
     def chunks_of(self, source: str) -> tuple[list[Chunk], np.ndarray]:
         """All passages of one article and their vectors (none when the index lacks it)."""
@@ -149,9 +150,9 @@ class Snapshot:
 class IndexedArticles(Mapping[str, ArticleInfo]):
     """The live articles' records by source, each read when asked for."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, hashes: Mapping[str, str]) -> None:
         self._snapshot = snapshot
-        self._sources = snapshot.hashes()
+        self._sources = hashes  # the live sources (with their hashes)
 
     def __getitem__(self, source: str) -> ArticleInfo:
         found = self._snapshot.find(source)
