@@ -82,7 +82,7 @@ class FeedPoller:
             log.info("feed %s: %d new article(s): %s", run.feed.title, len(run.added),
                      ", ".join(a.source for a in run.added))
         try:
-            report = await worker.update_index()
+            report = await worker.update_index([s for run in added for a in run.added for s in a.touched])
         except ArticlebotError as e:
             log.error("the feeds added articles, but the index could not be updated: %s", e)
             return

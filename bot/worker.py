@@ -8,6 +8,7 @@ import functools
 import itertools
 import logging
 import threading
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -98,6 +99,9 @@ class Worker:
         self._ingests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="articlebot-ingest")
         self._rebuild: asyncio.Future[BuildReport] | None = None
         self._rebuilds_started = 0
+        # The sources changed (by /add, /remove, feeds) that no started rebuild has read yet; None when
+        # anything may have changed (the next rebuild then checks every file).
+        self._pending: set[str] | None = set()
         # Set when the bot stops: a build in progress then ends at its next progress report, a feed
         # poll before its next page (both read it in their threads, hence a threading.Event), so that
         # stopping never waits for a long build or a feed of slow pages.
@@ -230,32 +234,46 @@ class Worker:
         """Whether a rebuild started here is still running."""
         return self._rebuild is not None and not self._rebuild.done()
 
-    def start_rebuild(self, progress: Callable[[BuildProgress], None]) -> asyncio.Future[BuildReport]:
+    def start_rebuild(self, progress: Callable[[BuildProgress], None], *, only_pending: bool = False
+                      ) -> asyncio.Future[BuildReport]:
         """Start rebuilding the index and return its future; `progress` is called on the event loop.
 
+        `only_pending`: read only the sources changed since the last rebuild started (when every
+        change since was noted by `update_index`); otherwise every file is checked (/reindex).
         Raises ReindexInProgressError at once, before anything starts, if a rebuild is running.
         It is a plain function, not a coroutine, so that checking and starting cannot be interleaved.
         """
         if self.rebuilding:
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         loop = asyncio.get_running_loop()
+        changed = self._pending if only_pending else None
+        self._pending = set()
         rebuild = functools.partial(self.engine.rebuild, self._stoppable(progress),
-                                    separate_process=self.config.index.build_in_subprocess)
+                                    separate_process=self.config.index.build_in_subprocess, changed=changed)
         self._rebuild = loop.run_in_executor(self._rebuilds, rebuild)
+        self._rebuild.add_done_callback(functools.partial(self._after_rebuild, changed))
         self._rebuilds_started += 1
         return self._rebuild
+
+    def _after_rebuild(self, changed: set[str] | None, job: asyncio.Future[BuildReport]) -> None:
+        """A rebuild that failed read nothing for good: what it was to read is pending again."""
+        if job.cancelled() or job.exception() is not None:
+            self._pending = None if changed is None or self._pending is None else self._pending | changed
 
     async def ingest(self, call: Callable[[], T]) -> T:
         """Run a change of the corpus folder (index.ingest, index.feeds) in the ingest thread, one at a time."""
         return await asyncio.get_running_loop().run_in_executor(self._ingests, call)
 
-    async def update_index(self) -> BuildReport:
+    async def update_index(self, changed: Collection[str] | None = None) -> BuildReport:
         """Bring the index up to date after the corpus folder changed, off the event loop.
 
-        A rebuild already running may have read the folder before the change, so it is waited for
-        and another one started; changes made meanwhile by others share that one. So is a build of
-        the same index by another process (another shard of the bot, `articlebot index`).
+        `changed`: the sources the change wrote or removed, when known: the rebuild then reads only
+        the files changed since the last one started (at a million passages, checking every file
+        took seconds). A rebuild already running may have read the folder before the change, so it
+        is waited for and another one started; changes made meanwhile by others share that one. So
+        is a build of the same index by another process (another shard of the bot, `articlebot index`).
         """
+        self._pending = None if changed is None or self._pending is None else self._pending | set(changed)
         changed_after = self._rebuilds_started
         waits = 0
         while True:
@@ -273,7 +291,7 @@ class Worker:
             if job is not None and not job.done():
                 await asyncio.wait({job})
                 continue
-            self.start_rebuild(_ignore)
+            self.start_rebuild(_ignore, only_pending=True)
 
     async def ensure_index(self, progress: Callable[[BuildProgress], None]) -> BuildReport | None:
         """Build the index if it is missing or stale (cheap when it is current), in the rebuild thread.

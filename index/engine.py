@@ -13,6 +13,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -161,21 +162,23 @@ class Engine:
                                 "character); type it again")
 
     def rebuild(self, progress: Callable[[BuildProgress], None] | None = None, *,
-                separate_process: bool = False) -> BuildReport:
+                separate_process: bool = False, changed: Collection[str] | None = None) -> BuildReport:
         """Bring the index up to date with the corpus and serve the result; the old index serves meanwhile.
 
         With `separate_process`, the index is built by a child process (index/store/build_process.py) that
         makes the embedder the configuration names (and, with the database, its own connection), if
         this engine's embedder is that one; the engine then serves what the child published.
+        `changed`: the sources the caller changed (added, replaced or removed), when it knows them all;
+        the embedded store then reads only those (None: every file is checked).
         """
         if not self._build_lock.acquire(blocking=False):
             raise ReindexInProgressError("the index is already being rebuilt; try again when it has finished")
         try:
             if separate_process and self._embedder_is_configured():
-                report = build_in_subprocess(self.config.index, progress)
+                report = build_in_subprocess(self.config.index, progress, changed=changed)
                 self.store.built_elsewhere()
             else:
-                report = self.store.build(progress)
+                report = self.store.build(progress, changed=changed)
             return report
         finally:
             self._build_lock.release()

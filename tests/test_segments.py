@@ -353,3 +353,34 @@ def test_deleted_passages_are_filtered_inside_a_segments_graph(tmp_path: Path) -
             assert not {snapshot.chunk(int(i)).source for i in ids} & gone
             exact = np.asarray(live_ids)[np.argsort(-(live @ live[row]), kind="stable")[:10]]
             assert len(set(ids.tolist()) & set(exact.tolist())) >= 8
+
+
+def test_a_build_told_what_changed_reads_only_that(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/add, /remove and the feeds know which files they changed: the build reads those alone (every other
+    article stands as the index holds it), and its result equals a build that checked every file."""
+    from index.articles import corpus as corpus_module
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    written = _write_articles(corpus, 0, 8)
+    engine = Engine.from_config(_config(corpus, tmp_path / "index"), HashEmbedder())
+    engine.rebuild()
+    read: list[str] = []
+    reading = corpus_module._read_regular
+
+    def counted(path: Path | str, limit: int) -> bytes:
+        read.append(Path(path).name)
+        return reading(path, limit)
+
+    monkeypatch.setattr(corpus_module, "_read_regular", counted)
+    added = _write_articles(corpus, 8, 1)[0]
+    written[1].unlink()
+    hand = written[2]
+    hand.write_text(hand.read_text("utf-8") + "\nA line written by hand.\n", "utf-8")
+    report = engine.rebuild(changed=[added.name, written[1].name, "../outside.txt", "/etc/passwd"])
+    assert (report.added, report.removed, report.changed) == ((added.name,), (written[1].name,), ())
+    assert added.name in read
+    assert not {hand.name, written[3].name} & set(read)
+    # The file changed by hand is found by the next build that checks every file.
+    assert Engine.from_config(_config(corpus, tmp_path / "index"), HashEmbedder()).rebuild().changed == (hand.name,)
+    _same_as_one_index(engine, _one_segment(corpus, tmp_path))

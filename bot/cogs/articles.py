@@ -9,7 +9,7 @@ answered meanwhile. The opening they share is `Articles.changing`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -68,7 +68,7 @@ class Articles(AdminCog):
                 assert file is not None
                 name, data = file.filename, await _download(file, config.index.max_file_mb)
                 addition = await worker.ingest(lambda: ingest.add_data(config, name, data))
-            error = await _update_index(worker) if addition.changed else None
+            error = await _update_index(worker, addition.touched) if addition.changed else None
             await _say(interaction, render.addition_text(addition, error))
 
     @app_commands.command(description="Remove an article from the corpus and the index (administrators only).")
@@ -79,7 +79,8 @@ class Articles(AdminCog):
         async with self.changing(interaction, refused="Not removed") as worker:
             config = worker.config
             removals = await worker.ingest(lambda: ingest.remove(config, article))
-            await _say(interaction, render.removal_text(removals, await _update_index(worker)))
+            error = await _update_index(worker, [r.source for r in removals])
+            await _say(interaction, render.removal_text(removals, error))
 
     @remove.autocomplete("article")
     async def _indexed_articles(self, interaction: discord.Interaction, current: str,
@@ -186,10 +187,10 @@ async def _download(file: discord.Attachment, max_mb: float) -> bytes:
     return data
 
 
-async def _update_index(worker: Worker) -> str | None:
-    """Update the index after a change; the reason when it could not be (the change itself stays)."""
+async def _update_index(worker: Worker, changed: Collection[str]) -> str | None:
+    """Update the index after a change of these sources; the reason when it could not be (the change itself stays)."""
     try:
-        await worker.update_index()
+        await worker.update_index(changed)
     except ArticlebotError as e:
         return render.error_text(e).rstrip(".")
     return None

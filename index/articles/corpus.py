@@ -14,7 +14,7 @@ import re
 import stat
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -129,36 +129,54 @@ def scan_corpus(root: Path, *, max_bytes: int, known: Mapping[str, tuple[Seen, s
     files: list[CorpusFile] = []
     skipped: list[SkippedFile] = []
     for source, path, entry in _entries(root):
-        if not _is_utf8(source):  # the manifest and every message are UTF-8: such a name cannot be kept
-            skipped.append(SkippedFile(_printable(source), "its name is not valid UTF-8; rename the file"))
-            continue
-        try:
-            found = entry.stat(follow_symlinks=False)
-        except OSError as e:
-            skipped.append(SkippedFile(source, f"cannot be read: {e.strerror or e}"))
-            continue
-        if stat.S_ISLNK(found.st_mode):
-            skipped.append(SkippedFile(source, "symbolic link (links are never followed)"))
-            continue
-        record = known.get(source) if known else None
-        if record is not None and record[0].vouches_for(found):
-            files.append(CorpusFile(source, path, record[1], None, record[0]))
-            continue
-        seen = Seen(found.st_size, found.st_mtime_ns, time.time_ns())
-        try:
-            data = _read_regular(path, max_bytes + 1)
-        except _NotAFile as e:
-            skipped.append(SkippedFile(source, f"{e}, not a regular file, so it is not read"))
-            continue
-        except OSError as e:
-            skipped.append(SkippedFile(source, f"cannot be read: {e.strerror or e}"))
-            continue
-        if len(data) > max_bytes:
-            limit = f"{max_bytes / 1_000_000:g} MB"
-            skipped.append(SkippedFile(source, f"larger than the {limit} limit (index.max_file_mb)"))
-            continue
-        files.append(CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data, seen))
+        found = _found(source, path, entry, max_bytes=max_bytes, known=known)
+        if isinstance(found, CorpusFile):
+            files.append(found)
+        else:
+            skipped.append(found)
     return files, skipped
+
+
+def read_file(source: str, path: Path | str, *, max_bytes: int) -> CorpusFile | SkippedFile | None:
+    """One file of the corpus, as a scan finds it: read and hashed, or skipped and why; None when it is not there."""
+    try:
+        return _found(source, str(path), None, max_bytes=max_bytes)
+    except FileNotFoundError:
+        return None
+
+
+def _found(source: str, path: str, entry: os.DirEntry[str] | None, *, max_bytes: int,
+           known: Mapping[str, tuple[Seen, str]] | None = None) -> CorpusFile | SkippedFile:
+    """A file a scan found: read and hashed (unless `known` vouches for it), or skipped and why.
+
+    Raises FileNotFoundError when it is gone (only without `entry`: a listed file that is gone is skipped).
+    """
+    if not _is_utf8(source):  # the manifest and every message are UTF-8: such a name cannot be kept
+        return SkippedFile(_printable(source), "its name is not valid UTF-8; rename the file")
+    try:
+        found = entry.stat(follow_symlinks=False) if entry is not None else os.lstat(path)
+    except FileNotFoundError:
+        if entry is None:
+            raise
+        return SkippedFile(source, "cannot be read: it was removed while the folder was read")
+    except OSError as e:
+        return SkippedFile(source, f"cannot be read: {e.strerror or e}")
+    if stat.S_ISLNK(found.st_mode):
+        return SkippedFile(source, "symbolic link (links are never followed)")
+    record = known.get(source) if known else None
+    if record is not None and record[0].vouches_for(found):
+        return CorpusFile(source, path, record[1], None, record[0])
+    seen = Seen(found.st_size, found.st_mtime_ns, time.time_ns())
+    try:
+        data = _read_regular(path, max_bytes + 1)
+    except _NotAFile as e:
+        return SkippedFile(source, f"{e}, not a regular file, so it is not read")
+    except OSError as e:
+        return SkippedFile(source, f"cannot be read: {e.strerror or e}")
+    if len(data) > max_bytes:
+        limit = f"{max_bytes / 1_000_000:g} MB"
+        return SkippedFile(source, f"larger than the {limit} limit (index.max_file_mb)")
+    return CorpusFile(source, path, hashlib.sha256(data).hexdigest(), data, seen)
 
 
 def _entries(root: Path) -> Iterator[tuple[str, str, os.DirEntry[str]]]:
@@ -218,6 +236,19 @@ def scan_sources(config: IndexConfig, known: Mapping[str, tuple[Seen, str]] | No
 def is_shared(config: IndexConfig, source: str) -> bool:
     """Whether a source names one of the shared articles in a server's index (never in the shared index itself)."""
     return config.shared_corpus_dir is not None and source.startswith(SHARED_PREFIX)
+
+
+def locations(config: IndexConfig) -> Callable[[str], str]:
+    """`article_path` as a function giving strings, made without pathlib (a build may name every indexed file)."""
+    own = str(config.corpus_dir.resolve())
+    shared = str(config.shared_corpus_dir.resolve()) if config.shared_corpus_dir is not None else None
+
+    def location(source: str) -> str:
+        if shared is not None and source.startswith(SHARED_PREFIX):
+            return f"{shared}/{source.removeprefix(SHARED_PREFIX)}"
+        return f"{own}/{source}"
+
+    return location
 
 
 def article_path(config: IndexConfig, source: str) -> Path:

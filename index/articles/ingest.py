@@ -63,6 +63,12 @@ class Addition:
     title: str
     url: str | None
     outcome: str
+    replaced: str | None = None  # the article file it replaced under another name (a .txt or .html refreshed as .md)
+
+    @property
+    def touched(self) -> tuple[str, ...]:
+        """The sources of the corpus it wrote or removed (what the index must read again)."""
+        return (self.source, self.replaced) if self.replaced else (self.source,)
 
     @property
     def changed(self) -> bool:
@@ -158,7 +164,8 @@ def _save_page(config: Config, corpus: Path, url: str, article: WebArticle, *, r
     if match is not None:  # a refreshed .txt or .html article becomes the .md that replaces it
         match.path.unlink(missing_ok=True)
     source = path.relative_to(corpus).as_posix()
-    return Addition(url, source, article.title, article.url, "refreshed" if match else "added")
+    return Addition(url, source, article.title, article.url, "refreshed" if match else "added",
+                    replaced=match.source if match is not None else None)
 
 
 def add_file(config: Config, path: Path) -> Addition:

@@ -9,6 +9,7 @@ that an index fits the configuration (index/store/manifest.py `check_built_with`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,8 +52,13 @@ class Store(Protocol):
         """
         ...
 
-    def build(self, progress: Progress | None = None) -> BuildReport:
-        """Bring the index up to date with the corpus, in this process; the old index serves meanwhile."""
+    def build(self, progress: Progress | None = None, *, changed: Collection[str] | None = None) -> BuildReport:
+        """Bring the index up to date with the corpus, in this process; the old index serves meanwhile.
+
+        `changed`: the only sources that changed (added, changed or removed), when the caller knows
+        them (/add, /remove, feeds): a store may then read just those instead of every file. None:
+        anything may have changed.
+        """
         ...
 
     def built_elsewhere(self) -> None:

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Collection
 from typing import IO, Any
 
 from index import LOG_FORMAT
@@ -40,10 +41,12 @@ class BuildProcessError(ArticlebotError):
     """The build's process ended without a report; the index being served is unchanged."""
 
 
-def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -> BuildReport:
+def build_in_subprocess(config: IndexConfig, progress: Progress | None = None, *,
+                        changed: Collection[str] | None = None) -> BuildReport:
     """A build of `config`'s store, run in a child process with the embedder the configuration names.
 
     Progress is passed on as it arrives; an error of the build is raised here as the child raised it.
+    `changed`: the sources that changed, when known (Store.build).
     """
     notify = progress or (lambda _: None)
     limit = config.build_timeout_minutes
@@ -64,7 +67,7 @@ def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -
         with os.fdopen(reading, "rb") as messages, child:
             assert child.stdin is not None
             with contextlib.suppress(BrokenPipeError), child.stdin:  # a child that died at once: said below
-                pickle.dump(config, child.stdin)
+                pickle.dump((config, None if changed is None else sorted(changed)), child.stdin)
             while True:
                 try:
                     kind, value = pickle.load(messages)
@@ -91,7 +94,7 @@ def build_in_subprocess(config: IndexConfig, progress: Progress | None = None) -
         deadline.cancel()
 
 
-def _build(config: IndexConfig, messages: IO[bytes]) -> None:
+def _build(config: IndexConfig, changed: list[str] | None, messages: IO[bytes]) -> None:
     """The child's work: build, then send the report, or the error (as itself when it can be pickled)."""
     from index.embedders import make_embedder  # here, not at import: the parent needs no model module
 
@@ -100,20 +103,21 @@ def _build(config: IndexConfig, messages: IO[bytes]) -> None:
         messages.flush()
 
     try:
-        report = _build_here(config, make_embedder(config), lambda update: send("progress", update))
+        report = _build_here(config, make_embedder(config), lambda update: send("progress", update), changed)
     except BaseException as e:  # every failure goes back to the parent, which decides what to do
         send("error", _portable(e))
     else:
         send("done", report)
 
 
-def _build_here(config: IndexConfig, embedder: Embedder, progress: Progress) -> BuildReport:
+def _build_here(config: IndexConfig, embedder: Embedder, progress: Progress,
+                changed: list[str] | None = None) -> BuildReport:
     """The build the engine would run in its own thread, in the store the configuration names (connected here)."""
     from index.store.base import open_store
 
     store = open_store(config, embedder)
     try:
-        return store.build(progress)
+        return store.build(progress, changed=changed)
     finally:
         store.close()
 
@@ -132,4 +136,5 @@ def _portable(error: BaseException) -> BaseException:
 if __name__ == "__main__":
     logging.basicConfig(level=int(sys.argv[2]), format=LOG_FORMAT)
     with os.fdopen(int(sys.argv[1]), "wb") as out:
-        _build(pickle.load(sys.stdin.buffer), out)
+        given, changed = pickle.load(sys.stdin.buffer)
+        _build(given, changed, out)

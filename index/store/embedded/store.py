@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -95,9 +95,9 @@ class EmbeddedStore:
             self._segments = {s.name: s for s in snapshot.segments}
         return snapshot
 
-    def build(self, progress: Progress | None = None) -> BuildReport:
-        """Build a new generation in this process, then serve it."""
-        report = build_index(self.config, self.embedder, progress)
+    def build(self, progress: Progress | None = None, *, changed: Collection[str] | None = None) -> BuildReport:
+        """Build a new generation in this process, then serve it (`changed`: see index/store/embedded/build.py)."""
+        report = build_index(self.config, self.embedder, progress, changed=changed)
         self.current()
         return report
 

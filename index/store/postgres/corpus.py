@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from index.config import IndexConfig
@@ -85,8 +85,9 @@ class PostgresStore:
             self._missing_since = time.monotonic()
             raise
 
-    def build(self, progress: Progress | None = None) -> BuildReport:
-        """Bring the corpus up to date in the database, one article per transaction."""
+    def build(self, progress: Progress | None = None, *,
+              changed: Collection[str] | None = None) -> BuildReport:  # noqa: ARG002 -- every file is checked
+        """Bring the corpus up to date in the database, one article per transaction (every file is checked)."""
         report = build_in_database(self.config, self.embedder, self._database.store(), progress)
         self._missing_since = None
         return report
