@@ -11,9 +11,10 @@ and a later run measures them again instead of building. Then, with the real mod
 
 - **changes**: a new article added, an article's file changed, a file removed, each followed by
   `Engine.rebuild` in this process (the model loaded, as in a serving bot: the changed article is
-  embedded by it), three times each, medians; then the same addition as `articlebot index` in a
-  fresh process (starting Python and loading the model included), and the time a process serving
-  the index takes to open the new generation;
+  embedded by it), three times each, medians: checking every file (`articlebot index`), then told
+  which file changed (as /add, /remove and the feeds tell it); then an addition indexed by
+  `articlebot index` in a fresh process (starting Python and loading the model included), and the
+  time a process serving the index takes to open the new generation;
 - **ask**: `Engine.ask` on the shared eval questions with the reading model off (300, then 300
   others), and the dense and BM25 searches alone; recall@10 of the dense search against exact
   search over the live passages;
@@ -96,8 +97,12 @@ def build(corpus: Path, index_dir: Path, embedder: Any, stuff: Any) -> dict[str,
             "build_load": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
-def changes(engine: Any, corpus: Path, stuff: Any, runs: int) -> dict[str, Any]:
-    """One article added, updated, removed, each then indexed: seconds per run, and what the rebuild did."""
+def changes(engine: Any, corpus: Path, stuff: Any, runs: int, *, told: bool) -> dict[str, Any]:
+    """One article added, updated, removed, each then indexed: seconds per run.
+
+    `told`: the rebuild is told which file changed, as /add, /remove and the feeds tell it; otherwise it
+    checks every file, as `articlebot index` does.
+    """
     out: dict[str, Any] = {}
     files = sorted(corpus.glob("article-*.md"))
     for kind in ("added", "updated", "removed"):
@@ -108,13 +113,13 @@ def changes(engine: Any, corpus: Path, stuff: Any, runs: int) -> dict[str, Any]:
                 path.write_text(f"# Added {run}\n\n{stuff.sentences[run]} {stuff.sentences[run + 1]}\n\n"
                                 f"{stuff.sentences[run + 2]} {stuff.sentences[run + 3]}\n", "utf-8")
             elif kind == "updated":
-                path = files[(run + 1) * len(files) // (runs + 2)]
+                path = files[(run + 1) * len(files) // (runs + 2) + (2 if told else 0)]
                 path.write_text(path.read_text("utf-8") + f"\n{stuff.sentences[run]} (Updated, run {run}.)\n", "utf-8")
             else:
-                path = files[(run + 1) * len(files) // (runs + 2) + 1]
+                path = files[(run + 1) * len(files) // (runs + 2) + (3 if told else 1)]
                 path.unlink()
             began = time.perf_counter()
-            report = engine.rebuild()
+            report = engine.rebuild(changed=[path.name] if told else None)
             seconds.append(time.perf_counter() - began)
             assert getattr(report, "changed" if kind == "updated" else kind) == (path.name,), report
         out[kind] = {"seconds": [round(s, 2) for s in seconds], "median_s": round(statistics.median(seconds), 2)}
@@ -339,8 +344,9 @@ def main() -> int:
     row["load_before"] = round(os.getloadavg()[0], 2)
     with Engine(config_for(corpus, index_dir), embedder) as engine:
         engine.store.current()
-        row["changes"] = changes(engine, corpus, stuff, args.runs)
-        print(row["changes"], flush=True)
+        row["changes"] = changes(engine, corpus, stuff, args.runs, told=False)
+        row["changes_told"] = changes(engine, corpus, stuff, args.runs, told=True)
+        print(row["changes"], row["changes_told"], flush=True)
         row["cli_addition"] = cli_addition(corpus, index_dir, stuff)
         began = time.perf_counter()
         engine.store.current()  # the generation the CLI published: only its new segment is opened
@@ -374,14 +380,17 @@ def render(results: dict[str, Any]) -> str:
              "for ask. Memory: a fresh process with the model loaded, then after opening the index and answering "
              "200 questions (RSS, and its unshared pages); a second process doing the same while the first runs.",
              "",
-             "| passages | build (passages/s) | add / update / remove one article | `articlebot index` (fresh process) "
+             "| passages | build (passages/s) | add / update / remove one article: told what changed (/add, feeds) "
+             "| the same, every file checked | `articlebot index` (fresh process) "
              "| ask p50 / p95 (next) | BM25 p50 / p95 | dense p50 / p95 | recall@10 | segments "
              "| RSS after 200 questions | second process adds | on disk |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for size, x in sorted(results["sizes"].items(), key=lambda item: int(item[0])):
-        c, m = x["changes"], x["memory"]
+        c, t, m = x["changes"], x.get("changes_told"), x["memory"]
+        told = (f"{t['added']['median_s']:.2f} / {t['updated']['median_s']:.2f} / {t['removed']['median_s']:.2f} s"
+                if t else "–")
         lines.append(
-            f"| {int(size):,} ({x['passages']:,}) | {x['build_passages_per_s']:,.0f} ({x['build_s']:,.0f} s) "
+            f"| {int(size):,} ({x['passages']:,}) | {x['build_passages_per_s']:,.0f} ({x['build_s']:,.0f} s) | {told} "
             f"| {c['added']['median_s']:.2f} / {c['updated']['median_s']:.2f} / {c['removed']['median_s']:.2f} s "
             f"| {x['cli_addition']['seconds']:.1f} s "
             f"| {x['ask_ms']['p50']:.1f} / {x['ask_ms']['p95']:.1f} ms ({x['ask_next_ms']['p50']:.1f} / "
