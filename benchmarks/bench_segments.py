@@ -364,7 +364,8 @@ def main() -> int:
     row["load_after"] = round(os.getloadavg()[0], 2)
     saved = args.out.parent / "results-segments.json"
     results = json.loads(saved.read_text()) if saved.exists() else {"sizes": {}}
-    results["sizes"][str(args.size)] = row
+    # What this run did not measure (--compare, --merges) is kept from the last run at this size.
+    results["sizes"][str(args.size)] = {**results["sizes"].get(str(args.size), {}), **row}
     saved.write_text(json.dumps(results, indent=1) + "\n")
     replace_section(args.out, BEGIN, END, render(results))
     print(render(results))
