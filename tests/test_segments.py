@@ -384,3 +384,25 @@ def test_a_build_told_what_changed_reads_only_that(tmp_path: Path, monkeypatch: 
     # The file changed by hand is found by the next build that checks every file.
     assert Engine.from_config(_config(corpus, tmp_path / "index"), HashEmbedder()).rebuild().changed == (hand.name,)
     _same_as_one_index(engine, _one_segment(corpus, tmp_path))
+
+
+def test_damage_found_by_a_question_is_rebuilt_by_the_next_build_even_a_quick_one(tmp_path: Path) -> None:
+    """A build told what changed hashes only what it reads of the index; damage that serving finds is recorded,
+    and the next build, quick or not, starts from scratch."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write_articles(corpus, 0, 5)
+    config = _config(corpus, tmp_path / "index")
+    Engine.from_config(config, HashEmbedder()).rebuild()
+    (segment,) = (tmp_path / "index" / SEGMENTS).iterdir()
+    texts = segment / "texts.bin"
+    data = bytearray(texts.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    texts.write_bytes(bytes(data))
+    with pytest.raises(IndexMismatchError, match="texts.bin does not hold the bytes written"):
+        Engine.from_config(config, HashEmbedder()).ask("who was released?")
+    added = _write_articles(corpus, 5, 1)[0]
+    report = Engine.from_config(config, HashEmbedder()).rebuild(changed=[added.name])
+    assert report.chunks_embedded == report.chunks_total > 0
+    assert not (tmp_path / "index" / "DAMAGED").exists()
+    assert Engine.from_config(config, HashEmbedder()).store.check() == []

@@ -57,7 +57,10 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     """
     notify = progress or (lambda _: None)
     with build_lock(config.index_dir):
-        previous = _reusable(config, embedder)
+        # A build told what changed is the quick one (/add, feeds): it hashes only what it reads of the
+        # live index. One that checks every file (`articlebot index`) checks the index whole too, so
+        # that it repairs a damaged one.
+        previous = _reusable(config, embedder, thorough=changed is None)
         if changed is not None and isinstance(previous, Snapshot):
             files, skipped = _as_indexed(config, previous, changed)
         else:
@@ -199,18 +202,19 @@ def _merge(config: IndexConfig) -> None:
         log.warning("segments not merged: %s", e)
 
 
-def _reusable(config: IndexConfig, embedder: Embedder) -> Snapshot | LegacySnapshot | None:
+def _reusable(config: IndexConfig, embedder: Embedder, *, thorough: bool) -> Snapshot | LegacySnapshot | None:
     """The live index if it can be built on; None when missing, damaged or built otherwise.
 
     An index of an older format is hashed whole (its vectors are copied into the new one); a
-    segmented one as it is opened (its segments are kept, not copied; a merge hashes what it copies).
+    segmented one as serving opens it when `thorough`, else only what the build reads of it (its
+    segments are kept, not copied; a merge hashes what it copies; serving checks the rest).
     """
     damaged = found_damaged(config.index_dir)
     if damaged is not None:
         log.info("building from scratch: the index was found damaged (%s)", damaged.splitlines()[0])
         return None
     try:
-        previous = load_snapshot(config.index_dir, ef_search=config.hnsw_ef_search)
+        previous = load_snapshot(config.index_dir, ef_search=config.hnsw_ef_search, for_build=not thorough)
         if isinstance(previous, LegacySnapshot):
             previous = load_snapshot(config.index_dir, full_check=True)  # never copy damaged vectors
     except ArticlebotError as e:

@@ -48,6 +48,7 @@ from index.errors import IndexMismatchError, IndexMissingError, ReindexInProgres
 from index.store.embedded import legacy
 from index.store.embedded.legacy import LegacySnapshot
 from index.store.embedded.segment import (
+    BUILD_READS,
     LARGE_FILES,
     Segment,
     check_files,
@@ -108,11 +109,15 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 
 def load_snapshot(index_dir: Path, *, ef_search: int | None = None, warm: bool = False, full_check: bool = False,
-                  opened: MutableMapping[str, Segment] | None = None) -> Snapshot | LegacySnapshot:
+                  for_build: bool = False, opened: MutableMapping[str, Segment] | None = None
+                  ) -> Snapshot | LegacySnapshot:
     """Open the live index; raises IndexMissingError, or IndexMismatchError when it is damaged.
 
     `ef_search` overrides the HNSW search width saved with a graph; `warm` reads the graphs now (to
-    serve questions) instead of on first use; `full_check` hashes the vectors and graphs too.
+    serve questions) instead of on first use; `full_check` hashes the vectors and graphs too;
+    `for_build` hashes only what a build reads of the segments it keeps (their articles' hashes,
+    records and line keys: at a million passages, hashing the passages and postings too took half a
+    second of a build that adds one article; what serves questions hashes them when it opens them).
     `opened` holds segments this process opened before (by name): they are used again, unhashed,
     and the ones opened now are added.
     """
@@ -120,19 +125,30 @@ def load_snapshot(index_dir: Path, *, ef_search: int | None = None, warm: bool =
         folder, manifest = _read_generation(index_dir)
         try:
             return _open(index_dir, folder, manifest, ef_search=ef_search, warm=warm, full_check=full_check,
-                         opened=opened)
-        except IndexMismatchError:
-            if attempt + 1 < _OPEN_TRIES and current_generation(index_dir) != folder:
-                continue  # replaced while it was being opened: open the new one
+                         for_build=for_build, opened=opened)
+        except IndexMismatchError as e:
+            if current_generation(index_dir) != folder:
+                if attempt + 1 < _OPEN_TRIES:
+                    continue  # replaced while it was being opened: open the new one
+            elif isinstance(e, _Damaged):  # the live index itself: the next build must not build on it
+                mark_damaged(index_dir, e.problems)
             raise
     raise AssertionError("unreachable")
 
 
+class _Damaged(IndexMismatchError):
+    """Files of the live index that do not hold what was written."""
+
+    def __init__(self, index_dir: Path, problems: Sequence[str]) -> None:
+        super().__init__(f"the index in {index_dir} is damaged ({'; '.join(problems[:3])}); "
+                         "rebuild it with `articlebot index`")
+        self.problems = list(problems)
+
+
 def _open(index_dir: Path, folder: Path, manifest: Manifest, *, ef_search: int | None, warm: bool,
-          full_check: bool, opened: MutableMapping[str, Segment] | None) -> Snapshot | LegacySnapshot:
+          full_check: bool, for_build: bool, opened: MutableMapping[str, Segment] | None) -> Snapshot | LegacySnapshot:
     def damaged(problems: Sequence[str]) -> IndexMismatchError:
-        return IndexMismatchError(f"the index in {index_dir} is damaged ({'; '.join(problems[:3])}); "
-                                  "rebuild it with `articlebot index`")
+        return _Damaged(index_dir, problems)
 
     try:
         if manifest.format < 3:
@@ -148,7 +164,8 @@ def _open(index_dir: Path, folder: Path, manifest: Manifest, *, ef_search: int |
         for ref in manifest.segments:
             segment = opened.get(ref.name) if opened is not None else None
             if segment is None or full_check:
-                segment = _open_segment(index_dir, ref, ef_search=ef_search, full_check=full_check, problems=problems)
+                segment = _open_segment(index_dir, ref, ef_search=ef_search, full_check=full_check,
+                                        for_build=for_build, problems=problems)
                 if segment is None:
                     continue
             segments.append(segment)
@@ -171,7 +188,7 @@ def _open(index_dir: Path, folder: Path, manifest: Manifest, *, ef_search: int |
 
 
 def _open_segment(index_dir: Path, ref: SegmentRef, *, ef_search: int | None, full_check: bool,
-                  problems: list[str]) -> Segment | None:
+                  problems: list[str], for_build: bool = False) -> Segment | None:
     """Open and check one segment; None (with `problems` said) when it is damaged."""
     folder = index_dir / SEGMENTS / ref.name
     try:
@@ -183,8 +200,9 @@ def _open_segment(index_dir: Path, ref: SegmentRef, *, ef_search: int | None, fu
         problems.append(f"{ref.name}/segment.json does not hold the bytes written (its checksum differs)")
         return None
     # The files are checked before they are mapped: a damaged header would otherwise say less.
-    found = check_files(folder, recorded_files(read_meta(folder)), full=full_check, large=LARGE_FILES,
-                        label=f"{ref.name}/")
+    files = recorded_files(read_meta(folder))
+    unhashed = frozenset(n for n in files if n not in BUILD_READS) if for_build and not full_check else LARGE_FILES
+    found = check_files(folder, files, full=full_check, large=unhashed, label=f"{ref.name}/")
     problems.extend(found)
     return None if found else Segment(folder, ef_search=ef_search)
 

@@ -64,6 +64,9 @@ _META = "segment.json"
 # Hashed only by `articlebot index --check` and before a merge reads them (the vectors, 1.5 GB at a
 # million passages, and the graph); every other file is hashed when a process first opens the segment.
 LARGE_FILES = frozenset({"vectors.npy", "dense.faiss"})
+# What a build reads of the segments it keeps (to plan, delete and count repeated lines): all it hashes of them.
+BUILD_READS = frozenset({"sources.bin", "sources.offsets.npy", "articles.bin", "articles.offsets.npy", "sha256.npy",
+                         "seen.npy", "article.npy", "repetition.npy", "repetition.offsets.npy"})
 
 
 @dataclass(frozen=True)
