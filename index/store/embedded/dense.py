@@ -41,7 +41,7 @@ def _faiss() -> Any:
 class DenseIndex:
     """Nearest passages to a query vector: exact below a size threshold, HNSW above it."""
 
-    def __init__(self, index: Any, vectors: np.ndarray | None = None) -> None:
+    def __init__(self, index: Any, vectors: Any = None) -> None:
         self._index = index
         self._vectors = vectors  # the float32 originals, to give exact cosines for an 8-bit graph's hits
 
@@ -87,8 +87,11 @@ class DenseIndex:
             _faiss().write_index(self._index, str(folder / GRAPH_FILE))
 
     @classmethod
-    def load(cls, folder: Path, vectors: np.ndarray, *, ef_search: int | None = None) -> DenseIndex:
-        """The index saved in `folder` by `save`, or an exact one over `vectors` when none was saved."""
+    def load(cls, folder: Path, vectors: Any, *, ef_search: int | None = None) -> DenseIndex:
+        """The index saved in `folder` by `save`, or an exact one over `vectors` when none was saved.
+
+        `vectors`: an array, or anything giving rows by index (index/store/embedded/segment.py `FileArray`).
+        """
         path = folder / GRAPH_FILE
         if not path.exists():
             return cls.exact(vectors)

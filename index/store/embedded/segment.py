@@ -44,6 +44,7 @@ import json
 import os
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -81,10 +82,68 @@ class SegmentArticle:
     repetition: np.ndarray | None = None  # its line keys as ids (none when furniture is kept)
 
 
-class Strings:
-    """A table of strings stored as one UTF-8 blob and the offsets where each begins, both mapped."""
+class FileArray:
+    """A .npy file read row by row with pread, never mapped: for the large files questions read a little of.
 
-    def __init__(self, blob: bytes | np.ndarray, offsets: np.ndarray) -> None:
+    Mapped, each row a question read brought the page cache's whole folio (up to 2 MB on this
+    machine's ext4, whatever madvise said) into the process's resident memory: 50 questions left
+    1.2 GB of a million passages' vectors resident in each process. Read with pread, the rows come
+    from the same page cache, shared by every process on the machine, and the process keeps only
+    what it copied.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(f)
+            self._offset = f.tell()
+        if fortran:
+            raise ValueError(f"{path.name} is in Fortran order")
+        self.shape: tuple[int, ...] = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self._row = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        if os.path.getsize(path) != self._offset + self._row * self.shape[0]:
+            raise ValueError(f"{path.name} does not hold the rows its header says")
+        descriptor = os.open(path, os.O_RDONLY)
+        self._fd = descriptor
+        weakref.finalize(self, os.close, descriptor)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, first: int, stop: int) -> np.ndarray:
+        """Rows first..stop-1, copied."""
+        first, stop = max(0, first), min(stop, self.shape[0])
+        if stop <= first:
+            return np.zeros((0, *self.shape[1:]), dtype=self.dtype)
+        data = os.pread(self._fd, (stop - first) * self._row, self._offset + first * self._row)
+        return np.frombuffer(data, dtype=self.dtype).reshape((stop - first, *self.shape[1:]))
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            first, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                raise IndexError("FileArray reads slices of step 1")
+            return self.rows(first, stop)
+        if np.ndim(key) == 0:
+            index = int(key)
+            return self.rows(index, index + 1)[0]
+        wanted = np.asarray(key, dtype=np.int64).ravel()
+        out = np.empty((len(wanted), *self.shape[1:]), dtype=self.dtype)
+        for position in np.argsort(wanted, kind="stable"):  # in file order
+            out[position] = self.rows(int(wanted[position]), int(wanted[position]) + 1)[0]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self.rows(0, self.shape[0])
+        return whole if dtype is None else whole.astype(dtype)
+
+
+class Strings:
+    """A table of strings stored as one UTF-8 blob and the offsets where each begins (mapped, or read with pread)."""
+
+    def __init__(self, blob: bytes | np.ndarray | FileArray, offsets: np.ndarray) -> None:
         self._blob = blob
         self._offsets = offsets
 
@@ -98,11 +157,13 @@ class Strings:
         np.save(folder / f"{name}.offsets.npy", offsets)
 
     @classmethod
-    def read(cls, folder: Path, name: str) -> Strings:
-        """Map a table written by `write`."""
+    def read(cls, folder: Path, name: str, *, scattered: bool = False) -> Strings:
+        """Open a table written by `write`: mapped, or with `scattered` (a string here and there) read with pread."""
         offsets = np.load(folder / f"{name}.offsets.npy", mmap_mode="r")
         path = folder / f"{name}.bin"
-        blob = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
+        blob: bytes | np.ndarray | FileArray = b""
+        if path.stat().st_size:
+            blob = _BytesFile(path) if scattered else np.memmap(path, dtype=np.uint8, mode="r")
         if int(offsets[-1]) != len(blob):
             raise ValueError(f"{name}.bin holds {len(blob)} bytes, its offsets end at {int(offsets[-1])}")
         return cls(blob, offsets)
@@ -131,7 +192,7 @@ class Strings:
 
     def all(self) -> list[str]:
         """Every string, in order (decodes the whole table)."""
-        data = bytes(self._blob)
+        data = bytes(self._blob[0:len(self._blob)])
         offsets = self._offsets.tolist()
         return [data[a:b].decode("utf-8") for a, b in zip(offsets, offsets[1:], strict=False)]
 
@@ -225,11 +286,12 @@ class Segment:
         self.sha256, self.seen = array("sha256"), array("seen")
         self.article_numbers = array("article")
         self.start, self.end, self.paragraph = array("start"), array("end"), array("paragraph")
-        self.texts = Strings.read(folder, "texts")
-        self.vectors = array("vectors")
+        self.texts = Strings.read(folder, "texts", scattered=True)
+        self.vectors = FileArray(folder / "vectors.npy")  # rows read with pread (FileArray's docstring)
         self.terms = Strings.read(folder, "terms")
         self.term_starts = array("term_starts")
-        self.postings_passage, self.postings_tf = array("postings_passage"), array("postings_tf")
+        self.postings_passage = FileArray(folder / "postings_passage.npy")
+        self.postings_tf = FileArray(folder / "postings_tf.npy")
         self.lengths = array("lengths")
         self.repetition, self.repetition_offsets = array("repetition"), array("repetition.offsets")
         self._extracted = Strings.read(folder, "extracted")
@@ -302,6 +364,19 @@ class Segment:
     def verify(self, *, full: bool = False) -> list[str]:
         """What is wrong with the segment's files against segment.json: sizes, and SHA-256 (large ones with `full`)."""
         return check_files(self.folder, self.files, full=full, large=LARGE_FILES, label=f"{self.name}/")
+
+
+class _BytesFile(FileArray):
+    """A file of bytes read with pread (`FileArray` without a .npy header)."""
+
+    def __init__(self, path: Path) -> None:  # noqa: D107 -- the header is absent, the rest as FileArray
+        self._offset, self.shape, self.dtype, self._row = 0, (path.stat().st_size,), np.dtype(np.uint8), 1
+        descriptor = os.open(path, os.O_RDONLY)
+        self._fd = descriptor
+        weakref.finalize(self, os.close, descriptor)
+
+    def __bytes__(self) -> bytes:
+        return self.rows(0, self.shape[0]).tobytes()
 
 
 def read_meta(folder: Path) -> dict[str, Any]:

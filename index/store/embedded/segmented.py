@@ -241,8 +241,9 @@ class SegmentedDense:
         return bitmap
 
 
-def _exact(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest rows of a segment's vectors to `query`, exactly, skipping the deleted ones."""
+def _exact(vectors: Any, query: np.ndarray, k: int, live: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest rows of a segment's vectors (read whole: a segment searched exactly is small) to `query`,
+    exactly, skipping the deleted ones."""
     scores = np.asarray(vectors) @ query
     if live is not None:
         scores = np.where(live, scores, -np.inf)
