@@ -61,6 +61,8 @@ from index.store.manifest import FileSum
 from index.types import ArticleInfo
 
 SEGMENT_FORMAT = 1
+# Stems whose term numbers a segment remembers (a question's are looked up twice: statistics, postings).
+_TERMS_KEPT = 20_000
 _META = "segment.json"
 # Hashed only by `articlebot index --check` and before a merge reads them (the vectors, 1.5 GB at a
 # million passages, and the graph); every other file is hashed when a process first opens the segment.
@@ -159,8 +161,8 @@ class Strings:
     @classmethod
     def read(cls, folder: Path, name: str, *, scattered: bool = False) -> Strings:
         """Open a table written by `write`: mapped, or with `scattered` (a string here and there) read with pread."""
-        offsets = np.load(folder / f"{name}.offsets.npy", mmap_mode="r")
-        path = folder / f"{name}.bin"
+        offsets = np.asarray(np.load(folder / f"{name}.offsets.npy", mmap_mode="r"))  # a plain view: no memmap
+        path = folder / f"{name}.bin"                                                  # object per index
         blob: bytes | np.ndarray | FileArray = b""
         if path.stat().st_size:
             blob = _BytesFile(path) if scattered else np.memmap(path, dtype=np.uint8, mode="r")
@@ -279,7 +281,9 @@ class Segment:
         self._ef_search = ef_search
 
         def array(name: str) -> np.ndarray:
-            return np.load(folder / f"{name}.npy", mmap_mode="r")
+            # Mapped, as a plain view: indexing a np.memmap makes a memmap object each time (3 µs; a
+            # question's term look-ups made hundreds of thousands).
+            return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
         self.sources = Strings.read(folder, "sources")
         self.records = Strings.read(folder, "articles")
@@ -307,6 +311,7 @@ class Segment:
                 and int(self.term_starts[-1]) == len(self.postings_passage) == len(self.postings_tf)):
             raise ValueError(f"the files of segment {self.name} disagree on their counts")
         self._articles: dict[int, ArticleInfo] = {}
+        self._terms: dict[str, int | None] = {}
 
     def __len__(self) -> int:
         return self.chunks
@@ -351,11 +356,20 @@ class Segment:
 
     def postings(self, stem: str) -> tuple[np.ndarray, np.ndarray] | None:
         """A stem's postings in the segment (passage numbers ascending, frequencies); None when it has none."""
-        term = self.terms.find(stem)
+        term = self.term(stem)
         if term is None:
             return None
         a, b = int(self.term_starts[term]), int(self.term_starts[term + 1])
         return self.postings_passage[a:b], self.postings_tf[a:b]
+
+    def term(self, stem: str) -> int | None:
+        """A stem's term number in the segment (remembered for the stems asked lately), or None."""
+        if stem in self._terms:
+            return self._terms[stem]
+        if len(self._terms) >= _TERMS_KEPT:
+            self._terms.clear()
+        term = self._terms[stem] = self.terms.find(stem)
+        return term
 
     def extracted(self, number: int) -> str | None:
         """The extracted text of article `number` if it is an HTML or PDF article, else None."""
