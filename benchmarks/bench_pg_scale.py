@@ -84,7 +84,6 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
     from synthetic import SyntheticEmbedder, write_articles
 
     from index import Engine
-    from index.answering.retrieval import CANDIDATES
 
     corpus = work / f"corpus-{size}"
     articles = size // 3  # write_articles' articles come out at about 3 passages each
@@ -127,17 +126,9 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
             # (the first ones, just after it started, read much of the index from disk or the OS's cache).
             following = stuff.questions[options.questions:2 * options.questions]
             out["ask_next_ms"] = ms(ask_latencies(engine, following))
-            dense, lexical = [], []
             vectors = stuff.question_vectors[:options.questions]
             with engine.snapshot() as snapshot:
-                for question, vector in zip(asked, vectors, strict=True):
-                    began = time.perf_counter()
-                    snapshot.dense.search(vector, CANDIDATES)
-                    dense.append((time.perf_counter() - began) * 1000)
-                    began = time.perf_counter()
-                    snapshot.lexical.search(question, CANDIDATES)
-                    lexical.append((time.perf_counter() - began) * 1000)
-                out["dense_ms"], out["bm25_ms"] = ms(dense), ms(lexical)
+                out["dense_ms"], out["bm25_ms"] = search_ms(snapshot, asked, vectors)
                 out["recall10"] = recall(snapshot, vectors, store)
             print(f"  {store}: {out}", flush=True)
         with_reader = configs(corpus, work, url, reader=True)[store]
@@ -163,13 +154,28 @@ def bench_size(size: int, work: Path, url: str, embedder: Any, stuff: Any, optio
     return row
 
 
+def search_ms(snapshot: Any, questions: list[str], vectors: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """p50/p95 of the dense search and of BM25 alone, each question's, in milliseconds."""
+    from index.answering.retrieval import CANDIDATES
+
+    dense, lexical = [], []
+    for question, vector in zip(questions, vectors, strict=True):
+        began = time.perf_counter()
+        snapshot.dense.search(vector, CANDIDATES)
+        dense.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        snapshot.lexical.search(question, CANDIDATES)
+        lexical.append((time.perf_counter() - began) * 1000)
+    return ms(dense), ms(lexical)
+
+
 def recall(snapshot: Any, queries: Any, store: str) -> float:
     """Mean share of the exact 10 nearest passages that the store's vector search finds."""
     import numpy as np
 
-    if store == "embedded":
-        ids = np.arange(len(snapshot))
-        matrix = np.asarray(snapshot.vectors)
+    if store == "embedded":  # a fresh build: one segment, nothing deleted
+        matrix = np.concatenate([np.asarray(s.vectors) for s in snapshot.segments])
+        ids = np.arange(len(matrix))
     else:
         rows = snapshot.execute("SELECT id, embedding FROM articlebot.passages WHERE generation = %s",
                                 (snapshot.generation,), binary=True)

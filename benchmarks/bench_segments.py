@@ -44,17 +44,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import HERE, REPO, ask_latencies, make_config, percentile, replace_section
-from bench_pg_scale import cpu_model, revision
+from bench import HERE, REPO, ask_latencies, make_config, replace_section
+from bench_pg_scale import cpu_model, ms, revision, search_ms
 
 sys.path.insert(0, str(REPO))
 
 BEGIN, END = "<!-- segments: begin -->", "<!-- segments: end -->"
-
-
-def ms(values: list[float]) -> dict[str, float]:
-    """p50 and p95 of milliseconds."""
-    return {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1)}
 
 
 def memory_of(pid: int | str = "self") -> dict[str, float]:
@@ -164,21 +159,11 @@ def recall(snapshot: Any, queries: Any) -> float:
 
 def asking(engine: Any, stuff: Any, questions: int) -> dict[str, Any]:
     """Ask latency (reader off), the searches alone, and dense recall@10."""
-    from index.answering.retrieval import CANDIDATES
-
     asked = stuff.questions[:questions]
     out: dict[str, Any] = {"ask_ms": ms(ask_latencies(engine, asked)),
                            "ask_next_ms": ms(ask_latencies(engine, stuff.questions[questions:2 * questions]))}
-    dense, lexical = [], []
     with engine.snapshot() as snapshot:
-        for question, vector in zip(asked, stuff.question_vectors[:questions], strict=True):
-            began = time.perf_counter()
-            snapshot.dense.search(vector, CANDIDATES)
-            dense.append((time.perf_counter() - began) * 1000)
-            began = time.perf_counter()
-            snapshot.lexical.search(question, CANDIDATES)
-            lexical.append((time.perf_counter() - began) * 1000)
-        out["dense_ms"], out["bm25_ms"] = ms(dense), ms(lexical)
+        out["dense_ms"], out["bm25_ms"] = search_ms(snapshot, asked, stuff.question_vectors[:questions])
         out["recall10"] = recall(snapshot, stuff.question_vectors[:questions])
         out["segments"] = [{"passages": len(s), "live": len(s) if live is None else int(live.sum()),
                             "graph": s.dense is not None} for s, live in zip(snapshot.segments, snapshot.live,

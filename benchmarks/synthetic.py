@@ -123,7 +123,7 @@ def write_index(config: IndexConfig, settings: dict[str, object], model: str, ba
     began = time.perf_counter()
     manifest = Manifest(model=model, backend=backend, dimension=int(vectors.shape[1]), settings=dict(settings),
                         built_at="synthetic", versions={}, articles=(), skipped=(), chunks=chunks)
-    folder = write_generation(config.index_dir, manifest, [(Segment(config.index_dir / SEGMENTS / name), ())])
+    folder, _ = write_generation(config.index_dir, manifest, [(Segment(config.index_dir / SEGMENTS / name), ())])
     publish(config.index_dir, folder)
     timings["write"] = time.perf_counter() - began
     return timings

@@ -298,9 +298,22 @@ def test_index_check_hashes_every_segment(tmp_path: Path, capsys: pytest.Capture
     assert Engine.from_config(config, HashEmbedder()).store.check() == []
 
 
-def test_files_the_index_saw_unchanged_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the article files read from now on (the list fills as they are)."""
     from index.articles import corpus as corpus_module
 
+    read: list[str] = []
+    reading = corpus_module._read_regular
+
+    def counted(path: Path | str, limit: int) -> bytes:
+        read.append(Path(path).name)
+        return reading(path, limit)
+
+    monkeypatch.setattr(corpus_module, "_read_regular", counted)
+    return read
+
+
+def test_files_the_index_saw_unchanged_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     written = _write_articles(corpus, 0, 6)
@@ -310,14 +323,7 @@ def test_files_the_index_saw_unchanged_are_not_read_again(tmp_path: Path, monkey
     fresh = _write_articles(corpus, 6, 1)[0]  # modified just now: read again by the next scan (it could change
     config = _config(corpus, tmp_path / "index")  # within the same clock tick as it was read)
     Engine.from_config(config, HashEmbedder()).rebuild()
-    read: list[str] = []
-    reading = corpus_module._read_regular
-
-    def counted(path: Path | str, limit: int) -> bytes:
-        read.append(Path(path).name)
-        return reading(path, limit)
-
-    monkeypatch.setattr(corpus_module, "_read_regular", counted)
+    read = _count_reads(monkeypatch)
     report = Engine.from_config(config, HashEmbedder()).rebuild()
     assert not report.changed_anything
     assert read == [fresh.name]
@@ -358,21 +364,12 @@ def test_deleted_passages_are_filtered_inside_a_segments_graph(tmp_path: Path) -
 def test_a_build_told_what_changed_reads_only_that(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """/add, /remove and the feeds know which files they changed: the build reads those alone (every other
     article stands as the index holds it), and its result equals a build that checked every file."""
-    from index.articles import corpus as corpus_module
-
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     written = _write_articles(corpus, 0, 8)
     engine = Engine.from_config(_config(corpus, tmp_path / "index"), HashEmbedder())
     engine.rebuild()
-    read: list[str] = []
-    reading = corpus_module._read_regular
-
-    def counted(path: Path | str, limit: int) -> bytes:
-        read.append(Path(path).name)
-        return reading(path, limit)
-
-    monkeypatch.setattr(corpus_module, "_read_regular", counted)
+    read = _count_reads(monkeypatch)
     added = _write_articles(corpus, 8, 1)[0]
     written[1].unlink()
     hand = written[2]

@@ -18,14 +18,12 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-import numpy as np
-
 from index.articles.corpus import CorpusFile, locations, read_file
 from index.config import IndexConfig
 from index.embedders import Embedder
 from index.errors import ArticlebotError
 from index.store import repetition_counts
-from index.store.build import Prepared, Progress, built_with, prepare, scan, versions
+from index.store.build import Indexed, Prepared, Progress, built_with, prepare, scan, versions
 from index.store.embedded.generations import (
     DAMAGED,
     SEGMENTS,
@@ -61,8 +59,9 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         # live index. One that checks every file (`articlebot index`) checks the index whole too, so
         # that it repairs a damaged one.
         previous = _reusable(config, embedder, thorough=changed is None)
-        if changed is not None and isinstance(previous, Snapshot):
-            files, skipped = _as_indexed(config, previous, changed)
+        held = previous.indexed() if isinstance(previous, Snapshot) else None
+        if changed is not None and held is not None:
+            files, skipped = _as_indexed(config, held, changed)
         else:
             known = previous.known_files() if isinstance(previous, Snapshot) and config.trust_file_times else None
             files, skipped = scan(config, known)
@@ -70,8 +69,8 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
         # without them (an index from before they were kept) nothing of the old index is trusted.
         counts = _counts(previous) if config.skip_furniture else None
         if config.skip_furniture and counts is None:
-            previous, counts = None, RepetitionTable(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
-        indexed = previous.indexed() if isinstance(previous, Snapshot) else previous.manifest if previous else None
+            previous, held, counts = None, None, RepetitionTable()
+        indexed = held if isinstance(previous, Snapshot) else previous.manifest if previous else None
         prepared = prepare(config, embedder, files, skipped, indexed, notify, counts=counts)
         if isinstance(previous, Snapshot) and prepared.work.nothing_to_do:
             remove_stale_generations(config.index_dir)
@@ -89,7 +88,7 @@ def build_index(config: IndexConfig, embedder: Embedder, progress: Progress | No
     return prepared.report(total)
 
 
-def _as_indexed(config: IndexConfig, previous: Snapshot, changed: Collection[str]
+def _as_indexed(config: IndexConfig, held: Indexed, changed: Collection[str]
                 ) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """The corpus as the index holds it, but for the `changed` sources, read from the folder now.
 
@@ -99,8 +98,8 @@ def _as_indexed(config: IndexConfig, previous: Snapshot, changed: Collection[str
     changed = {s for s in changed if not PurePosixPath(s).is_absolute() and ".." not in PurePosixPath(s).parts}
     location = locations(config)
     files = [CorpusFile(source, location(source), sha256, None)
-             for source, sha256 in previous.hashes().items() if source not in changed]
-    skipped = [s for s in previous.raw_manifest.skipped if s.source not in changed]
+             for source, sha256 in held.hashes.items() if source not in changed]
+    skipped = [s for s in held.skipped if s.source not in changed]
     max_bytes = int(config.max_file_mb * 1_000_000)
     for source in sorted(changed):
         found = read_file(source, location(source), max_bytes=max_bytes)
@@ -187,11 +186,10 @@ def _manifest(wanted: BuiltWith, dimension: int, prepared: Prepared) -> Manifest
 def _publish(config: IndexConfig, manifest: Manifest, segments: list[tuple[Segment, set[int]]],
              counts: RepetitionTable | None) -> int:
     """Write a generation of `segments` (each with its deleted articles), make it the live one; its passages."""
-    folder = write_generation(config.index_dir, manifest, [(s, sorted(d)) for s, d in segments],
-                              more=counts.files() if counts is not None else None)
+    folder, written = write_generation(config.index_dir, manifest, [(s, sorted(d)) for s, d in segments],
+                                       more=counts.files() if counts is not None else None)
     publish(config.index_dir, folder)
-    return sum(len(s) for s, d in segments if not d) + sum(
-        len(s) - sum(len(s.passages_of(a)) for a in d) for s, d in segments if d)
+    return written.chunks
 
 
 def _merge(config: IndexConfig) -> None:

@@ -238,8 +238,9 @@ def found_damaged(index_dir: Path) -> str | None:
 
 
 def write_generation(index_dir: Path, manifest: Manifest, segments: Sequence[tuple[Segment, Collection[int]]],
-                     more: Mapping[str, bytes] | None = None) -> Path:
-    """Write a new generation folder (not yet live) listing `segments` (each with its deleted articles), and return it.
+                     more: Mapping[str, bytes] | None = None) -> tuple[Path, Manifest]:
+    """Write a new generation folder (not yet live) listing `segments` (each with its deleted articles);
+    returns it and the manifest written.
 
     `more` holds other files by name (the furniture repetition counts), checksummed with the rest.
     The manifest's passage count is worked out here, from the segments.
@@ -256,7 +257,7 @@ def write_generation(index_dir: Path, manifest: Manifest, segments: Sequence[tup
     manifest = replace(manifest, articles=(), chunks=live, segments=tuple(refs), files=file_sums(folder))
     (folder / _MANIFEST).write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1), "utf-8")
     fsync_tree(folder)
-    return folder
+    return folder, manifest
 
 
 def publish(index_dir: Path, folder: Path) -> None:

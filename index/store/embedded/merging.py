@@ -118,7 +118,7 @@ def merge_segments(config: IndexConfig, *, into_one: bool = False) -> list[Merge
         kept: list[tuple[Segment, Collection[int]]] = [
             (s, snapshot.deleted[i]) for i, s in enumerate(snapshot.segments) if i not in group]
         kept.insert(min(group), (merged, ()))
-        folder = write_generation(index_dir, snapshot.raw_manifest, kept, more=_carried(index_dir))
+        folder, _ = write_generation(index_dir, snapshot.raw_manifest, kept, more=_carried(index_dir))
         publish(index_dir, folder)
         done.append(Merge(len(group), len(merged), time.perf_counter() - began))
         log.info("merged %d segments into one of %d passages in %.1f s", len(group), len(merged), done[-1].seconds)

@@ -58,7 +58,7 @@ class _Pages:
 class RepetitionTable:
     """The counts of the live generation, changed by one build's pages (see the module's docstring)."""
 
-    def __init__(self, ids: np.ndarray, counts: np.ndarray, snapshot: Snapshot | None = None,
+    def __init__(self, ids: np.ndarray = _NONE, counts: np.ndarray = _NONE, snapshot: Snapshot | None = None,
                  others: Mapping[str, tuple[str, np.ndarray]] | None = None, threshold: int = THRESHOLD) -> None:
         self.threshold = threshold
         self._ids, self._counts = np.asarray(ids, dtype=np.uint64), np.asarray(counts, dtype=np.int64)

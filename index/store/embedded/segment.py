@@ -94,22 +94,31 @@ class FileArray:
     what it copied.
     """
 
-    def __init__(self, path: Path) -> None:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = header(f)
-            self._offset = f.tell()
-        if fortran:
-            raise ValueError(f"{path.name} is in Fortran order")
-        self.shape: tuple[int, ...] = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self._row = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
-        if os.path.getsize(path) != self._offset + self._row * self.shape[0]:
+    def __init__(self, path: Path, *, offset: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        self._offset, self.shape, self.dtype = offset, shape, dtype
+        self._row = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        if os.path.getsize(path) != offset + self._row * shape[0]:
             raise ValueError(f"{path.name} does not hold the rows its header says")
         descriptor = os.open(path, os.O_RDONLY)
         self._fd = descriptor
         weakref.finalize(self, os.close, descriptor)
+
+    @classmethod
+    def npy(cls, path: Path) -> FileArray:
+        """The rows of a .npy file."""
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = header(f)
+            offset = f.tell()
+        if fortran:
+            raise ValueError(f"{path.name} is in Fortran order")
+        return cls(path, offset=offset, shape=tuple(shape), dtype=np.dtype(dtype))
+
+    @classmethod
+    def raw(cls, path: Path) -> FileArray:
+        """The bytes of a file."""
+        return cls(path, offset=0, shape=(path.stat().st_size,), dtype=np.dtype(np.uint8))
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -165,7 +174,7 @@ class Strings:
         path = folder / f"{name}.bin"                                                  # object per index
         blob: bytes | np.ndarray | FileArray = b""
         if path.stat().st_size:
-            blob = _BytesFile(path) if scattered else np.memmap(path, dtype=np.uint8, mode="r")
+            blob = FileArray.raw(path) if scattered else np.memmap(path, dtype=np.uint8, mode="r")
         if int(offsets[-1]) != len(blob):
             raise ValueError(f"{name}.bin holds {len(blob)} bytes, its offsets end at {int(offsets[-1])}")
         return cls(blob, offsets)
@@ -291,11 +300,11 @@ class Segment:
         self.article_numbers = array("article")
         self.start, self.end, self.paragraph = array("start"), array("end"), array("paragraph")
         self.texts = Strings.read(folder, "texts", scattered=True)
-        self.vectors = FileArray(folder / "vectors.npy")  # rows read with pread (FileArray's docstring)
+        self.vectors = FileArray.npy(folder / "vectors.npy")  # rows read with pread (FileArray's docstring)
         self.terms = Strings.read(folder, "terms")
         self.term_starts = array("term_starts")
-        self.postings_passage = FileArray(folder / "postings_passage.npy")
-        self.postings_tf = FileArray(folder / "postings_tf.npy")
+        self.postings_passage = FileArray.npy(folder / "postings_passage.npy")
+        self.postings_tf = FileArray.npy(folder / "postings_tf.npy")
         self.lengths = array("lengths")
         self.repetition, self.repetition_offsets = array("repetition"), array("repetition.offsets")
         self._extracted = Strings.read(folder, "extracted")
@@ -380,19 +389,6 @@ class Segment:
         return check_files(self.folder, self.files, full=full, large=LARGE_FILES, label=f"{self.name}/")
 
 
-class _BytesFile(FileArray):
-    """A file of bytes read with pread (`FileArray` without a .npy header)."""
-
-    def __init__(self, path: Path) -> None:  # noqa: D107 -- the header is absent, the rest as FileArray
-        self._offset, self.shape, self.dtype, self._row = 0, (path.stat().st_size,), np.dtype(np.uint8), 1
-        descriptor = os.open(path, os.O_RDONLY)
-        self._fd = descriptor
-        weakref.finalize(self, os.close, descriptor)
-
-    def __bytes__(self) -> bytes:
-        return self.rows(0, self.shape[0]).tobytes()
-
-
 def read_meta(folder: Path) -> dict[str, Any]:
     """A segment's segment.json; raises ValueError for one of another format."""
     meta: dict[str, Any] = json.loads((folder / _META).read_text("utf-8"))
@@ -455,9 +451,3 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def describe(segment: Segment) -> dict[str, Any]:
-    """The segment as `articlebot index --check` and the benchmarks report it."""
-    return {"name": segment.name, "passages": segment.chunks, "articles": len(segment.sources),
-            "graph": (segment.folder / "dense.faiss").exists()}
