@@ -53,7 +53,7 @@ train-ranker: install
 	$(BIN)/python training/train_ranker.py
 
 # Rebuild the furniture models (index/models/furniture/) from ../shared/qa-train, news-dev's pages and
-# template furniture: about a minute on 2 cores, a fixed seed.
+# template furniture: about a minute on 2 cores, fixed seeds.
 train-furniture: install
 	$(BIN)/python training/train_furniture.py
 

@@ -1,6 +1,6 @@
 """How well the learned furniture judge generalises: leave-one-site-out recall and prose false cuts.
 
-    .venv/bin/python benchmarks/bench_furniture_model.py     # about eight minutes on 2 cores
+    .venv/bin/python benchmarks/bench_furniture_model.py     # a few minutes on 2 cores
 
 1. **Leave-one-site-out recall on news-dev.** The furniture the v4 rules find on news-dev is the
    reference. One site at a time (the URL's host; a page without a URL is its own site, as their outlets
@@ -67,7 +67,7 @@ def leave_one_site_out() -> dict[str, Any]:
             continue
         began = time.perf_counter()
         unit, glue, ut, gt = train(ex, leave_out=f"news:{site}")
-        model = FurnitureModel(Trees(unit), Trees(glue), ut, gt)
+        model = FurnitureModel(Trees(*unit.boosters), Trees(*glue.boosters), ut, gt)
         for source, text, spans, per_paragraph in reference:
             repeated = counts.repeated_on(source)
             for para, rule_found in zip(spans, per_paragraph, strict=True):

@@ -88,3 +88,16 @@ def pdf_bytes(pages: list[list[str]], *, title: str | None = None, author: str |
     out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
             f"startxref\n{xref}\n%%EOF\n").encode("latin-1")
     return bytes(out)
+
+
+def settings_as_written(monkeypatch: Any, index_dir: Path) -> None:
+    """Build with the chunk settings the index in `index_dir` was written with (a fixture from an older
+    version): its conversion to the current format is then checked to embed nothing again, as it would
+    for an index whose settings have not changed since."""
+    import json
+
+    from index.store import build
+
+    (manifest,) = index_dir.glob("gen-*/manifest.json")
+    settings = json.loads(manifest.read_text("utf-8"))["settings"]
+    monkeypatch.setattr(build, "chunk_settings", lambda _config: settings)

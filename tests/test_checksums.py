@@ -21,7 +21,7 @@ from index.errors import IndexMismatchError
 from index.store.embedded.generations import SEGMENTS, current_generation
 from index.store.embedded.segment import LARGE_FILES
 from tests.commandline import articlebot_in_process
-from tests.support import REPO
+from tests.support import REPO, settings_as_written
 
 FORMAT_2 = REPO / "tests" / "data" / "index-format-2"
 
@@ -112,8 +112,10 @@ def test_index_check_through_the_cli(config: Config, capsys: pytest.CaptureFixtu
     assert articlebot_in_process(capsys, "index", "--check", "--config", str(toml))[0] == 0
 
 
-def test_an_index_written_before_checksums_is_read_then_rewritten_with_them(config: Config) -> None:
+def test_an_index_written_before_checksums_is_read_then_rewritten_with_them(config: Config,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(FORMAT_2 / "index", config.index.index_dir)
+    settings_as_written(monkeypatch, config.index.index_dir)
     manifest_path = _generation(config) / "manifest.json"
     manifest = json.loads(manifest_path.read_text("utf-8"))
     manifest["format"] = 1

@@ -33,6 +33,12 @@ from index.articles.text import Span, paragraphs
     "We test and review VPN services in the context of legal recreational uses.",
     "Forgot Your Password?",
     "Print subscriber? Activate your online access",
+    "Think we got something wrong?",
+    "Spotted an error in this story?",
+    "Let us know.",
+    "Have a story tip? Email us.",
+    "Topic:Tennis",
+    "Topics: City Hall, Elections",
 ])
 def test_site_furniture_is_recognised(sentence: str) -> None:
     assert is_furniture(sentence)
@@ -53,6 +59,9 @@ def test_site_furniture_is_recognised(sentence: str) -> None:
     "The rupee weakened to 87.5 per dollar ($1 = 87.5080 rupees was the close on Friday) before recovering.",
     "The foundation gave $5 million to support independent journalism in the region, its director said.",
     "The lab said it would test and review every batch before it is shipped.",
+    "Let us know what you think of the new menu, the chef told diners on Friday.",
+    "They did not let us know until the morning of the match, the captain said.",
+    "The topic: whether the city can afford a second bridge.",
 ])
 def test_news_sentences_are_kept(sentence: str) -> None:
     assert not is_furniture(sentence)
@@ -144,6 +153,31 @@ def test_a_headline_or_caption_a_run_of_tabs_cuts_off_is_left_out() -> None:
     for own in ("The court sat late on Thursday.\t\t The hearing is on Monday.",
                 "Ann Lee\t\t said the hearing is on Monday."):
         assert kept(own) == [own]
+
+
+def test_teasers_cut_short_between_tabs_are_left_out_also_where_a_stop_ends_the_sentence() -> None:
+    # the related stories' teasers end in an ellipsis, so each is a sentence; the tabs lie past its end
+    story = "NEW DELHI: The court on Thursday sought a response from the Centre on the plea."
+    page = (" \t\t\tHarbour board to hire teams to clean the old quays:…\t\t   \n"
+            " \t\t\tCouncil outlines new ferry timetable for the winter months and…\t\t   \n"
+            f" \t\t\tAnn Lee retires from the city orchestra after forty years\t\t  {story}")
+    assert kept(page) == [story]
+
+
+def test_a_few_words_between_two_parts_left_out_are_left_out_too() -> None:
+    story = "The final was postponed until Sunday because of rain, the organisers said on Friday."
+    page = (f"{story} When you purchase through links on our site, we may earn an affiliate commission. "
+            "Here's how it works.  Sign up for breaking news, reviews, opinion, and more.")
+    assert kept(page) == [story]
+    # a short sentence after the last part left out may end the article: kept
+    assert kept(f"{story} Sign up for breaking news, reviews, opinion, and more. Play resumes at noon.") == [
+        story, "Play resumes at noon."]
+
+
+def test_topic_tags_closing_the_last_sentence_are_cut_off() -> None:
+    story = "The final was postponed until Sunday because of rain."
+    assert kept(f"{story} Topic:Tennis") == [story]
+    assert kept(f"{story}\nTags: Wimbledon, Rain") == [story]
 
 
 def test_related_headlines_run_together_are_left_out() -> None:

@@ -16,8 +16,8 @@ from index.store.embedded.generations import current_generation, read_manifest
 from index.store.embedded.repetition_table import COUNTS, IDS
 from tests.support import REPO, make_config
 
-# A feedback prompt that reads like prose (no rule or shape gives it away) and a tag, on every page of one site.
-PROMPT = "Think we got something wrong? Let us know."
+# A site's line that reads like prose (no rule or shape gives it away), on every page of one site.
+PROMPT = "Our reporting is paid for by readers like you. Thank you for reading."
 STORIES = [
     "The harbour authority said on Monday it would close the northern quay for six weeks of repairs.",
     "The council voted on Tuesday to close the old bridge after engineers found cracks in two piers.",
@@ -62,7 +62,7 @@ def test_a_third_page_turns_a_line_of_the_older_pages_into_furniture(tmp_path: P
     # The older pages of the site were chunked again (their files did not change); the other site's was not.
     assert sorted(t.split("\n")[0] for t in embedder.embedded) == ["Story 0", "Story 1", "Story 2"]
     chunks = _chunks(engine)
-    assert [c for c in chunks if "Think we got" in c] == [f"{STORIES[3]}\n\n{PROMPT}"]  # only other.example's
+    assert [c for c in chunks if "Our reporting" in c] == [f"{STORIES[3]}\n\n{PROMPT}"]  # only other.example's
     assert all(any(story in c for c in chunks) for story in STORIES)
     # The counts are kept with the generation, checksummed with its other files.
     assert {IDS, COUNTS} <= set(read_manifest(index).files)
@@ -81,7 +81,7 @@ def test_show_furniture_prints_what_was_left_out_and_why(tmp_path: Path) -> None
     for n in range(3):
         _page(corpus, n)
     (corpus / "scraped.txt").write_text(
-        "Opinion      Opinion\n\nSign up for our daily newsletter\n\n(Harbour Gazette/Tom Reyes) The ferry company "
+        "Opinion      Opinion\n\nSign up for our daily newsletter\n\nTom Reyes | Harbour Gazette The ferry company "
         "said it would add two sailings a day from next month to meet demand.\n", "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARTICLEBOT_", "DISCORD_"))}
     env["PYTHONPATH"] = str(REPO)
@@ -94,13 +94,13 @@ def test_show_furniture_prints_what_was_left_out_and_why(tmp_path: Path) -> None
     shown = run("show", "--furniture", "story-1.md")
     assert shown.returncode == 0, shown.stderr
     assert "repeated on the site" in shown.stdout
-    assert "Think we got something wrong?" in shown.stdout
+    assert "Our reporting is paid for by readers like you." in shown.stdout
     assert STORIES[1][:30] not in shown.stdout  # the article's sentence is kept, so not listed
     scraped = run("show", "--furniture", "scraped.txt").stdout
     lines = scraped.splitlines()
     assert any("rule: phrase" in line and "Sign up for our daily newsletter" in line for line in lines)
     assert any("classifier" in line and "Opinion" in line for line in lines)
-    assert any("glued scrap" in line and "(Harbour Gazette/Tom Reyes)" in line for line in lines)
+    assert any("glued scrap" in line and "Tom Reyes | Harbour Gazette" in line for line in lines)
     assert "line 5" in scraped  # where the glued scrap is, as an editor counts lines
     plain = run("show", "scraped.txt")
     assert plain.stdout == (corpus / "scraped.txt").read_text("utf-8")  # without the option: the text, as before

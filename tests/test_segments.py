@@ -31,7 +31,7 @@ from index.store.embedded.generations import SEGMENTS, current_generation
 from index.store.embedded.merging import choose, level
 from index.store.embedded.segmented import Snapshot
 from tests.commandline import articlebot_in_process
-from tests.support import HARBOUR, REPO, SEED, make_config
+from tests.support import HARBOUR, REPO, SEED, make_config, settings_as_written
 
 FORMAT_2 = REPO / "tests" / "data" / "index-format-2"
 QUESTIONS = ["who was released?", "Who visited Minsk?", "political prisoners", "harbour lanterns pier",
@@ -237,9 +237,11 @@ def test_a_merge_killed_midway_leaves_the_index_as_it_was(tmp_path: Path) -> Non
     assert [merged.ask(q).text for q in QUESTIONS] == before
 
 
-def test_an_index_written_before_segments_is_read_then_converted(tmp_path: Path) -> None:
+def test_an_index_written_before_segments_is_read_then_converted(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(FORMAT_2, tmp_path / "old")
     corpus, index_dir = tmp_path / "old" / "corpus", tmp_path / "old" / "index"
+    settings_as_written(monkeypatch, index_dir)
     config = _config(corpus, index_dir)
     old = Engine.from_config(config, HashEmbedder())
     before = [old.ask(q) for q in QUESTIONS]  # served as it is

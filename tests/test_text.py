@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +80,21 @@ def test_a_line_without_sentence_ends_is_cut_between_words_into_bounded_pieces()
     prose = "The council met on Tuesday. It agreed the budget. The mayor said so."
     assert _texts(prose, sentences(prose)) == ["The council met on Tuesday.", "It agreed the budget.",
                                                "The mayor said so."]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # blocks of a page joined with no space at all: the sentence opens where the next block does
+    ("You have no new alerts at this timeBOSTON — The council met.",
+     ["You have no new alerts at this time", "BOSTON — The council met."]),
+    ("By Ann Lee, Staff WriterThe council met on Monday.", ["By Ann Lee, Staff Writer", "The council met on Monday."]),
+    ("The board met.Think we got something wrong? Let us know.Topic:Tennis",
+     ["The board met.", "Think we got something wrong?", "Let us know.", "Topic:Tennis"]),
+    ("(Harbour Gazette/Tom Reyes)The ferry left at noon.", ["(Harbour Gazette/Tom Reyes)", "The ferry left at noon."]),
+    ("Prices rose in 2024.Exports fell.", ["Prices rose in 2024.", "Exports fell."]),
+    # names in camel case and abbreviations glued to a name are one sentence
+    ("He met DeSantis at McDonald's in St.Louis with an iPhone, a PlayStation and NordVPN on LinkedIn In May.",
+     ["He met DeSantis at McDonald's in St.Louis with an iPhone, a PlayStation and NordVPN on LinkedIn In May."]),
+    ("The U.S.Army said no.", ["The U.S.Army said no."]),
+])
+def test_a_sentence_opens_where_a_scrape_glued_two_blocks_without_a_space(text: str, expected: list[str]) -> None:
+    assert [text[s.start:s.end] for s in sentences(text)] == expected

@@ -8,9 +8,10 @@
   where the rules leave it all out, prose where they keep it all, and a glued scrap where the rules cut
   one off before a sentence. Each example carries its page's site, so that a site can be held out.
 - **Templates**: pages built from qa-train prose (the train tenths only) with furniture of the kinds
-  scraped pages carry written between, before and glued onto its sentences: navigation, section labels
-  (printed once or twice), bylines with staff titles, datelines, notification widgets, feedback prompts,
-  topic tags, photo credits, related headlines, share bars. Words are drawn at random from small lists, so
+  scraped pages carry written between, before and glued onto its sentences (by a space, a line break or
+  nothing at all): navigation (some in capitals), section labels (printed once or twice), bylines with
+  staff titles, datelines, notification widgets, feedback prompts, topic tags, photo credits, related
+  headlines, teasers of other stories cut short with "…", share bars. Words are drawn at random from small lists, so
   the model learns the kinds' shapes rather than their phrases.
 """
 
@@ -164,12 +165,14 @@ def _headline(r: random.Random, words: list[str]) -> str:
     return " ".join(w.capitalize() if r.random() < 0.7 else w.lower() for w in chosen)
 
 
-def furniture(r: random.Random, words: list[str]) -> str:
-    """One piece of template furniture; `words` are words of prose to build headlines from."""
+def furniture(r: random.Random, words: list[str], other: list[str] | None = None, kind: int | None = None) -> str:
+    """One piece of template furniture; `words` are words of prose to build headlines from, `other` words of
+    another page, for the teasers of its stories."""
     section = r.choice(_SECTIONS)
-    kind = r.randrange(14)
+    kind = r.randrange(14) if kind is None else kind
     if kind == 0:
-        return " ".join(r.sample(_SECTIONS, r.randint(4, 10)))
+        bar = " ".join(r.sample(_SECTIONS, r.randint(4, 10)))
+        return bar.upper() if r.random() < 0.3 else bar
     if kind == 1:
         return r.choice([section, f"{section}{' ' * r.randint(2, 8)}{section}", f"{section} {r.choice(_SECTIONS)}"])
     if kind == 2:
@@ -185,7 +188,9 @@ def furniture(r: random.Random, words: list[str]) -> str:
     if kind == 4:
         thing = r.choice(["alerts", "notifications", "new messages", "saved stories", "updates"])
         return r.choice([f"There are no {thing} at this time", f"You have no {thing}", f"No {thing} right now",
-                         f"Turn on {thing}", f"{thing.capitalize()} Manage {thing}"])
+                         f"Turn on {thing}", f"{thing.capitalize()} Manage {thing}",
+                         f"You have no new {thing} at this time.", f"No new {thing} at this time",
+                         f"{thing.capitalize()} There are no new {thing} at this time"])
     if kind == 5:
         return r.choice([f"Have a tip? Let us know at tips@{r.choice(_LAST).lower()}.com",
                          "Did we miss something? Let us know in the comments",
@@ -213,6 +218,10 @@ def furniture(r: random.Random, words: list[str]) -> str:
         return f"{_name(r)} {r.choice(['speaks', 'arrives', 'gestures', 'celebrates'])} in {r.choice(_CITIES).title()}"
     if kind == 12:
         return f"{r.choice(_CITIES)} ({r.choice(['Reuters', 'AP', 'AFP', 'PTI'])}) -"
+    if kind == 13 and other:  # a teaser cut short: "Railways to hire tech-enabled teams to clean…"
+        start = r.randrange(max(1, len(other) - 12))
+        teaser = " ".join(other[start:start + r.randint(5, 12)])
+        return teaser[:1].upper() + teaser[1:] + r.choice(["…", "…", ":…", "...", " …"])
     return _headline(r, words)
 
 
@@ -222,24 +231,33 @@ def template_examples(passages: list[tuple[str, list[tuple[int, int]]]], count: 
     prose = [text for text, _ in passages if split_of(text) == "train"]
     ex = Examples()
     for _ in range(count):
-        blocks: list[tuple[str, bool]] = [(furniture(r, []), True) for _ in range(r.randint(0, 3))]
-        for text in r.sample(prose, r.randint(1, 3)):
+        other = [w for w in r.choice(prose).split() if w.isalpha()]  # words of another page, for headlines
+        blocks: list[tuple[str, bool]] = [(furniture(r, [], other), True) for _ in range(r.randint(0, 3))]
+        for n, text in enumerate(r.sample(prose, r.randint(1, 3))):
             words = [w for w in text.split() if w.isalpha()]
+            if n == 0 and r.random() < 0.3:  # the article's own dateline opens its first sentence
+                city = r.choice(_CITIES)
+                text = r.choice([f"{city} — ", f"{city} ({r.choice(['AP', 'Reuters', 'AFP'])}) — ", f"{city}: ",
+                                 f"{city.title()}, {r.choice(_MONTHS)} {r.randint(1, 28)} — "]) + text
             if r.random() < 0.5:
                 blocks.append((furniture(r, words), True))
             blocks.append((text, False))
-        blocks.extend((furniture(r, []), True) for _ in range(r.randint(0, 3)))
+        blocks.extend((furniture(r, [], other), True) for _ in range(r.randint(0, 3)))
+        blocks = [(text, is_furniture) for text, is_furniture in blocks if text]
         page = ""
         furniture_spans: list[Span] = []
         glue_at: dict[int, int] = {}  # start of a glued scrap -> where the sentence after it starts
         for text, is_furniture in blocks:
             if page:
-                page += r.choice(["\n\n", "\n", "  ", "    ", "\t\t", " "])
-            if not is_furniture and r.random() < 0.4:  # a scrap glued before the prose's first sentence
-                scrap = furniture(r, [w for w in text.split() if w.isalpha()])
-                glue_at[len(page)] = len(page) + len(scrap) + 1
+                page += r.choice(["\n\n", "\n", "  ", "    ", "\t\t", " ", ""])
+            if not is_furniture and r.random() < 0.6:  # a scrap glued before the prose's first sentence
+                # bylines glue onto a story's first sentence more than anything else does
+                scrap = furniture(r, [w for w in text.split() if w.isalpha()],
+                                  kind=2 if r.random() < 0.25 else None) or "Advertisement"
+                seam = r.choice([" ", " ", " ", "\n", ""])  # a space, a line break, or none at all
+                glue_at[len(page)] = len(page) + len(scrap) + len(seam)
                 furniture_spans.append(Span(len(page), len(page) + len(scrap)))
-                page += scrap + " "
+                page += scrap + seam
             start = len(page)
             page += text
             if is_furniture:

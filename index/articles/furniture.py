@@ -71,10 +71,16 @@ _SEPARATOR = re.compile(r"(?<!\S)[*=_~#•·]{3,}(?!\S)")
 _PHOTO_CREDIT = re.compile(
     r"(?:\((?:[^()]{0,80}\bvia (?:Flickr|Wikimedia(?: Commons)?|Getty Images|Reuters|AP|AFP|X|Twitter|Instagram)"
     r"|(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?:Photo|Image|Picture)s?\s*(?:/|:|by|credit:?)[^()]{0,60})\)"
+    r"|(?-i:\([A-Z][\w.&'’ -]{1,40}?\s?/\s?[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+\))"
     r"|\b(?:Photo|Image|Picture)\s*(?:credit)?\s*:\s*[^.!?]{1,60}"
     r"|\bGetty Images)\s*$",
     re.IGNORECASE,
 )
+# The same credit in brackets glued before the sentence it stood above: "(AP Photo/Evan Vucci) The …",
+# "(Photo: Daily Courier / Amir Khan) Officials …", "(Harbour Gazette/Tom Reyes) The …".
+_CREDIT_BEFORE = re.compile(
+    r"\((?:(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?i:photo|image|picture)s?\s*(?:/|:|by|(?i:credit):?)[^()]{1,60}"
+    r"|[A-Z][\w.&'’ -]{1,40}?\s?/\s?[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+)\)\s*(?=[\"“‘'A-Z])")
 # A wire service's exchange-rate note closing a story: "($1 = 87.5080 Indian rupees)".
 _RATE_NOTE = re.compile(r"\(\s?[$€£¥]\s?1\s?=\s?[$€£¥]?\s?\d[\d.,]*\s[^()]{1,40}\)\s*$")
 _NUMBERISH = re.compile(r"^[+\-−–]?[$€£¥]?\d[\d,.]*%?$|^[+\-−–%]$")
@@ -118,6 +124,35 @@ _HEADLINES = re.compile(r"\b[a-z][\w'’-]*\s+(?:Who|What|Why|How|When|Where|Whi
 _PERSONAL = re.compile(r"\b(?:I|me|my|you|your|we|our|us)\b", re.IGNORECASE)
 
 
+# The site asking its readers for corrections or tips, in a short line of its own: "Think we got something
+# wrong? Let us know.", "Spotted an error?", "Have a story tip?", "Was this article helpful?".
+_READER_PROMPT = re.compile(
+    r"^(?:please\s+)?(?:let us know|tell us|contact us|email us|write to us)\b(?!(?:\s+\S+){6})"
+    r"|\b(?:got|get) (?:something|anything|it) wrong\?|\b(?:spot(?:ted)?|found|see|notice[d]?) an? "
+    r"(?:error|mistake|typo|inaccuracy)\b[^.!]*\?"
+    r"|^(?:have|got) (?:a |any )?(?:news |story )?(?:tips?|corrections?|feedback)\b[^.!]*\?"
+    r"|\b(?:correction|error|mistake|typo|tip|feedback)\b[^.!?]*\b(?:let us know|contact us|email us|tell us)\b"
+    r"|\bwas this (?:article|story|page) (?:helpful|useful)\b", re.IGNORECASE)
+_PROMPT_WORDS = 14
+_ISLAND_WORDS = 8
+# A label that introduces links to other stories: what follows it in the same unit is their headlines.
+_LINK_LABEL = re.compile(r"^\s*(?:also read|read more|read also|recommended|related(?: stories| articles)?|"
+                         r"more from [\w ]{1,20}|you may also like|most popular|most read|trending now)\s*[:|-]",
+                         re.IGNORECASE)
+# A list of other stories' headlines, one a line, under its label ("Related Stories\nMayor unveils plan
+# to fix potholes\n'We were never consulted': …"). Without the label a list of short capitalised lines
+# may be the article's own (a poem, steps, key facts), and is kept.
+_LIST_LABEL = re.compile(r"(?:related(?: stories| articles| news| posts| content)?|more (?:from|on|in) [\w ]{1,20}|"
+                         r"more stories|read more|also read|you may also like|recommended(?: for you)?|"
+                         r"most (?:read|popular|viewed)|trending(?: now)?|latest(?: news| stories)?|top stories|"
+                         r"popular (?:posts|stories)|editor'?s picks)\s*[:|-]?", re.IGNORECASE)
+_HEADLINE_LINE = re.compile(r"""["'“‘]?[A-Z0-9][^\n]*(?<![.!…])""")
+_REPORTED = re.compile(r"\b(?:said|says|told|asked|according to)\b", re.IGNORECASE)  # someone else's words
+# A page's topic tags: "Topic:Tennis", "Topics: City Hall, Elections", "Tags: budget" — alone, or closing
+# a line the scrape glued them to ("… Let us know.Topic:Tennis").
+_TAGS = re.compile(r"(?:^|(?<=[\s.!?]))(?:Topics?|Tags?|Filed under|Categor(?:y|ies))\s?:\s?[\w&'’][^.!?:]{0,60}$")
+
+
 def is_furniture(sentence: str) -> bool:
     """Whether one sentence (or block) is the site's, not the article's."""
     return furniture_rule(sentence) is not None
@@ -131,6 +166,12 @@ def furniture_rule(sentence: str) -> str | None:
     stripped = sentence.strip()
     if _DATELINE.match(stripped):
         return "dateline"
+    if len(tokens) <= _PROMPT_WORDS and _READER_PROMPT.search(stripped) and not _REPORTED.search(stripped):
+        return "reader prompt"
+    if _headline_list(stripped):
+        return "headline list"
+    if len(tokens) <= 10 and _TAGS.match(stripped):
+        return "topic tags"
     if _RATE_NOTE.fullmatch(stripped):
         return "rate note"
     if _HEADLINES.search(sentence) and len(tokens) <= 30 and not _PERSONAL.search(sentence):
@@ -162,8 +203,12 @@ Judged = tuple[Span, LeftOut | None]
 
 
 def units(text: str, within: Span) -> list[Span]:
-    """The units furniture is judged by: sentences, cut again where the scrape joined blocks with a run of spaces."""
-    return [block for sentence in sentences(text, within) for block, _ in _blocks(text, sentence)]
+    """The units furniture is judged by: sentences, cut again where the scrape joined blocks with a run of spaces.
+
+    Blocks glued with no space and no stop ("By Ann Lee, Staff WriterThe council …") stay one unit: where
+    they meet is a seam for the glue model (index/articles/furniture_model.py's `glue_cuts`).
+    """
+    return [block for sentence in sentences(text, within, joined=False) for block, _ in _blocks(text, sentence)]
 
 
 def judge(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), learned: bool = True,
@@ -179,12 +224,27 @@ def judge(text: str, within: Span, *, repeated: frozenset[str] = frozenset(), le
     judge_unit = _Judge(text, repeated, (model or furniture_model.default_model()) if learned else None, rules,
                         title.strip() if title else None)
     out: list[Judged] = []
-    for sentence in sentences(text, within):
+    for sentence in sentences(text, within, joined=False):  # a scrap joined with no space: the glue model's
         for block, tabbed in _blocks(text, sentence):
             if rules and tabbed and _page_element(text[block.start:block.end]):
                 out.append((block, LeftOut(block, "rule: page element before tabs")))
             else:
                 out.extend(judge_unit(block))
+    return _islands(text, out, judge_unit.title) if rules else out
+
+
+def _islands(text: str, parts: list[Judged], title: str | None) -> list[Judged]:
+    """A few words kept between two parts left out are the site's too: "… may earn an affiliate commission. |
+    Here's how it works. | Sign up for …", "… All rights reserved. | England and Wales company registration
+    number 2008885. | Please login …". Left as passages of their own they are retrieved, and against them a
+    wrong answer looks surer. (After the last part left out, a short sentence may end the article: kept.)"""
+    out = list(parts)
+    for i in range(1, len(parts) - 1):
+        span, why = parts[i]
+        island = text[span.start:span.end].strip()
+        if (why is None and parts[i - 1][1] is not None and parts[i + 1][1] is not None
+                and len(island.split()) <= _ISLAND_WORDS and island != title):
+            out[i] = (span, LeftOut(span, "rule: between furniture"))
     return out
 
 
@@ -262,14 +322,15 @@ class _Judge:
             start, end = block.start + middle.start(), block.start + middle.end()
             return [*self(Span(block.start, start)), (Span(start, end), LeftOut(Span(start, end), reason)),
                     *self(Span(end, block.end))]
-        note = _RATE_NOTE.search(unit)
-        if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
-            cut = Span(block.start + len(unit[:note.start()].rstrip()), block.end)
-            return [*self(Span(block.start, cut.start)), (cut, LeftOut(cut, "rule: rate note"))]
+        for reason, closing in (("rate note", _RATE_NOTE), ("topic tags", _TAGS)):
+            note = closing.search(unit)
+            if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
+                cut = Span(block.start + len(unit[:note.start()].rstrip()), block.end)
+                return [*self(Span(block.start, cut.start)), (cut, LeftOut(cut, f"rule: {reason}"))]
         # "You are now subscribed … was successful Australia vs South Africa …", a dateline, a caption or a
         # related story's headline before the article's sentence: the rest is judged on its own
-        for name, find in (("phrase", _glued_prefix), ("dateline", _stamp_before), ("caption", _caption_before),
-                           ("related headline", _related_headline)):
+        for name, find in (("phrase", _glued_prefix), ("dateline", _stamp_before), ("photo credit", _credit_before),
+                           ("caption", _caption_before), ("related headline", _related_headline)):
             glued = find(unit)
             if glued:
                 cut = Span(block.start, block.start + glued)
@@ -289,8 +350,21 @@ def _page_element(block: str) -> bool:
     return 5 <= len(_TOKEN.findall(block)) <= 30 and not re.search(r"[.!?:;,\"”’)]\s*$", block)
 
 
+def _headline_list(block: str) -> bool:
+    """Whether a block is a label of links and two or more headlines under it, one a line."""
+    label, *lines = [line.strip() for line in block.split("\n")]
+    return (len(lines) >= 2 and bool(_LIST_LABEL.fullmatch(label))
+            and all(_HEADLINE_LINE.fullmatch(line) and 2 <= len(line.split()) <= 16 for line in lines))
+
+
 def _glued_prefix(unit: str) -> int:
-    """The length of furniture opening a long unit that goes on as the article (0 when there is none)."""
+    """The length of furniture opening a long unit that goes on as the article (0 when there is none).
+
+    A label of links ("Read more:", "Related:") is followed by their headlines, not by the article: the
+    whole unit is furniture (`furniture_rule`'s phrase), not only the label.
+    """
+    if not _PHRASES.match(unit) or _LINK_LABEL.match(unit):  # tried at the stripped unit's start only
+        return 0
     matches = list(_PHRASES.finditer(unit))
     if not matches or unit[:matches[0].start()].strip():
         return 0
@@ -304,6 +378,12 @@ def _stamp_before(unit: str) -> int:
     """The length of a dateline glued before a sentence (0 when there is none)."""
     found = _DATELINE_BEFORE.match(unit)
     return found.end() if found and len(_TOKEN.findall(unit, found.end())) >= 3 else 0
+
+
+def _credit_before(unit: str) -> int:
+    """The length of a photo's credit in brackets glued before a sentence (0 when there is none)."""
+    found = _CREDIT_BEFORE.match(unit)
+    return len(found.group().rstrip()) if found and len(_TOKEN.findall(unit, found.end())) >= 6 else 0
 
 
 def _caption_before(unit: str) -> int:
@@ -355,13 +435,30 @@ def _related_headline(unit: str) -> int:
 
 
 def _blocks(text: str, sentence: Span) -> list[tuple[Span, bool]]:
-    """A sentence's blocks, cut where the scrape joined them with a gap; each with whether a tab follows it."""
-    out = []
+    """A sentence's blocks, cut where the scrape joined them with a gap; each with whether a run of tabs
+    cuts it off from what stands before or after it (also past the sentence: "…trains:…\t\t …")."""
+    spans = []
     start = sentence.start
     for gap in _GAP.finditer(text, sentence.start, sentence.end):
         if text[start:gap.start()].strip():
-            out.append((Span(start, gap.start()), "\t" in gap.group()))
+            spans.append(Span(start, gap.start()))
         start = gap.end()
     if text[start:sentence.end].strip():
-        out.append((Span(start, sentence.end), False))
-    return out
+        spans.append(Span(start, sentence.end))
+    return [(span, "\t" in _space_before(text, span.start) or "\t" in _space_after(text, span.end)) for span in spans]
+
+
+def _space_before(text: str, at: int) -> str:
+    """The whitespace just before `at`."""
+    start = at
+    while start > 0 and text[start - 1].isspace() and at - start < 200:
+        start -= 1
+    return text[start:at]
+
+
+def _space_after(text: str, at: int) -> str:
+    """The whitespace just after `at`."""
+    end = at
+    while end < len(text) and text[end].isspace() and end - at < 200:
+        end += 1
+    return text[at:end]

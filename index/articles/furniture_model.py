@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.articles.text import Span, is_heading
+from index.articles.text import Span, is_heading, joins
 
 if TYPE_CHECKING:
     import lightgbm
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "furniture"
 # Changing the features or the model changes what is left out: the index's chunk settings name this.
-VERSION = 1
+VERSION = 2
 
 _TOKEN = re.compile(r"\S+")
 # Closed classes of English: the words that hold a sentence together, whatever it is about.
@@ -52,22 +52,33 @@ _CANNOT_END = _JOINING | frozenset("like unlike including via per between among 
                                    "under near such its their his her our your my this these those is was are "
                                    "were be been".split())
 _SENTENCE_END = re.compile(r"""[.!?…]["'”’)\]]*$""")
+# A wire dateline opening the article's first sentence: "BOSTON — ", "LONDON (Reuters) - ", "NEW DELHI: ",
+# "Kyiv, May 3 — ". What stands before one on the same line is not the article's.
+_DATELINE_OPENS = re.compile(r"(?:[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+)*|[A-Z][a-z]+, [A-Z][a-z]+\.? \d{1,2})"
+                             r"(?:, [A-Z][\w.]+(?: [A-Z][\w.]+)?)?(?: \([^()]{1,30}\))?\s?(?:[—–:]|--?)\s")
+# How a byline opens, in any English newspaper: "By Ann Lee", "Written by Ann Lee".
+_BYLINE = re.compile(r"(?:By|BY|Written by|Words by|Reported by)\s+[A-Z]")
+# A teaser cut short: "… to clean long-distance trains:…", "… to make…" (an ellipsis straight after a word).
+_TRUNCATED = re.compile(r"[\w,:;]\s?(?:…|\.\.\.)$")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 _MARKS = "|•»·/#@©"
 
 
-def _context(text: str, at: int, step: int) -> tuple[float, float, float, float]:
-    """What lies just before (step -1) or after (step 1) a unit: line break, tab, run of spaces, glued text."""
+def _context(text: str, at: int, step: int) -> tuple[float, float, float, float, float]:
+    """What lies just before (step -1) or after (step 1) a unit: line break, tab, run of spaces, one space
+    or none, no space at all ("…at this timeBOSTON —": a scrape that joined two blocks)."""
     i = at - 1 if step < 0 else at
     spaces = 0
     while 0 <= i < len(text) and text[i] in " \u00a0":
         spaces += 1
         i += step
     if not 0 <= i < len(text):
-        return (1.0, 0.0, 0.0, 0.0)
+        return (1.0, 0.0, 0.0, 0.0, 0.0)
     c = text[i]
-    return (float(c in "\n\r"), float(c == "\t"), float(spaces >= 2), float(spaces <= 1 and c not in "\n\r\t"))
+    joined = c not in "\n\r\t"
+    return (float(c in "\n\r"), float(c == "\t"), float(spaces >= 2), float(spaces <= 1 and joined),
+            float(spaces == 0 and joined))
 
 
 def shape(unit: str) -> list[float]:
@@ -100,6 +111,7 @@ def shape(unit: str) -> list[float]:
         sum(len(w) for w in alpha) / len(alpha), float(bool(_YEAR.search(stripped))),
         float(bool(_CLOCK.search(stripped))), doubled, float(":" in stripped[:-1]),
         sum(not c.isalnum() and not c.isspace() for c in stripped) / max(1, len(stripped)),
+        float(bool(_TRUNCATED.search(stripped))), float(bool(_BYLINE.match(stripped))),
     ]
 
 
@@ -128,10 +140,12 @@ def glue_cuts(unit: str) -> list[int]:
 
     A seam is where a sentence could open after something that did not end like one: after a closing
     bracket, colon, bar or quote; or before a capitalised opener ("The", "In"), a quote, a word in
-    capitals ("LONDON") or a capitalised word followed by a number (a date). Never inside a run of
-    capitalised words that goes on as a name ("Prime Minister Narendra | Modi"), nor before a name
-    that follows a lower-case word ("Former England captain | Edwards vowed"), nor after a word that
-    joins what follows to it ("Organizations like | The Black Swamp Conservancy"): those cuts cost prose.
+    capitals ("LONDON") or a capitalised word followed by a number (a date); or where the scrape glued
+    two blocks with no space at all (index/articles/text.py's `joins`: "… Staff WriterThe council").
+    Never inside a run of capitalised words that goes on as a name ("Prime Minister Narendra | Modi"),
+    nor before a name that follows a lower-case word ("Former England captain | Edwards vowed"), nor
+    after a word that joins what follows to it ("Organizations like | The Black Swamp Conservancy"):
+    those cuts cost prose.
     """
     tokens = list(_TOKEN.finditer(unit))
     cuts = []
@@ -145,7 +159,11 @@ def glue_cuts(unit: str) -> list[int]:
                 or (len(word) >= 3 and word.isupper()) or (word[:1].isupper() and then[:1].isdigit()))
         if seam:
             cuts.append(tokens[i].start())
-    return cuts
+    for at in joins(unit):  # blocks glued with no space: "By Ann Lee, Staff WriterThe council …"
+        i = next((n for n, t in enumerate(tokens) if t.start() < at < t.end()), 30)
+        if i < 30 and len(tokens) - i > 5 and unit[tokens[i].start():at].lower() not in _CANNOT_END:
+            cuts.append(at)
+    return sorted(cuts)
 
 
 def glue_features(text: str, span: Span, cut: int) -> list[float]:
@@ -156,19 +174,23 @@ def glue_features(text: str, span: Span, cut: int) -> list[float]:
     after = rest.split()[0] if rest.split() else ""
     names = re.findall(r"[A-Z][\w'’-]+", scrap)
     return [
-        *shape(scrap), *shape(rest), *_context(text, span.start, -1), span.start / max(1, len(text)),
+        *shape(scrap), *shape(rest), *_context(text, span.start, -1), *_context(text, span.start + cut, -1),
+        span.start / max(1, len(text)),
         float(before[-1:] in ")]:|,;\"”’'"), float(before[:1].islower()), float(before.lower() in _JOINING),
         float(before[:1].isdigit()), float(after in _CAPITALISED_OPENERS), float(len(after) >= 2 and after.isupper()),
         float(any(name in rest.split()[:12] for name in names)), len(scrap.split()) / max(1, len(unit.split())),
+        float(bool(_DATELINE_OPENS.match(rest))),
     ]
 
 
 class Trees:
-    """A LightGBM binary model walked in Python: one row costs about 60 µs, where a call into LightGBM costs
-    about a millisecond (most units are judged one at a time, as the rules leave them)."""
+    """LightGBM binary models walked in Python, their raw scores averaged (a few trained alike on other seeds:
+    one alone moves the scores near the thresholds from seed to seed). One row costs about 20 µs, where a call
+    into LightGBM costs about a millisecond (most units are judged one at a time, as the rules leave them)."""
 
-    def __init__(self, booster: lightgbm.Booster) -> None:
-        self._trees = [self._compile(t["tree_structure"]) for t in booster.dump_model()["tree_info"]]
+    def __init__(self, *boosters: lightgbm.Booster) -> None:
+        self._trees = [self._compile(t["tree_structure"]) for b in boosters for t in b.dump_model()["tree_info"]]
+        self._scale = 1.0 / len(boosters)
 
     @staticmethod
     def _compile(node: dict[str, Any]) -> Any:
@@ -189,7 +211,7 @@ class Trees:
                 while isinstance(node, tuple):
                     node = node[2] if row[node[0]] <= node[1] else node[3]
                 total += node
-            out.append(1.0 / (1.0 + math.exp(-total)))
+            out.append(1.0 / (1.0 + math.exp(-total * self._scale)))
         return out
 
 
@@ -206,12 +228,14 @@ class FurnitureModel:
 
     @classmethod
     def load(cls, folder: Path = MODEL_DIR) -> FurnitureModel:
-        """The models in `folder` (unit.txt, glue.txt, thresholds.json)."""
+        """The models in `folder` (unit-*.txt, glue-*.txt, thresholds.json)."""
         import lightgbm
 
         settings: dict[str, Any] = json.loads((folder / "thresholds.json").read_text("utf-8"))
-        return cls(Trees(lightgbm.Booster(model_file=str(folder / "unit.txt"))),
-                   Trees(lightgbm.Booster(model_file=str(folder / "glue.txt"))),
+        def trees(name: str) -> Trees:
+            return Trees(*(lightgbm.Booster(model_file=str(f)) for f in sorted(folder.glob(f"{name}-*.txt"))))
+
+        return cls(trees("unit"), trees("glue"),
                    float(settings["unit_threshold"]), float(settings["glue_threshold"]))
 
     def judges(self, text: str, span: Span) -> bool:

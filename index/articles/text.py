@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+# How sentences are cut (below): a change re-chunks every article (index/store/build.py's chunk settings).
+SENTENCES_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Span:
@@ -111,20 +114,42 @@ _ABBREVIATIONS = frozenset(
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+)""")
 _NEXT_STARTS_SENTENCE = re.compile(r"""\s+["'“‘(\[]*[A-Z0-9À-ÖØ-Þ]""")
+# Where a scrape joined two blocks of a page with no space at all, a sentence opens without one:
+# "… at this time.WASHINGTON —", "… let us know.Topic:Tennis", "(Harbour Times/Tom Reyes)The council …",
+# "You have no new alerts at this timeBOSTON —", "By Ann Lee, Staff WriterThe council …". After a
+# word of lower-case letters: a stop, then a capital; a closing bracket, then a capitalised word; or,
+# with no stop, a sentence's opening word ("The", "They") or, in a word that opens in lower case, a
+# word in capitals. Names in camel case open with a capital or go on in lower case ("McDonald",
+# "PlayStation", "iPhone"), and brands that end in capitals or a short word ("NordVPN", "AutoCAD",
+# "LinkedIn") are kept whole: no seam there.
+_OPENERS = "The|This|That|These|Those|They|She|He|We|But|And|After|When|While|From|With|His|Her|Their"
+_GLUED_STOP = re.compile(r"""(?<=[a-z0-9][.!?])["'”’)\]]*(?=["“‘(\[]?[A-Z][a-z'’]|[A-Z]{2,}\b)""")
+_JOINED = re.compile(
+    rf"""(?<=[a-z][)\]])(?=[A-Z][a-z])"""
+    rf"""|(?<=[a-z]{{3}})(?=(?:{_OPENERS})\s)"""
+    rf"""|(?<=[a-z]{{4}})(?=[A-Z]{{3,}}\b)"""  # kept only where the word before opens in lower case
+)
+_WORD_START = re.compile(r"\S*$")
 _WORD_BEFORE = re.compile(r"""([\w.]+)$""")
 
 
-def sentences(text: str, within: Span | None = None) -> list[Span]:
+def sentences(text: str, within: Span | None = None, *, joined: bool = True) -> list[Span]:
     """Split text (or the part of it `within` gives) into sentence spans, trimmed.
 
     A sentence never runs over a blank line, and a Markdown heading line ("# Title") is a sentence
-    of its own, whatever punctuation it lacks.
+    of its own, whatever punctuation it lacks. With `joined=False`, blocks glued with no space and no
+    stop between them ("By Ann Lee, Staff WriterThe council …") stay one sentence: `joins` finds them.
     """
     out: list[Span] = []
     for block in _split_keep_offsets(text, _BLANK_LINE, within):
         for part in _heading_apart(text, block):
-            out.extend(_sentences(text, part))
+            out.extend(_sentences(text, part, joined))
     return out
+
+
+def joins(text: str) -> list[int]:
+    """Where two blocks of a page were glued with no space and no stop between them (offsets into `text`)."""
+    return [m.start() for m in _JOINED.finditer(text) if _glued_seam(text, m.start())]
 
 
 def _heading_apart(text: str, block: Span) -> list[Span]:
@@ -137,17 +162,41 @@ def _heading_apart(text: str, block: Span) -> list[Span]:
     return [s for s in (_trim(text, s) for s in spans) if s.end > s.start]
 
 
-def _sentences(text: str, within: Span) -> Iterator[Span]:
+def _sentences(text: str, within: Span, joined: bool) -> Iterator[Span]:
     start = within.start
-    for match in _BOUNDARY.finditer(text, within.start, within.end):
-        end = match.end()
-        if not _NEXT_STARTS_SENTENCE.match(text, end, within.end):
-            continue
-        if text[match.start()] == "." and match.end() - match.start() == 1 and _is_abbreviation(text, match.start()):
-            continue
+    for end in _boundaries(text, within, joined):
         yield from _capped(text, _trim(text, Span(start, end)))
         start = end
     yield from _capped(text, _trim(text, Span(start, within.end)))
+
+
+def _boundaries(text: str, within: Span, joined: bool) -> Iterator[int]:
+    """Where sentences end inside `within`: a stop before whitespace and a capital, or a glued seam
+    (a stop and a capital with no space; with `joined`, also the seams `joins` finds).
+
+    A single period after an abbreviation or an initial ends nothing ("Mr. Smith", "St.Louis").
+    """
+    spaced = ((m.end(), m.start() if m.group() == "." else -1)
+              for m in _BOUNDARY.finditer(text, within.start, within.end)
+              if _NEXT_STARTS_SENTENCE.match(text, m.end(), within.end))
+    glued = [(m.end(), m.start() - 1 if not m.group() and text[m.start() - 1] == "." else -1)
+             for m in _GLUED_STOP.finditer(text, within.start, within.end)]
+    if joined:
+        glued += [(m.end(), -1) for m in _JOINED.finditer(text, within.start, within.end)
+                  if _glued_seam(text, m.start())]
+    last = within.start
+    for end, period in sorted([*spaced, *glued]):
+        if end > last and not (period >= 0 and _is_abbreviation(text, period)):
+            yield end
+            last = end
+
+
+def _glued_seam(text: str, at: int) -> bool:
+    """Whether a seam _JOINED found is one: before a word in capitals, the word before is all lower case."""
+    if text[at - 1] in ")]" or not text[at + 1:at + 2].isupper():
+        return True
+    word = _WORD_START.search(text, max(0, at - 40), at)
+    return bool(word) and word.group().isalpha() and word.group().islower()  # type: ignore[union-attr]
 
 
 # No sentence of prose is this long; a "sentence" that is (a file of one unpunctuated line, a table

@@ -31,6 +31,7 @@ from index.articles.corpus import (
     read_article,
     scan_sources,
 )
+from index.articles.text import SENTENCES_VERSION
 from index.config import IndexConfig
 from index.embedders import Embedder
 from index.errors import CorpusError
@@ -54,13 +55,13 @@ _MAX_SLICE = 256
 
 
 # The version of index/articles/furniture.py's rules: a change re-chunks every article.
-FURNITURE_RULES = 4
+FURNITURE_RULES = 5
 
 
 def chunk_settings(config: IndexConfig) -> dict[str, Any]:
     """The settings that change what an index holds; a mismatch forces a full rebuild."""
     return {"max_tokens": config.max_tokens, "min_chunk_words": config.min_chunk_words,
-            "reader_version": READER_VERSION, "embedding_prefix": "title-line",
+            "reader_version": READER_VERSION, "sentences": SENTENCES_VERSION, "embedding_prefix": "title-line",
             "furniture": _furniture_settings(config) if config.skip_furniture else 0}
 
 
