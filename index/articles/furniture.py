@@ -68,19 +68,19 @@ _DATELINE_BEFORE = re.compile(rf"^\s*{_STAMP}(?-i:\s+[A-Z]{{2,4}}\b)?\s+", re.IG
 _SEPARATOR = re.compile(r"(?<!\S)[*=_~#•·]{3,}(?!\S)")
 # A block that ends in a picture's credit: "Nayib Bukele (Casa Presidencial El Salvador via Flickr)",
 # "Fans at the stadium. Photo: Reuters", "(AP Photo/Jane Doe)". A caption, not the article's prose.
+# A credit in brackets: "(AP Photo/Evan Vucci)", "(Photo: Daily Courier / Amir Khan)", and the outlet and
+# photographer by name, "(Harbour Gazette/Tom Reyes)" (in capitals as written: "(and/or the state)" is none).
+_CREDIT_WORDS = r"(?i:(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?:Photo|Image|Picture)s?\s*(?:/|:|by|credit:?))"
+_OUTLET_SLASH_NAME = r"(?-i:[A-Z][\w.&'’ -]{1,40}?\s?/\s?[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+)"
 _PHOTO_CREDIT = re.compile(
     r"(?:\((?:[^()]{0,80}\bvia (?:Flickr|Wikimedia(?: Commons)?|Getty Images|Reuters|AP|AFP|X|Twitter|Instagram)"
-    r"|(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?:Photo|Image|Picture)s?\s*(?:/|:|by|credit:?)[^()]{0,60})\)"
-    r"|(?-i:\([A-Z][\w.&'’ -]{1,40}?\s?/\s?[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+\))"
+    rf"|{_CREDIT_WORDS}[^()]{{0,60}}|{_OUTLET_SLASH_NAME})\)"
     r"|\b(?:Photo|Image|Picture)\s*(?:credit)?\s*:\s*[^.!?]{1,60}"
     r"|\bGetty Images)\s*$",
     re.IGNORECASE,
 )
-# The same credit in brackets glued before the sentence it stood above: "(AP Photo/Evan Vucci) The …",
-# "(Photo: Daily Courier / Amir Khan) Officials …", "(Harbour Gazette/Tom Reyes) The …".
-_CREDIT_BEFORE = re.compile(
-    r"\((?:(?:AP|AFP|Reuters|PTI|ANI|Getty)?\s*(?i:photo|image|picture)s?\s*(?:/|:|by|(?i:credit):?)[^()]{1,60}"
-    r"|[A-Z][\w.&'’ -]{1,40}?\s?/\s?[A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+)\)\s*(?=[\"“‘'A-Z])")
+# The same credit glued before the sentence it stood above: "(AP Photo/Evan Vucci) The …".
+_CREDIT_BEFORE = re.compile(rf"""\((?:{_CREDIT_WORDS}[^()]{{1,60}}|{_OUTLET_SLASH_NAME})\)\s*(?=["“‘'A-Z])""")
 # A wire service's exchange-rate note closing a story: "($1 = 87.5080 Indian rupees)".
 _RATE_NOTE = re.compile(r"\(\s?[$€£¥]\s?1\s?=\s?[$€£¥]?\s?\d[\d.,]*\s[^()]{1,40}\)\s*$")
 _NUMBERISH = re.compile(r"^[+\-−–]?[$€£¥]?\d[\d,.]*%?$|^[+\-−–%]$")
@@ -136,16 +136,14 @@ _READER_PROMPT = re.compile(
 _PROMPT_WORDS = 14
 _ISLAND_WORDS = 8
 # A label that introduces links to other stories: what follows it in the same unit is their headlines.
-_LINK_LABEL = re.compile(r"^\s*(?:also read|read more|read also|recommended|related(?: stories| articles)?|"
-                         r"more from [\w ]{1,20}|you may also like|most popular|most read|trending now)\s*[:|-]",
-                         re.IGNORECASE)
+_LINKS = (r"(?:related(?: stories| articles| news| posts| content)?|more (?:from|on|in) [\w ]{1,20}|more stories|"
+          r"read more|also read|read also|you may also like|recommended(?: for you)?|most (?:read|popular|viewed)|"
+          r"trending(?: now)?|latest(?: news| stories)?|top stories|popular (?:posts|stories)|editor'?s picks)")
+_LINK_LABEL = re.compile(rf"^\s*{_LINKS}\s*[:|-]", re.IGNORECASE)
 # A list of other stories' headlines, one a line, under its label ("Related Stories\nMayor unveils plan
 # to fix potholes\n'We were never consulted': …"). Without the label a list of short capitalised lines
 # may be the article's own (a poem, steps, key facts), and is kept.
-_LIST_LABEL = re.compile(r"(?:related(?: stories| articles| news| posts| content)?|more (?:from|on|in) [\w ]{1,20}|"
-                         r"more stories|read more|also read|you may also like|recommended(?: for you)?|"
-                         r"most (?:read|popular|viewed)|trending(?: now)?|latest(?: news| stories)?|top stories|"
-                         r"popular (?:posts|stories)|editor'?s picks)\s*[:|-]?", re.IGNORECASE)
+_LIST_LABEL = re.compile(rf"{_LINKS}\s*[:|-]?", re.IGNORECASE)
 _HEADLINE_LINE = re.compile(r"""["'“‘]?[A-Z0-9][^\n]*(?<![.!…])""")
 _REPORTED = re.compile(r"\b(?:said|says|told|asked|according to)\b", re.IGNORECASE)  # someone else's words
 # A page's topic tags: "Topic:Tennis", "Topics: City Hall, Elections", "Tags: budget" — alone, or closing
@@ -324,7 +322,7 @@ class _Judge:
                     *self(Span(end, block.end))]
         for reason, closing in (("rate note", _RATE_NOTE), ("topic tags", _TAGS)):
             note = closing.search(unit)
-            if note and unit[:note.start()].strip():  # "… has also been called off. ($1 = 87.5 rupees)"
+            if note and unit[:note.start()].strip():  # "… called off. ($1 = 87.5 rupees)", "… know.Topic:Tennis"
                 cut = Span(block.start + len(unit[:note.start()].rstrip()), block.end)
                 return [*self(Span(block.start, cut.start)), (cut, LeftOut(cut, f"rule: {reason}"))]
         # "You are now subscribed … was successful Australia vs South Africa …", a dateline, a caption or a

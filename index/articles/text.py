@@ -147,9 +147,10 @@ def sentences(text: str, within: Span | None = None, *, joined: bool = True) -> 
     return out
 
 
-def joins(text: str) -> list[int]:
+def joins(text: str, within: Span | None = None) -> list[int]:
     """Where two blocks of a page were glued with no space and no stop between them (offsets into `text`)."""
-    return [m.start() for m in _JOINED.finditer(text) if _glued_seam(text, m.start())]
+    start, end = (within.start, within.end) if within else (0, len(text))
+    return [m.start() for m in _JOINED.finditer(text, start, end) if _glued_seam(text, m.start())]
 
 
 def _heading_apart(text: str, block: Span) -> list[Span]:
@@ -182,8 +183,7 @@ def _boundaries(text: str, within: Span, joined: bool) -> Iterator[int]:
     glued = [(m.end(), m.start() - 1 if not m.group() and text[m.start() - 1] == "." else -1)
              for m in _GLUED_STOP.finditer(text, within.start, within.end)]
     if joined:
-        glued += [(m.end(), -1) for m in _JOINED.finditer(text, within.start, within.end)
-                  if _glued_seam(text, m.start())]
+        glued += [(at, -1) for at in joins(text, within)]
     last = within.start
     for end, period in sorted([*spaced, *glued]):
         if end > last and not (period >= 0 and _is_abbreviation(text, period)):
