@@ -193,6 +193,39 @@ def test_a_related_story_headline_glued_before_a_sentence_is_cut_off() -> None:
                           "Ann Lee replaced the former coach in April, after a poor season."]
 
 
+def test_a_run_of_headlines_one_quoting_someone_is_left_out_alone_or_glued_before_a_sentence() -> None:
+    story = "The city council voted on Tuesday to approve a new budget for the harbour district after months of debate."
+    run = "Mayor unveils plan to fix potholes before winter ‘We were never consulted’: Residents push back on zoning"
+    assert kept(f"{story} {run}") == [story]  # closing the article, glued by one space
+    assert kept(f"{story}\n{run} change") == [story]  # a line of its own
+    assert kept(f"{story}\n‘Enough is enough’: Lee on the pay row Harbour to open new quay in May...") == [story]
+    for glue in (" ", "   ", " BOSTON (AP) — "):  # glued before the article's first sentence
+        assert kept(f"{run} change{glue}{story}") == [f"{glue.strip()} {story}".strip()]
+
+
+@pytest.mark.parametrize("text", [
+    # the colon before a quote, as prose writes it; a quote that opens a sentence of reported speech
+    "The mayor put it plainly: ‘We were never consulted.’ The council said it would review the plan.",
+    "‘We were never consulted,’ residents said on Tuesday, as the council approved the new budget.",
+    "The film ‘Harbour Lights’ opened in May: Critics praised the score and the council bought a copy.",
+])
+def test_quotes_in_prose_are_not_headlines(text: str) -> None:
+    assert " ".join(kept(text)) == text
+
+
+def test_short_units_on_the_dateline_line_before_it_are_left_out() -> None:
+    story = "BOSTON — The city council voted on Tuesday to approve a new budget for the harbour district."
+    for widget in ("Notifications You have no new alerts at this time.", "Culture   Culture", "Alerts Sign in."):
+        assert kept(f"{widget}   {story} It takes effect in May.") == [f"{story} It takes effect in May."]
+    # a sentence of more than a prompt's words, a line of its own, or the title line before it: kept
+    long = ("The harbour district has waited for a new budget since the old one ran out at the end of the "
+            "last financial year.")
+    assert kept(f"{long} {story}") == [f"{long} {story}"]
+    assert kept(f"You have no new alerts.\n{story}") == [f"You have no new alerts.\n{story}"]
+    dated = "Sept. 14, 2025 — The city council voted on Tuesday to approve a new budget."
+    assert kept(f"There are no alerts at this time. {dated}") == [dated]
+
+
 @pytest.mark.parametrize("text", [
     # the name again, but joined to what comes before it, or not opening a sentence
     "China Daily then says that the title was granted in 1587, but China Daily does not mention who granted it.",

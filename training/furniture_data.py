@@ -4,7 +4,7 @@
   Amazon reviews, the SQuAD 2.0 excerpt), split by passage into train / validation / test (8:1:1) by a
   hash, so that thresholds are chosen on the validation tenth and the false-cut rate is measured on the
   test tenth. The SQuAD sets under ../shared/eval are never read here: they measure false cuts too.
-- **news-dev**: every unit of its pages, labelled by the v4 rules (index/articles/furniture.py): furniture
+- **news-dev**: every unit of its pages, labelled by the rules (index/articles/furniture.py): furniture
   where the rules leave it all out, prose where they keep it all, and a glued scrap where the rules cut
   one off before a sentence. Each example carries its page's site, so that a site can be held out.
 - **Templates**: pages built from qa-train prose (the train tenths only) with furniture of the kinds

@@ -51,7 +51,7 @@ _JOINING = frozenset("for to of in on at by with and or but so nor from as that 
 _CANNOT_END = _JOINING | frozenset("like unlike including via per between among through during without within "
                                    "under near such its their his her our your my this these those is was are "
                                    "were be been".split())
-_SENTENCE_END = re.compile(r"""[.!?…]["'”’)\]]*$""")
+SENTENCE_END = re.compile(r"""[.!?…]["'”’)\]]*$""")
 # A wire dateline opening the article's first sentence: "BOSTON — ", "LONDON (Reuters) - ", "NEW DELHI: ",
 # "Kyiv, May 3 — ". What stands before one on the same line is not the article's.
 _DATELINE_OPENS = re.compile(r"(?:[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+)*|[A-Z][a-z]+, [A-Z][a-z]+\.? \d{1,2})"
@@ -104,7 +104,7 @@ def shape(unit: str) -> list[float]:
                     or (len(alpha) >= 2 and len(alpha) % 2 == 0 and alpha[:len(alpha) // 2] == alpha[len(alpha) // 2:]))
     return [
         math.log1p(len(tokens)), math.log1p(len(stripped)), capitalised, all_caps, numeric, function,
-        float(verbs > 0), verbs / n, longest / n, float(bool(_SENTENCE_END.search(stripped))),
+        float(verbs > 0), verbs / n, longest / n, float(bool(SENTENCE_END.search(stripped))),
         float(last == ":"), float(last == ")"), float(last == "?"), float(last in "\"”’'"),
         float(first.isupper()), float(first in "\"“‘'"), float(first.isdigit()), float(first.islower()),
         sum(stripped.count(c) for c in _MARKS) / n, float("(" in stripped), stripped.count(",") / n,
@@ -151,7 +151,7 @@ def glue_cuts(unit: str) -> list[int]:
     cuts = []
     for i in range(1, min(30, len(tokens) - 5)):
         word, before, then = tokens[i].group(), tokens[i - 1].group(), tokens[i + 1].group()
-        if _SENTENCE_END.search(before) or not (word[:1].isupper() or word[:1] in "\"“‘'" or word[:1].isdigit()):
+        if SENTENCE_END.search(before) or not (word[:1].isupper() or word[:1] in "\"“‘'" or word[:1].isdigit()):
             continue
         if before.lower() in _CANNOT_END:
             continue
