@@ -174,6 +174,15 @@ def test_a_few_words_between_two_parts_left_out_are_left_out_too() -> None:
         story, "Play resumes at noon."]
 
 
+def test_a_short_question_or_line_on_feedback_leading_into_a_reader_prompt_is_left_out() -> None:
+    story = "The final was postponed until Sunday because of rain, the organisers said on Friday."
+    for lead_in in ("Something wrong with this story?", "We welcome your feedback.",
+                    "Upgraded but still having issues?"):
+        assert kept(f"{story} {lead_in} Let us know. Topic:Tennis") == [story]
+    # a short sentence of the article's own before the prompt is kept: neither a question nor about feedback
+    assert kept(f"{story} Play resumes at noon. Let us know.") == [f"{story} Play resumes at noon."]
+
+
 def test_topic_tags_closing_the_last_sentence_are_cut_off() -> None:
     story = "The final was postponed until Sunday because of rain."
     assert kept(f"{story} Topic:Tennis") == [story]

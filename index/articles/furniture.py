@@ -147,6 +147,8 @@ _READER_PROMPT = re.compile(
     r"|\b(?:correction|error|mistake|typo|tip|feedback)\b[^.!?]*\b(?:let us know|contact us|email us|tell us)\b"
     r"|\bwas this (?:article|story|page) (?:helpful|useful)\b", re.IGNORECASE)
 _PROMPT_WORDS = 14
+_FEEDBACK = re.compile(r"\b(?:feedback|errors?|mistakes?|typos?|wrong|corrections?|tips?|inaccurac(?:y|ies))\b",
+                       re.IGNORECASE)
 _ISLAND_WORDS = 8
 # A label that introduces links to other stories: what follows it in the same unit is their headlines.
 _LINKS = (r"(?:related(?: stories| articles| news| posts| content)?|more (?:from|on|in) [\w ]{1,20}|more stories|"
@@ -270,14 +272,20 @@ def _islands(text: str, parts: list[Judged], title: str | None) -> list[Judged]:
     """A few words kept between two parts left out are the site's too: "… may earn an affiliate commission. |
     Here's how it works. | Sign up for …", "… All rights reserved. | England and Wales company registration
     number 2008885. | Please login …". Left as passages of their own they are retrieved, and against them a
-    wrong answer looks surer. (After the last part left out, a short sentence may end the article: kept.)"""
+    wrong answer looks surer. (After the last part left out, a short sentence may end the article: kept.)
+    So is a short question or line on feedback that leads into the site's prompt: "Something wrong with this
+    story? | Let us know.", "We welcome your feedback. | Let us know what you think."."""
     out = list(parts)
-    for i in range(1, len(parts) - 1):
+    for i in range(len(parts) - 1):
         span, why = parts[i]
         island = text[span.start:span.end].strip()
-        if (why is None and parts[i - 1][1] is not None and parts[i + 1][1] is not None
-                and len(island.split()) <= _ISLAND_WORDS and island != title):
+        after = parts[i + 1][1]
+        if why is not None or after is None or len(island.split()) > _ISLAND_WORDS or island == title:
+            continue
+        if i > 0 and parts[i - 1][1] is not None:
             out[i] = (span, LeftOut(span, "rule: between furniture"))
+        elif after.reason == "rule: reader prompt" and (island.endswith("?") or _FEEDBACK.search(island)):
+            out[i] = (span, LeftOut(span, "rule: before a reader prompt"))
     return out
 
 
