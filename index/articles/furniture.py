@@ -132,7 +132,7 @@ _TEASER_END = re.compile(r"""\w['’"”]?(?:\.\.\.|…)['’"”]?$""")  # anot
 # Ukraine – "), or a wire's name in brackets ("LONDON (Reuters) - ", "NEW DELHI (PTI): "), or a date and a
 # dash ("Sept. 14, 2025 — "). What stands before it on the same line is the page's, not the article's. A
 # colon or hyphen alone is not enough: forum posts write "EDIT:", "UPDATE -" after their own sentences.
-_PLACE = r"[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+)*(?:, [A-Z][\w.]+(?: [A-Z][\w.]+)?)?"
+_PLACE = furniture_model.DATELINE_PLACE
 _OPENS_ARTICLE = re.compile(rf"(?:{_PLACE} [—–]|{_PLACE} \([A-Za-z][^()]{{0,28}}\)\s?(?:[—–:]|--?)"
                             rf"|{_MONTH} \d{{1,2}}(?:, \d{{4}})? [—–]) ")
 
